@@ -1,0 +1,42 @@
+# Thin wrapper over CMake: `make run` is the main job, `make test` the test suite.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNJOULE_WERROR=ON
+
+.PHONY: all deps bench-deps configure build run test asan bench format clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+bench-deps:
+	./scripts/install-deps.sh --bench
+
+configure:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./scripts/main-job.sh $(BUILD_DIR)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The suite under AddressSanitizer and UBSan.
+asan: deps
+	cmake -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNJOULE_SANITIZE=ON \
+	  -DNNJOULE_WERROR=ON -DNNJOULE_BUILD_BENCH=OFF
+	cmake --build $(BUILD_DIR)-asan -j $(JOBS)
+	ctest --test-dir $(BUILD_DIR)-asan --output-on-failure -j $(JOBS)
+
+bench: bench-deps build
+	./bench/run-all.sh $(BUILD_DIR)
+
+format:
+	find src include tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan

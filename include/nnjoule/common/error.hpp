@@ -1,0 +1,30 @@
+#pragma once
+// One error type for every bad input: its message is one line that names the file, node or field.
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace nnjoule {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+template <typename... Args>
+[[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+// Prefixes an error raised deeper down with the context it happened in ("model.onnx: ...").
+template <typename F>
+auto with_context(const std::string& context, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw Error(context + ": " + e.what());
+  }
+}
+
+}  // namespace nnjoule

@@ -1,0 +1,63 @@
+#pragma once
+// A kernel is the unit edge runtimes schedule: one or more graph nodes fused into one operator
+// (conv + batch-norm + relu runs as one). Names follow nn-Meter / DeepEn2023.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "nnjoule/graph/graph.hpp"
+
+namespace nnjoule::kernels {
+
+// Config parameters in nn-Meter's names (HW, CIN, COUT, KERNEL_SIZE, STRIDES, POOL_STRIDES,
+// CIN1..CIN4, GROUPS, ...), in the order the catalogue lists them.
+class KernelConfig {
+ public:
+  KernelConfig() = default;
+  KernelConfig(std::initializer_list<std::pair<std::string, int64_t>> items) : items_(items) {}
+  bool has(std::string_view key) const;
+  int64_t get(std::string_view key) const;  // throws Error naming the key when absent
+  int64_t get_or(std::string_view key, int64_t fallback) const;
+  void set(const std::string& key, int64_t value);
+  const std::vector<std::pair<std::string, int64_t>>& items() const { return items_; }
+  std::string str() const;  // "HW=56 CIN=64 COUT=128 KERNEL_SIZE=3 STRIDES=1"
+  bool operator==(const KernelConfig& o) const = default;
+
+ private:
+  std::vector<std::pair<std::string, int64_t>> items_;
+};
+
+struct Kernel {
+  std::string type;                    // catalogue name, or "unknown:<OpType>"
+  std::string name;                    // name of the kernel's first node
+  std::vector<std::string> ops;        // op classes fused, in order: {"conv", "bn", "relu"}
+  std::vector<size_t> nodes;           // indices into Graph::nodes, topological order
+  std::vector<std::string> inputs;     // runtime tensors entering from outside the kernel
+  std::vector<std::string> outputs;    // tensors leaving the kernel
+  std::vector<graph::Shape> input_shapes;   // NCHW
+  std::vector<graph::Shape> output_shapes;  // NCHW
+  KernelConfig config;
+  double flops = 0;     // floating-point operations (a multiply-add counts 2)
+  int64_t params = 0;   // weight values (float32) read by the kernel
+  int64_t bytes = 0;    // memory moved: runtime inputs + outputs + weights, float32
+
+  bool unknown() const { return type.rfind("unknown:", 0) == 0; }
+};
+
+// What the catalogue knows of a kernel type.
+struct KernelType {
+  std::string name;                      // "conv-bn-relu"
+  std::string group;                     // "conv", "dwconv", "fc", "pool", "elementwise", ...
+  std::vector<std::string> config_keys;  // required config keys, in order
+  std::string description;
+};
+
+const std::vector<KernelType>& catalogue();
+const KernelType* find_kernel_type(std::string_view name);  // nullptr when not catalogued
+// Maps other tools' spellings onto ours: "addrelu" -> "add-relu", "bnrelu" -> "bn-relu",
+// "conv-block" -> "conv", "dwconv-block" -> "dwconv", "channel-shuffle" -> "channelshuffle".
+std::string canonical_kernel_type(std::string_view name);
+
+}  // namespace nnjoule::kernels

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every Debian package nnjoule's build and tests need; with --bench also what the
+# benchmarks compare against (PyTorch, OpenCV, scikit-learn).
+# Idempotent: packages already present are skipped and apt-get update runs at most once.
+set -euo pipefail
+bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    *) echo "install-deps: unknown argument '$arg' (expected --bench)" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  build-essential cmake pkg-config git clang-format
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  libxgboost-dev xgboost
+  libsqlite3-dev sqlite3
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-onnx python3-numpy
+  chromium
+)
+if [ "$bench" = 1 ]; then
+  packages+=(python3-torch python3-torchvision python3-sklearn libopencv-dev python3-opencv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,58 @@
+#include "nnjoule/common/io.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/common/rng.hpp"
+
+namespace nnjoule {
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
+  if (fs::is_directory(path, ec)) fail("{}: is a directory, expected a file", path.string());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open ({})", path.string(), std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) fail("{}: read error", path.string());
+  return std::move(ss).str();
+}
+
+void write_file_atomic(const fs::path& path, std::string_view data) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail("{}: cannot write ({})", path.string(), std::strerror(errno));
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      fail("{}: write failed ({})", path.string(), std::strerror(errno));
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail("{}: cannot rename into place ({})", path.string(), ec.message());
+}
+
+void ensure_directory(const fs::path& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec || !fs::is_directory(path)) {
+    fail("{}: cannot create directory ({})", path.string(),
+         ec ? ec.message() : std::string("a file is in the way"));
+  }
+}
+
+std::string content_hash(std::string_view data) { return fmt::format("{:016x}", hash_string(data)); }
+
+}  // namespace nnjoule

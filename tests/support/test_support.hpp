@@ -1,0 +1,35 @@
+#pragma once
+// Helpers shared by every test binary: temporary directories, running the CLI, shared data.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace nnjoule::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the built nnjoule binary with the given arguments (no shell quoting needed).
+CliResult run_cli(const std::vector<std::string>& args);
+
+// ../shared/data as configured at build time; empty when absent on this machine.
+std::filesystem::path shared_data();
+void write_text(const std::filesystem::path& path, const std::string& text);
+std::string read_text(const std::filesystem::path& path);
+
+}  // namespace nnjoule::testing
