@@ -30,18 +30,18 @@ class KernelConfig {
 };
 
 struct Kernel {
-  std::string type;                    // catalogue name, or "unknown:<OpType>"
-  std::string name;                    // name of the kernel's first node
-  std::vector<std::string> ops;        // op classes fused, in order: {"conv", "bn", "relu"}
-  std::vector<size_t> nodes;           // indices into Graph::nodes, topological order
-  std::vector<std::string> inputs;     // runtime tensors entering from outside the kernel
-  std::vector<std::string> outputs;    // tensors leaving the kernel
+  std::string type;                         // catalogue name, or "unknown:<OpType>"
+  std::string name;                         // name of the kernel's first node
+  std::vector<std::string> ops;             // op classes fused, in order: {"conv", "bn", "relu"}
+  std::vector<size_t> nodes;                // indices into Graph::nodes, topological order
+  std::vector<std::string> inputs;          // runtime tensors entering from outside the kernel
+  std::vector<std::string> outputs;         // tensors leaving the kernel
   std::vector<graph::Shape> input_shapes;   // NCHW
   std::vector<graph::Shape> output_shapes;  // NCHW
   KernelConfig config;
-  double flops = 0;     // floating-point operations (a multiply-add counts 2)
-  int64_t params = 0;   // weight values (float32) read by the kernel
-  int64_t bytes = 0;    // memory moved: runtime inputs + outputs + weights, float32
+  double flops = 0;    // floating-point operations (a multiply-add counts 2)
+  int64_t params = 0;  // weight values (float32) read by the kernel
+  int64_t bytes = 0;   // memory moved: runtime inputs + outputs + weights, float32
 
   bool unknown() const { return type.rfind("unknown:", 0) == 0; }
 };

@@ -1,0 +1,33 @@
+#pragma once
+// Kernel detection: every graph node lands in exactly one kernel.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nnjoule/graph/graph.hpp"
+#include "nnjoule/kernels/fusion.hpp"
+#include "nnjoule/kernels/kernel.hpp"
+
+namespace nnjoule::kernels {
+
+// The op class of one node in fusion-rule terms: "conv", "dwconv", "bn", "relu", "relu6",
+// "fc", "maxpool", "add", ...; "unknown:<OpType>" for ops nnjoule does not know.
+std::string op_class(const graph::Graph& g, const graph::Node& node);
+
+std::vector<Kernel> detect_kernels(const graph::Graph& g,
+                                   const FusionRules& rules = FusionRules::xnnpack_default());
+
+// Fills type-specific config, shapes, FLOPs, parameters and bytes of a kernel whose `ops`
+// and `nodes` are set.
+void describe_kernel(const graph::Graph& g, Kernel& k);
+
+struct KernelTotals {
+  double flops = 0;
+  int64_t params = 0;
+  int64_t bytes = 0;
+  std::map<std::string, int> count_by_type;
+  std::vector<std::pair<std::string, std::string>> unknown_ops;  // (op type, node name)
+};
+KernelTotals summarize(const graph::Graph& g, const std::vector<Kernel>& kernels);
+
+}  // namespace nnjoule::kernels

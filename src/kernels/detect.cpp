@@ -1,0 +1,624 @@
+#include "nnjoule/kernels/detect.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/graph/ops.hpp"
+
+namespace nnjoule::kernels {
+
+using graph::Graph;
+using graph::Node;
+using graph::Shape;
+
+namespace {
+
+bool is_scalar_const(const Graph& g, const std::string& t, double value) {
+  if (!g.is_constant(t)) return false;
+  const auto& c = g.constant(t);
+  if (c.size() != 1 || !c.materialized()) return false;
+  const double v = c.dtype == graph::DType::kFloat32 ? c.f32[0] : static_cast<double>(c.i64[0]);
+  return std::fabs(v - value) < 1e-5 * std::max(1.0, std::fabs(value));
+}
+
+bool is_gap(const Graph& g, const Node& n) {
+  if (n.op_type == "GlobalAveragePool") return true;
+  if (n.op_type != "ReduceMean" || n.attr_int("keepdims", 1) == 0) return false;
+  const auto rank = static_cast<int64_t>(g.shape(n.inputs[0]).size());
+  std::set<int64_t> axes;
+  for (int64_t a : n.attr_ints("axes")) axes.insert(a < 0 ? a + rank : a);
+  return rank == 4 && axes == std::set<int64_t>{2, 3};
+}
+
+bool is_depthwise(const Graph& g, const Node& n) {
+  const int64_t group = n.attr_int("group", 1);
+  const Shape& x = g.shape(n.inputs[0]);
+  const Shape& w = g.shape(n.inputs[1]);
+  return group > 1 && group == x[1] && w[1] == 1;
+}
+
+}  // namespace
+
+std::string op_class(const Graph& g, const Node& n) {
+  const std::string& op = n.op_type;
+  if (!graph::is_supported_op(op)) return "unknown:" + op;
+  if (op == "Conv") return is_depthwise(g, n) ? "dwconv" : "conv";
+  if (op == "ConvTranspose") return "convtrans";
+  if (op == "BatchNormalization") return "bn";
+  if (op == "Relu") return "relu";
+  if (op == "Clip") {
+    const float lo = n.attr_float("min", -INFINITY), hi = n.attr_float("max", INFINITY);
+    if (lo == 0.f && hi == 6.f) return "relu6";
+    if (lo == 0.f && std::isinf(hi)) return "relu";
+    return "clip";
+  }
+  if (op == "HardSwish") return "hswish";
+  if (op == "HardSigmoid") return "hsigmoid";
+  if (op == "Sigmoid") return "sigmoid";
+  if (op == "Tanh") return "tanh";
+  if (op == "LeakyRelu") return "leakyrelu";
+  if (op == "Gemm") return "fc";
+  if (op == "MatMul") {
+    return g.is_constant(n.inputs[1]) && g.shape(n.inputs[1]).size() == 2 ? "fc" : "matmul";
+  }
+  if (op == "MaxPool") return "maxpool";
+  if (op == "AveragePool") return "avgpool";
+  if (op == "GlobalAveragePool") return "global-avgpool";
+  if (op == "ReduceMean") return is_gap(g, n) ? "global-avgpool" : "reducemean";
+  if (op == "Add") return "add";
+  if (op == "Sub") return "sub";
+  if (op == "Mul") return "mul";
+  if (op == "Div") return "div";
+  if (op == "Concat") return "concat";
+  if (op == "Split") return "split";
+  if (op == "Slice") return "slice";
+  if (op == "Reshape" || op == "Flatten") return "reshape";
+  if (op == "Transpose") return "transpose";
+  if (op == "Softmax") return "softmax";
+  if (op == "Pad") return "pad";
+  if (op == "Resize") return "resize";
+  if (op == "Gather") return "gather";
+  if (op == "Identity") return "identity";
+  return "unknown:" + op;
+}
+
+namespace {
+
+struct Unit {
+  std::vector<size_t> nodes;
+  std::string cls;
+};
+
+class Detector {
+ public:
+  Detector(const Graph& g, const FusionRules& rules)
+      : g_(g),
+        rules_(rules),
+        producer_(g.producers()),
+        consumers_(g.consumers()),
+        unit_of_(g.nodes.size(), -1) {}
+
+  std::vector<Kernel> run() {
+    if (rules_.patterns) {
+      for (size_t i = 0; i < g_.nodes.size(); ++i) match_se(i);
+      for (size_t i = 0; i < g_.nodes.size(); ++i) match_hswish(i);
+      for (size_t i = 0; i < g_.nodes.size(); ++i) match_swish(i);
+      for (size_t i = 0; i < g_.nodes.size(); ++i) match_channel_shuffle(i);
+    }
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (unit_of_[i] < 0) add_unit({i}, op_class(g_, g_.nodes[i]));
+    }
+    return fuse();
+  }
+
+ private:
+  const Node& node(size_t i) const { return g_.nodes[i]; }
+
+  const std::vector<long>& users(const std::string& t) const {
+    static const std::vector<long> none;
+    auto it = consumers_.find(t);
+    return it == consumers_.end() ? none : it->second;
+  }
+
+  // The only consumer of `t`, or -1 when it has several, none, or is a graph output.
+  long sole_user(const std::string& t) const {
+    const auto& u = users(t);
+    return u.size() == 1 ? u[0] : -1;
+  }
+
+  long producer(const std::string& t) const {
+    auto it = producer_.find(t);
+    return it == producer_.end() ? -1 : static_cast<long>(it->second);
+  }
+
+  bool free(long i) const { return i >= 0 && unit_of_[static_cast<size_t>(i)] < 0; }
+
+  void add_unit(std::vector<size_t> nodes, std::string cls) {
+    std::sort(nodes.begin(), nodes.end());
+    for (size_t n : nodes) unit_of_[n] = static_cast<long>(units_.size());
+    units_.push_back(Unit{std::move(nodes), std::move(cls)});
+  }
+
+  // The runtime (non-constant) inputs of a node.
+  std::vector<std::string> runtime_inputs(const Node& n) const {
+    std::vector<std::string> r;
+    for (const auto& in : n.inputs)
+      if (!in.empty() && !g_.is_constant(in)) r.push_back(in);
+    return r;
+  }
+
+  // SE: Mul(x, gate) where gate is computed from GlobalAveragePool(x) through a small chain of
+  // convs / fcs / activations that nothing else reads.
+  void match_se(size_t m) {
+    const Node& mul = node(m);
+    if (mul.op_type != "Mul" || !free(static_cast<long>(m))) return;
+    auto ins = runtime_inputs(mul);
+    if (ins.size() != 2) return;
+    for (int order = 0; order < 2; ++order) {
+      const std::string& x = ins[order];
+      const std::string& gate = ins[1 - order];
+      std::set<size_t> body;
+      if (se_body(x, gate, m, body)) {
+        std::vector<size_t> nodes(body.begin(), body.end());
+        nodes.push_back(m);
+        add_unit(nodes, "se");
+        return;
+      }
+    }
+  }
+
+  bool se_body(const std::string& x, const std::string& gate, size_t mul, std::set<size_t>& body) {
+    static const std::set<std::string> allowed = {
+        "Conv", "Gemm", "MatMul", "Relu", "Clip",    "HardSigmoid", "Sigmoid",   "HardSwish",
+        "Add",  "Sub",  "Mul",    "Div",  "Reshape", "Flatten",     "LeakyRelu", "Tanh"};
+    std::vector<std::string> todo = {gate};
+    bool found_pool = false, has_weights = false;
+    while (!todo.empty()) {
+      const std::string t = todo.back();
+      todo.pop_back();
+      const long p = producer(t);
+      if (p < 0 || !free(p)) return false;
+      if (body.count(static_cast<size_t>(p))) continue;
+      const Node& n = node(static_cast<size_t>(p));
+      body.insert(static_cast<size_t>(p));
+      if (body.size() > 16) return false;
+      if (is_gap(g_, n)) {
+        if (n.inputs[0] != x) return false;
+        found_pool = true;
+        continue;
+      }
+      if (!allowed.count(n.op_type)) return false;
+      if (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") has_weights = true;
+      for (const auto& in : runtime_inputs(n)) {
+        if (in == x) return false;
+        todo.push_back(in);
+      }
+    }
+    if (!found_pool || !has_weights) return false;
+    // Nothing outside the block may read its intermediate tensors.
+    for (size_t b : body) {
+      for (const auto& o : node(b).outputs) {
+        for (long u : users(o)) {
+          if (u < 0) return false;
+          if (!body.count(static_cast<size_t>(u)) && static_cast<size_t>(u) != mul) return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  // Follows `t` to its sole consumer if that consumer is a free node of type `op`.
+  long next_of(const std::string& t, const char* op) const {
+    const long u = sole_user(t);
+    if (u < 0 || !free(u) || node(static_cast<size_t>(u)).op_type != op) return -1;
+    return u;
+  }
+
+  // The other operand of a binary node, given one of them.
+  static std::string other_input(const Node& n, const std::string& one) {
+    return n.inputs[0] == one ? n.inputs[1] : n.inputs[0];
+  }
+
+  // x * hsigmoid(x) in the forms exporters write: HardSigmoid + Mul, or
+  // Add(x, 3) -> Clip(0, 6) -> Mul(x, .) -> Div(6) and the Div-before-Mul order.
+  void match_hswish(size_t i) {
+    const Node& n = node(i);
+    if (!free(static_cast<long>(i))) return;
+    if (n.op_type == "HardSigmoid") {
+      const std::string& x = n.inputs[0];
+      const long m = next_of(n.outputs[0], "Mul");
+      if (m >= 0 && other_input(node(static_cast<size_t>(m)), n.outputs[0]) == x) {
+        add_unit({i, static_cast<size_t>(m)}, "hswish");
+      }
+      return;
+    }
+    if (n.op_type != "Add") return;
+    std::string x;
+    if (is_scalar_const(g_, n.inputs[1], 3.0))
+      x = n.inputs[0];
+    else if (is_scalar_const(g_, n.inputs[0], 3.0))
+      x = n.inputs[1];
+    else
+      return;
+    const long c = next_of(n.outputs[0], "Clip");
+    if (c < 0) return;
+    const Node& clip = node(static_cast<size_t>(c));
+    if (clip.attr_float("min", -1) != 0.f || clip.attr_float("max", -1) != 6.f) return;
+    auto scale_node = [&](const std::string& t) -> long {
+      long d = next_of(t, "Div");
+      if (d >= 0 && is_scalar_const(g_, node(static_cast<size_t>(d)).inputs[1], 6.0)) return d;
+      d = next_of(t, "Mul");
+      if (d >= 0 && is_scalar_const(g_, other_input(node(static_cast<size_t>(d)), t), 1.0 / 6.0)) {
+        return d;
+      }
+      return -1;
+    };
+    const std::string& ct = clip.outputs[0];
+    // Mul(x, clip) then scale.
+    long m = next_of(ct, "Mul");
+    if (m >= 0 && other_input(node(static_cast<size_t>(m)), ct) == x) {
+      const long s = scale_node(node(static_cast<size_t>(m)).outputs[0]);
+      if (s >= 0) {
+        add_unit({i, static_cast<size_t>(c), static_cast<size_t>(m), static_cast<size_t>(s)},
+                 "hswish");
+        return;
+      }
+    }
+    // Scale then Mul(x, .); a scale without the Mul is a decomposed h-sigmoid.
+    const long s = scale_node(ct);
+    if (s < 0) return;
+    const std::string& st = node(static_cast<size_t>(s)).outputs[0];
+    m = next_of(st, "Mul");
+    if (m >= 0 && other_input(node(static_cast<size_t>(m)), st) == x) {
+      add_unit({i, static_cast<size_t>(c), static_cast<size_t>(s), static_cast<size_t>(m)},
+               "hswish");
+    } else {
+      add_unit({i, static_cast<size_t>(c), static_cast<size_t>(s)}, "hsigmoid");
+    }
+  }
+
+  void match_swish(size_t i) {
+    const Node& n = node(i);
+    if (n.op_type != "Sigmoid" || !free(static_cast<long>(i))) return;
+    const long m = next_of(n.outputs[0], "Mul");
+    if (m >= 0 && other_input(node(static_cast<size_t>(m)), n.outputs[0]) == n.inputs[0]) {
+      add_unit({i, static_cast<size_t>(m)}, "swish");
+    }
+  }
+
+  // Reshape [N,C,H,W] -> [N,g,C/g,H,W], Transpose(0,2,1,3,4), Reshape back.
+  void match_channel_shuffle(size_t i) {
+    const Node& r1 = node(i);
+    if (r1.op_type != "Reshape" || !free(static_cast<long>(i))) return;
+    const Shape& in = g_.shape(r1.inputs[0]);
+    const Shape& mid = g_.shape(r1.outputs[0]);
+    if (in.size() != 4 || mid.size() != 5 || mid[0] != in[0] || mid[1] * mid[2] != in[1] ||
+        mid[3] != in[2] || mid[4] != in[3]) {
+      return;
+    }
+    const long t = next_of(r1.outputs[0], "Transpose");
+    if (t < 0 ||
+        node(static_cast<size_t>(t)).attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3, 4}) {
+      return;
+    }
+    const long r2 = next_of(node(static_cast<size_t>(t)).outputs[0], "Reshape");
+    if (r2 < 0 || g_.shape(node(static_cast<size_t>(r2)).outputs[0]) != in) return;
+    add_unit({i, static_cast<size_t>(t), static_cast<size_t>(r2)}, "channelshuffle");
+  }
+
+  // The tensors a unit hands to the rest of the graph.
+  std::vector<std::string> unit_outputs(const Unit& u) const {
+    std::set<size_t> inside(u.nodes.begin(), u.nodes.end());
+    std::vector<std::string> out;
+    for (size_t n : u.nodes) {
+      for (const auto& o : node(n).outputs) {
+        if (o.empty()) continue;
+        for (long c : users(o)) {
+          if (c < 0 || !inside.count(static_cast<size_t>(c))) {
+            out.push_back(o);
+            break;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  std::vector<Kernel> fuse() {
+    // Units complete at their last node; that order is topological for units.
+    std::vector<size_t> order(units_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return units_[a].nodes.back() < units_[b].nodes.back(); });
+    struct Build {
+      std::vector<size_t> units;
+      std::vector<std::string> ops;
+    };
+    std::vector<Build> builds;
+    std::vector<long> kernel_of_unit(units_.size(), -1);
+    for (size_t u : order) {
+      const Unit& unit = units_[u];
+      long target = -1;
+      if (!unit.cls.starts_with("unknown:")) {
+        const Node& head = node(unit.nodes.front());
+        for (const auto& in : runtime_inputs(head)) {
+          const long p = producer(in);
+          if (p < 0) continue;
+          const long pu = unit_of_[static_cast<size_t>(p)];
+          const long k = kernel_of_unit[static_cast<size_t>(pu)];
+          if (builds[static_cast<size_t>(k)].units.back() != static_cast<size_t>(pu)) continue;
+          auto outs = unit_outputs(units_[static_cast<size_t>(pu)]);
+          if (outs.size() != 1 || outs[0] != in) continue;
+          const long sole = sole_user(in);
+          if (sole < 0 || unit_of_[static_cast<size_t>(sole)] != static_cast<long>(u)) continue;
+          if (rules_.fuses(builds[static_cast<size_t>(k)].ops, unit.cls)) {
+            target = k;
+            break;
+          }
+        }
+      }
+      if (target < 0) {
+        target = static_cast<long>(builds.size());
+        builds.emplace_back();
+      }
+      builds[static_cast<size_t>(target)].units.push_back(u);
+      builds[static_cast<size_t>(target)].ops.push_back(unit.cls);
+      kernel_of_unit[u] = target;
+    }
+    std::vector<Kernel> kernels;
+    kernels.reserve(builds.size());
+    for (const auto& b : builds) {
+      Kernel k;
+      k.ops = b.ops;
+      for (size_t u : b.units)
+        k.nodes.insert(k.nodes.end(), units_[u].nodes.begin(), units_[u].nodes.end());
+      std::sort(k.nodes.begin(), k.nodes.end());
+      std::string type;
+      for (const auto& o : b.ops) type += (type.empty() ? "" : "-") + o;
+      k.type = type;
+      k.name = node(k.nodes.front()).name;
+      describe_kernel(g_, k);
+      kernels.push_back(std::move(k));
+    }
+    std::sort(kernels.begin(), kernels.end(),
+              [](const Kernel& a, const Kernel& b) { return a.nodes.back() < b.nodes.back(); });
+    return kernels;
+  }
+
+  const Graph& g_;
+  const FusionRules& rules_;
+  std::map<std::string, size_t> producer_;
+  std::map<std::string, std::vector<long>> consumers_;
+  std::vector<long> unit_of_;
+  std::vector<Unit> units_;
+};
+
+double activation_cost(const std::string& op) {
+  if (op == "LeakyRelu") return 2;
+  if (op == "HardSigmoid") return 3;
+  if (op == "HardSwish" || op == "Sigmoid" || op == "Tanh") return 4;
+  return 1;  // Relu, Clip, Identity
+}
+
+double node_flops(const Graph& g, const Node& n) {
+  const std::string& op = n.op_type;
+  if (!graph::is_supported_op(op)) return 0;
+  const Shape& out = g.shape(n.outputs[0]);
+  const double out_n = static_cast<double>(graph::numel(out));
+  const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+  if (op == "Conv") {
+    const Shape& w = g.shape(n.inputs[1]);
+    return 2.0 * out_n * static_cast<double>(w[1] * w[2] * w[3]) + (has_bias ? out_n : 0);
+  }
+  if (op == "ConvTranspose") {
+    const Shape& w = g.shape(n.inputs[1]);
+    const double in_n = static_cast<double>(graph::numel(g.shape(n.inputs[0])));
+    return 2.0 * in_n * static_cast<double>(w[1] * w[2] * w[3]) + (has_bias ? out_n : 0);
+  }
+  if (op == "Gemm") {
+    const Shape& a = g.shape(n.inputs[0]);
+    const double k = static_cast<double>(n.attr_int("transA", 0) ? a[0] : a[1]);
+    return 2.0 * out_n * k + (has_bias ? out_n : 0);
+  }
+  if (op == "MatMul") {
+    const Shape& a = g.shape(n.inputs[0]);
+    return 2.0 * out_n * static_cast<double>(a.back());
+  }
+  if (op == "BatchNormalization") return 2.0 * out_n;
+  if (op == "MaxPool" || op == "AveragePool") {
+    const auto k = n.attr_ints("kernel_shape");
+    return out_n * static_cast<double>(k.at(0) * k.at(1));
+  }
+  if (op == "GlobalAveragePool" || op == "ReduceMean") {
+    return static_cast<double>(graph::numel(g.shape(n.inputs[0])));
+  }
+  if (graph::is_elementwise_binary(op)) return out_n;
+  if (graph::is_activation(op)) return op == "Identity" ? 0 : activation_cost(op) * out_n;
+  if (op == "Softmax") return 3.0 * out_n;
+  if (op == "Resize") return n.attr_string("mode", "nearest") == "linear" ? 4.0 * out_n : 0;
+  return 0;  // data movement: concat, split, slice, reshape, transpose, pad, gather
+}
+
+bool is_elementwise_kernel(const std::string& cls) {
+  return cls == "add" || cls == "sub" || cls == "mul" || cls == "div";
+}
+
+// HW / CIN (and WIDTH when not square) of an activation tensor of any rank.
+void set_spatial(KernelConfig& c, const Shape& s) {
+  if (s.size() == 4) {
+    c.set("HW", s[2]);
+    c.set("CIN", s[1]);
+    if (s[3] != s[2]) c.set("WIDTH", s[3]);
+  } else if (s.size() == 3) {
+    c.set("HW", s[1]);
+    c.set("CIN", s[2]);
+  } else if (s.size() == 2) {
+    c.set("HW", 1);
+    c.set("CIN", s[1]);
+  } else {
+    c.set("HW", 1);
+    c.set("CIN", graph::numel(s));
+  }
+}
+
+}  // namespace
+
+void describe_kernel(const Graph& g, Kernel& k) {
+  std::set<size_t> inside(k.nodes.begin(), k.nodes.end());
+  std::set<std::string> produced;
+  for (size_t i : k.nodes)
+    for (const auto& o : g.nodes[i].outputs) produced.insert(o);
+  const auto consumers = g.consumers();
+  std::set<std::string> seen_in, seen_w;
+  k.inputs.clear();
+  k.outputs.clear();
+  k.params = 0;
+  int64_t weight_bytes = 0;
+  k.flops = 0;
+  for (size_t i : k.nodes) {
+    const Node& n = g.nodes[i];
+    k.flops += node_flops(g, n);
+    for (const auto& in : n.inputs) {
+      if (in.empty() || produced.count(in)) continue;
+      if (g.is_constant(in)) {
+        if (seen_w.insert(in).second) {
+          const auto& c = g.constant(in);
+          if (c.dtype == graph::DType::kFloat32) k.params += c.size();
+          weight_bytes += c.size() * static_cast<int64_t>(graph::dtype_size(c.dtype));
+        }
+      } else if (seen_in.insert(in).second) {
+        k.inputs.push_back(in);
+      }
+    }
+    for (const auto& o : n.outputs) {
+      if (o.empty()) continue;
+      auto it = consumers.find(o);
+      if (it == consumers.end()) continue;
+      for (long c : it->second) {
+        if (c < 0 || !inside.count(static_cast<size_t>(c))) {
+          k.outputs.push_back(o);
+          break;
+        }
+      }
+    }
+  }
+  k.input_shapes.clear();
+  k.output_shapes.clear();
+  int64_t act_bytes = 0;
+  for (const auto& t : k.inputs) {
+    k.input_shapes.push_back(g.shape(t));
+    act_bytes += graph::numel(g.shape(t)) * 4;
+  }
+  for (const auto& t : k.outputs) {
+    k.output_shapes.push_back(g.shape(t));
+    act_bytes += graph::numel(g.shape(t)) * 4;
+  }
+  k.bytes = act_bytes + weight_bytes;
+
+  // Config in nn-Meter's names, from the kernel's first (defining) node.
+  KernelConfig& c = k.config;
+  c = KernelConfig{};
+  const Node& head = g.nodes[k.nodes.front()];
+  const std::string& cls = k.ops.front();
+  const Shape in =
+      head.inputs.empty() || head.inputs[0].empty() ? Shape{} : g.shape(head.inputs[0]);
+  const Shape out = k.output_shapes.empty() ? Shape{} : k.output_shapes.front();
+  if (cls == "conv" || cls == "dwconv" || cls == "convtrans") {
+    const Shape& hout = g.shape(head.outputs[0]);
+    const auto ks =
+        head.attr_ints("kernel_shape", {g.shape(head.inputs[1])[2], g.shape(head.inputs[1])[3]});
+    const auto st = head.attr_ints("strides", {1, 1});
+    c.set("HW", in[2]);
+    c.set("CIN", in[1]);
+    if (cls != "dwconv" || hout[1] != in[1]) c.set("COUT", hout[1]);
+    c.set("KERNEL_SIZE", ks[0]);
+    c.set("STRIDES", st[0]);
+    if (in[3] != in[2]) c.set("WIDTH", in[3]);
+    if (ks[1] != ks[0]) c.set("KERNEL_W", ks[1]);
+    if (cls == "conv" && head.attr_int("group", 1) > 1) c.set("GROUPS", head.attr_int("group", 1));
+    const auto dil = head.attr_ints("dilations", {1, 1});
+    if (dil[0] > 1) c.set("DILATION", dil[0]);
+  } else if (cls == "fc") {
+    const Shape& a = in;
+    const Shape& hout = g.shape(head.outputs[0]);
+    const int64_t cin = head.op_type == "Gemm" && head.attr_int("transA", 0) ? a[0] : a.back();
+    c.set("CIN", cin);
+    c.set("COUT", hout.back());
+    const int64_t rows = graph::numel(hout) / hout.back();
+    if (rows > 1) c.set("ROWS", rows);
+  } else if (cls == "matmul") {
+    const Shape& b = g.shape(head.inputs[1]);
+    const Shape& hout = g.shape(head.outputs[0]);
+    c.set("M", in.size() >= 2 ? in[in.size() - 2] : 1);
+    c.set("K", in.back());
+    c.set("N", b.back());
+    const int64_t batch =
+        graph::numel(hout) / ((in.size() >= 2 ? in[in.size() - 2] : 1) * b.back());
+    if (batch > 1) c.set("BATCH", batch);
+  } else if (cls == "maxpool" || cls == "avgpool") {
+    set_spatial(c, in);
+    c.set("KERNEL_SIZE", head.attr_ints("kernel_shape").at(0));
+    c.set("POOL_STRIDES", head.attr_ints("strides", {1, 1}).at(0));
+  } else if (cls == "concat") {
+    set_spatial(c, out);
+    KernelConfig cc;
+    cc.set("HW", c.get("HW"));
+    int idx = 1;
+    for (const auto& t : head.inputs) {
+      const Shape& s = g.shape(t);
+      cc.set(fmt::format("CIN{}", idx++), s.size() == 4 ? s[1] : s.back());
+    }
+    cc.set("NS", static_cast<int64_t>(head.inputs.size()));
+    c = cc;
+  } else if (cls == "split") {
+    set_spatial(c, in);
+    c.set("NS", static_cast<int64_t>(head.outputs.size()));
+  } else if (cls == "channelshuffle") {
+    set_spatial(c, in);
+    c.set("GROUPS", g.shape(head.outputs[0])[1]);
+  } else if (cls == "se") {
+    // The block's input is the tensor both the pool and the final multiply read.
+    const Node& last = g.nodes[k.nodes.back()];
+    const Shape& x = g.shape(k.inputs.size() == 1 ? k.inputs[0] : last.inputs[0]);
+    set_spatial(c, x);
+    for (size_t i : k.nodes) {
+      const Node& n = g.nodes[i];
+      if (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") {
+        c.set("CMID", g.shape(n.outputs[0]).size() == 4 ? g.shape(n.outputs[0])[1]
+                                                        : g.shape(n.outputs[0]).back());
+        break;
+      }
+    }
+  } else if (cls == "resize") {
+    set_spatial(c, in);
+    c.set("SCALE", static_cast<int64_t>(std::lround(static_cast<double>(out.at(2)) /
+                                                    static_cast<double>(in.at(2)))));
+  } else if (is_elementwise_kernel(cls)) {
+    set_spatial(c, out.empty() ? in : out);
+  } else {
+    set_spatial(c, in.empty() ? out : in);
+  }
+}
+
+std::vector<Kernel> detect_kernels(const Graph& g, const FusionRules& rules) {
+  return Detector(g, rules).run();
+}
+
+KernelTotals summarize(const Graph& g, const std::vector<Kernel>& kernels) {
+  KernelTotals t;
+  for (const auto& k : kernels) {
+    t.flops += k.flops;
+    t.params += k.params;
+    t.bytes += k.bytes;
+    t.count_by_type[k.type]++;
+    if (k.unknown())
+      for (size_t i : k.nodes) t.unknown_ops.emplace_back(g.nodes[i].op_type, g.nodes[i].name);
+  }
+  return t;
+}
+
+}  // namespace nnjoule::kernels
