@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nnjoule/graph/graph.hpp"
+#include "nnjoule/kernels/fusion.hpp"
 
 namespace nnjoule::zoo {
 
@@ -51,5 +52,16 @@ graph::Graph build_model(const ModelSpec& spec);
 // variance (which Graph::parameter_count includes). Equals torchvision's
 // sum(p.numel() for p in model.parameters()) for the base models.
 int64_t trainable_parameters(const graph::Graph& g);
+
+// What `zoo list` and the export manifest report of a model; every number is counted (exact by
+// construction), kernels and FLOPs by kernel detection under `rules` (see docs/kernels.md).
+struct ModelCounts {
+  int64_t parameters = 0;  // trainable_parameters()
+  double flops = 0;        // sum of the detected kernels' FLOPs (a multiply-add counts 2)
+  int64_t kernels = 0;     // number of detected kernels
+  std::string rules;       // FusionRules::source()
+};
+ModelCounts count_model(const graph::Graph& g, const kernels::FusionRules& rules =
+                                                   kernels::FusionRules::xnnpack_default());
 
 }  // namespace nnjoule::zoo
