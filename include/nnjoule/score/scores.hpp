@@ -1,0 +1,107 @@
+#pragma once
+// Device scores over an application suite, as the DeepEn2023 study defined them, plus a
+// performance score: PCS (power consumption score), IECS (inference energy consumption score)
+// and per-configuration ranks. Every formula is stated in docs/scoring.md.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nnjoule/common/provenance.hpp"
+
+namespace nnjoule::score {
+
+// One application configuration: a suite entry ("DNN1") run with one delegate ("CPU4").
+struct ConfigKey {
+  std::string model;
+  std::string delegate;
+  std::string label() const { return model + "/" + delegate; }
+  bool operator==(const ConfigKey&) const = default;
+};
+
+// Application-level result of one configuration on one device.
+struct AppResult {
+  std::string device;
+  ConfigKey config;
+  double apc_w = 0;                  // average power consumption during inference
+  double eci_j = 0;                  // energy consumption per inference
+  std::optional<double> latency_ms;  // absent: derived as 1000 * ECI / APC
+  Provenance provenance;
+};
+
+struct DeviceInfo {
+  std::string name;
+  std::string soc;
+  std::optional<double> tdp_w;  // needed for PCS; no TDP, no PCS (never a silent value)
+  std::string tdp_source;       // where the TDP came from ("devices.csv column tdp_w", "--tdp")
+  std::optional<double> price;  // bubble size in the report when given
+  std::optional<double> published_pcs;
+  std::optional<double> published_iecs;
+};
+
+struct ScoreInput {
+  std::vector<DeviceInfo> devices;  // devices with results but no entry here get one (no TDP)
+  std::vector<AppResult> results;
+  // The suite's configurations in display order; empty: the union of the results' configs in
+  // order of first appearance.
+  std::vector<ConfigKey> configs;
+};
+
+struct DeviceScore {
+  DeviceInfo info;
+  int configs_run = 0;
+  int configs_total = 0;
+  std::vector<ConfigKey> missing;  // suite configurations without a result on this device
+
+  double mean_apc_w = 0;
+  std::optional<double> pcs;         // 100 * mean(1 - APC/TDP) over the configs run
+  std::optional<double> pcs_common;  // the same over the configs every device ran
+  double iecs = 0;                   // sum of 1/ECI over the configs run
+  double iecs_common = 0;            // the same over the configs every device ran
+  double ips_geomean = 0;            // geometric mean of inferences per second
+  double perf_score = 0;             // 100 * geomean(ips / best ips of that config)
+  double perf_score_common = 0;
+  // Published values and how far ours land from them (ours - published, ours / published).
+  std::optional<double> pcs_delta;
+  std::optional<double> iecs_ratio;
+  // The TDP that would make our PCS equal the published one (mean APC / (1 - PCS/100)).
+  std::optional<double> implied_tdp_w;
+  std::vector<std::string> provenance;  // distinct labels of the results behind the scores
+  std::vector<std::string> notes;       // effect of missing configurations, absent TDP, ...
+};
+
+// Ranks of the devices within one configuration: 1 = best (lowest APC, lowest ECI, lowest
+// latency); devices without a result get no rank. Ties share the lower rank.
+struct ConfigRanks {
+  ConfigKey config;
+  std::vector<std::optional<AppResult>> results;  // per device, in DeviceScore order
+  std::vector<std::optional<int>> apc_rank, eci_rank, latency_rank;
+};
+
+struct ScoreReport {
+  std::vector<DeviceScore> devices;
+  std::vector<ConfigKey> configs;  // the suite's configurations
+  std::vector<ConfigKey> common;   // those every device ran
+  std::vector<ConfigRanks> ranks;  // one per config
+};
+
+// Throws Error for a non-positive APC, ECI, latency or TDP, or a duplicate result.
+ScoreReport compute_scores(const ScoreInput& input);
+
+// Latency of a result: the stored one, else 1000 * ECI / APC (ECI = APC x latency).
+double latency_ms(const AppResult& r);
+
+// The shared tables' format (see docs/scoring.md):
+//   measurements: device, dnn (or model), delegate, apc_w, eci_j[, latency_ms]
+//   devices: device[, soc][, tdp_w | tdp_w_as_printed][, price][, pcs_published][, iecs_published]
+// Errors name the file, the line and the column. `results` are labelled imported (file name).
+std::vector<AppResult> read_measurements_csv(const std::filesystem::path& path);
+std::vector<DeviceInfo> read_devices_csv(const std::filesystem::path& path);
+
+// Plain-text device table, missing configurations, per-configuration ranks.
+std::string render_text(const ScoreReport& report);
+nlohmann::json to_json(const ScoreReport& report);
+
+}  // namespace nnjoule::score

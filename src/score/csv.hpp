@@ -1,0 +1,43 @@
+#pragma once
+// A small CSV reader for the score tables: RFC 4180 quoting, every field keeps the line it
+// came from so errors can name the file, the line and the column.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nnjoule::score::detail {
+
+struct CsvRow {
+  int line = 0;  // 1-based line where the row starts
+  std::vector<std::string> fields;
+};
+
+class CsvTable {
+ public:
+  // Reads a file whose first row is the header; throws Error naming the file on an unclosed
+  // quote, an empty file or a row whose field count differs from the header's.
+  static CsvTable read(const std::filesystem::path& path);
+  static CsvTable parse(const std::string& text, const std::string& source);
+
+  const std::string& source() const { return source_; }
+  const std::vector<std::string>& header() const { return header_; }
+  const std::vector<CsvRow>& rows() const { return rows_; }
+  // Index of the first of `names` present in the header.
+  std::optional<size_t> column(std::initializer_list<const char*> names) const;
+  // As column() but throws Error naming the file and the expected names when none is present.
+  size_t require(std::initializer_list<const char*> names) const;
+
+  // Field accessors: errors read "<file>:<line>: column <n> (<name>): ...".
+  std::string text(const CsvRow& row, size_t col) const;  // non-empty, trimmed
+  double number(const CsvRow& row, size_t col, bool positive) const;
+  std::optional<double> optional_number(const CsvRow& row, size_t col) const;  // empty: none
+
+ private:
+  std::string where(const CsvRow& row, size_t col) const;
+  std::string source_;
+  std::vector<std::string> header_;
+  std::vector<CsvRow> rows_;
+};
+
+}  // namespace nnjoule::score::detail
