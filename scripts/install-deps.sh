@@ -19,6 +19,7 @@ packages=(
   libsqlite3-dev sqlite3
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libpng-dev nodejs npm
   python3 python3-onnx python3-numpy
   chromium
 )

@@ -54,8 +54,8 @@ struct SuiteEntry {
 };
 
 struct Delegate {
-  std::string name;  // "CPU1", "CPU4", "GPU", "NNAPI"
-  int threads = 0;   // CPU delegates: pthreadpool size
+  std::string name;         // "CPU1", "CPU4", "GPU", "NNAPI"
+  int threads = 0;          // CPU delegates: pthreadpool size
   std::string unsupported;  // non-empty: not available on this runtime, and why
 };
 
