@@ -14,26 +14,6 @@ struct ScoreArgs {
   bool json = false;
 };
 
-// "--tdp 'OnePlus 8 Pro=15'": overrides or adds a device's TDP.
-void apply_tdp(std::vector<score::DeviceInfo>& devices, const std::string& spec) {
-  const auto eq = spec.rfind('=');
-  if (eq == std::string::npos || eq == 0) fail("--tdp '{}': expected DEVICE=WATTS", spec);
-  const std::string name = spec.substr(0, eq), value = spec.substr(eq + 1);
-  char* end = nullptr;
-  const double w = std::strtod(value.c_str(), &end);
-  if (value.empty() || end != value.c_str() + value.size() || !(w > 0)) {
-    fail("--tdp '{}': '{}' is not a positive number of watts", spec, value);
-  }
-  for (auto& d : devices) {
-    if (d.name == name) {
-      d.tdp_w = w;
-      d.tdp_source = "--tdp";
-      return;
-    }
-  }
-  devices.push_back({.name = name, .tdp_w = w, .tdp_source = "--tdp"});
-}
-
 void run_score(const ScoreArgs& a) {
   if (a.measurements.empty()) fail("give --measurements CSV (with --devices CSV)");
   score::ScoreInput in;
@@ -41,7 +21,7 @@ void run_score(const ScoreArgs& a) {
     in.results = score::read_measurements_csv(a.measurements);
     if (!a.devices.empty()) in.devices = score::read_devices_csv(a.devices);
   }
-  for (const auto& t : a.tdp) apply_tdp(in.devices, t);
+  for (const auto& t : a.tdp) score::apply_tdp_override(in.devices, t);
   const auto report = score::compute_scores(in);
   if (a.json)
     print_json(score::to_json(report));

@@ -15,7 +15,9 @@ std::vector<std::pair<int, Registrar>>& registry() {
 }
 }  // namespace
 
-void CommandRegistry::add(int order, Registrar r) { registry().emplace_back(order, std::move(r)); }
+void CommandRegistry::add(int order, Registrar r) {
+  registry().emplace_back(order, std::move(r));
+}
 
 void CommandRegistry::install(CLI::App& app) {
   auto& r = registry();

@@ -70,6 +70,7 @@ ScoreReport compute_scores(const ScoreInput& input) {
   }
 
   rep.configs = input.configs;
+  rep.unsupported = input.unsupported;
   auto config_index = [&](const ConfigKey& k) -> std::optional<size_t> {
     for (size_t i = 0; i < rep.configs.size(); ++i)
       if (rep.configs[i] == k) return i;
@@ -170,13 +171,23 @@ ScoreReport compute_scores(const ScoreInput& input) {
                       s.configs_run, *s.pcs, rep.common.size(),
                       s.pcs_common ? fmt::format("{:.2f}", *s.pcs_common) : "n/a")
                 : "PCS: n/a";
+      std::vector<ConfigKey> unsupported, absent;
+      for (const auto& c : s.missing)
+        (input.unsupported.count(c.label()) ? unsupported : absent).push_back(c);
+      std::string what;
+      if (!absent.empty())
+        what = fmt::format("{} without a result ({})", absent.size(), config_list(absent));
+      if (!unsupported.empty()) {
+        what += fmt::format("{}{} not supported on this runtime", what.empty() ? "" : " and ",
+                            unsupported.size());
+      }
       s.notes.push_back(fmt::format(
-          "missing {} of {} configurations ({}): {}; IECS sums {} terms, the missing ones add "
-          "nothing, so it is a lower bound ({:.1f}; over the common configurations: {:.1f}); "
-          "performance score is a geometric mean over the configurations run ({:.1f}; common: "
-          "{:.1f})",
-          s.missing.size(), nc, config_list(s.missing), pcs_part, s.configs_run, s.iecs,
-          s.iecs_common, s.perf_score, s.perf_score_common));
+          "missing {} of {} configurations: {}. Effect: {}; IECS sums {} terms, the missing ones "
+          "add nothing, so it is a lower bound ({:.1f}; over the common configurations: {:.1f}); "
+          "the performance score is a geometric mean over the configurations run ({:.1f}; "
+          "common: {:.1f})",
+          s.missing.size(), nc, what, pcs_part, s.configs_run, s.iecs, s.iecs_common, s.perf_score,
+          s.perf_score_common));
     }
     rep.devices.push_back(std::move(s));
   }
@@ -266,6 +277,25 @@ std::vector<DeviceInfo> read_devices_csv(const std::filesystem::path& path) {
   return out;
 }
 
+void apply_tdp_override(std::vector<DeviceInfo>& devices, const std::string& spec) {
+  const auto eq = spec.rfind('=');
+  if (eq == std::string::npos || eq == 0) fail("--tdp '{}': expected DEVICE=WATTS", spec);
+  const std::string name = spec.substr(0, eq), value = spec.substr(eq + 1);
+  char* end = nullptr;
+  const double w = std::strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || !(w > 0) || !std::isfinite(w)) {
+    fail("--tdp '{}': '{}' is not a positive number of watts", spec, value);
+  }
+  for (auto& d : devices) {
+    if (d.name == name) {
+      d.tdp_w = w;
+      d.tdp_source = "--tdp";
+      return;
+    }
+  }
+  devices.push_back({.name = name, .tdp_w = w, .tdp_source = "--tdp"});
+}
+
 namespace {
 
 std::string opt(const std::optional<double>& v, int decimals) {
@@ -325,6 +355,9 @@ std::string render_text(const ScoreReport& rep) {
     }
     for (const auto& n : d.notes) notes += fmt::format("- {}: {}\n", d.info.name, n);
   }
+  for (const auto& [config, reason] : rep.unsupported) {
+    notes += fmt::format("- {}: {}\n", config, reason);
+  }
   if (!notes.empty()) out += "\nNotes:\n" + notes;
 
   // Per-configuration ranks, one table for APC and one for ECI.
@@ -338,7 +371,7 @@ std::string render_text(const ScoreReport& rep) {
       std::vector<std::string> row = {cr.config.label()};
       for (size_t d = 0; d < cr.results.size(); ++d) {
         if (!cr.results[d]) {
-          row.push_back("missing");
+          row.push_back(rep.unsupported.count(cr.config.label()) ? "not supported" : "missing");
           continue;
         }
         const double v = which == 0 ? cr.results[d]->apc_w : cr.results[d]->eci_j;
@@ -363,6 +396,7 @@ nlohmann::json to_json(const ScoreReport& rep) {
   json j;
   j["configs"] = keys(rep.configs);
   j["common_configs"] = keys(rep.common);
+  j["unsupported"] = rep.unsupported;
   j["devices"] = json::array();
   for (const auto& d : rep.devices) {
     j["devices"].push_back({

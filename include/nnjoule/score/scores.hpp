@@ -3,6 +3,7 @@
 // performance score: PCS (power consumption score), IECS (inference energy consumption score)
 // and per-configuration ranks. Every formula is stated in docs/scoring.md.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ struct ScoreInput {
   // The suite's configurations in display order; empty: the union of the results' configs in
   // order of first appearance.
   std::vector<ConfigKey> configs;
+  // Configurations that cannot run on this runtime, by label ("DNN2/CPU1"), with the reason;
+  // they are shown as "not supported" wherever a result is missing.
+  std::map<std::string, std::string> unsupported;
 };
 
 struct DeviceScore {
@@ -82,9 +86,10 @@ struct ConfigRanks {
 
 struct ScoreReport {
   std::vector<DeviceScore> devices;
-  std::vector<ConfigKey> configs;  // the suite's configurations
-  std::vector<ConfigKey> common;   // those every device ran
-  std::vector<ConfigRanks> ranks;  // one per config
+  std::vector<ConfigKey> configs;                  // the suite's configurations
+  std::vector<ConfigKey> common;                   // those every device ran
+  std::vector<ConfigRanks> ranks;                  // one per config
+  std::map<std::string, std::string> unsupported;  // config label -> reason
 };
 
 // Throws Error for a non-positive APC, ECI, latency or TDP, or a duplicate result.
@@ -99,6 +104,10 @@ double latency_ms(const AppResult& r);
 // Errors name the file, the line and the column. `results` are labelled imported (file name).
 std::vector<AppResult> read_measurements_csv(const std::filesystem::path& path);
 std::vector<DeviceInfo> read_devices_csv(const std::filesystem::path& path);
+
+// "DEVICE=WATTS" (--tdp): sets the TDP of a device, adding the device when it is not listed.
+// Throws Error naming the argument when it is malformed.
+void apply_tdp_override(std::vector<DeviceInfo>& devices, const std::string& spec);
 
 // Plain-text device table, missing configurations, per-configuration ranks.
 std::string render_text(const ScoreReport& report);

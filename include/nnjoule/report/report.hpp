@@ -1,0 +1,64 @@
+#pragma once
+// The HTML report: one self-contained file (Vega, Vega-Lite and vega-embed inlined) with the
+// device score table coloured by rank, PCS against performance, predicted against measured
+// energy, a per-kernel energy breakdown and a power trace. Every number carries its origin.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nnjoule/common/provenance.hpp"
+#include "nnjoule/score/scores.hpp"
+
+namespace nnjoule::report {
+
+// One model measured and predicted: a point of the predicted-vs-measured scatter.
+struct PredictedPoint {
+  std::string model;
+  double measured_mj = 0;
+  double predicted_mj = 0;
+  std::string measured_label;   // "measured (rapl)", "estimated (cpu-time model)"
+  std::string predicted_label;  // "predicted (bundle.json)"
+};
+
+struct KernelEnergy {
+  std::string name;  // the step or kernel name
+  std::string op;    // "conv", "dwconv", "fc", ...
+  double latency_ms = 0;
+  double energy_mj = 0;
+};
+
+struct KernelBreakdown {
+  std::string subject;  // "DNN7/CPU1 (mobilenetv1) on host"
+  std::string label;    // how the per-kernel energies were obtained, with their origin
+  std::vector<KernelEnergy> kernels;
+};
+
+struct PowerSample {
+  double t_s = 0;
+  double power_mw = 0;
+  std::string phase;  // "idle", "warm-up", "run", ...
+};
+
+struct PowerTrace {
+  std::string subject;
+  std::string label;  // origin of the power values
+  std::vector<PowerSample> samples;
+};
+
+struct ReportInput {
+  std::string title = "nnjoule report";
+  std::string source;  // what the numbers were read from ("results.db", "measurements.csv")
+  score::ScoreReport scores;
+  std::vector<PredictedPoint> predicted;
+  std::string predicted_note;  // why the scatter is empty, when it is
+  std::optional<KernelBreakdown> breakdown;
+  std::optional<PowerTrace> trace;
+  std::vector<std::string> notes;  // shown under the title
+};
+
+// The whole page as one string (about 1 MB, the libraries included).
+std::string render_html(const ReportInput& input);
+void write_html(const ReportInput& input, const std::filesystem::path& path);
+
+}  // namespace nnjoule::report
