@@ -1,0 +1,171 @@
+#pragma once
+// Engine internals shared by the compiler, the runtime and the hand-written kernels.
+#include <pthreadpool.h>
+#include <sched.h>
+#include <xnnpack.h>
+
+#include <climits>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nnjoule/exec/engine.hpp"
+
+namespace nnjoule::exec::detail {
+
+using graph::Shape;
+// Physical axis j of a stored tensor holds logical (NCHW-order) axis perm[j].
+using Perm = std::vector<int>;
+
+Perm identity_perm(size_t rank);
+Perm nhwc_perm();  // {0, 2, 3, 1}
+bool is_identity(const Perm& p);
+Shape physical_shape(const Shape& logical, const Perm& p);
+// Element stride of each logical axis in the physical layout.
+std::vector<int64_t> logical_strides(const Shape& logical, const Perm& p);
+// True when both layouts put the elements in the same memory order (they differ only in
+// where size-1 axes sit), so a conversion is a free relabelling.
+bool same_bytes(const Shape& logical, const Perm& a, const Perm& b);
+// Row-major physical data from row-major logical data.
+std::vector<float> to_physical(const std::vector<float>& logical, const Shape& shape,
+                               const Perm& p);
+
+constexpr int64_t kFill = std::numeric_limits<int64_t>::min();
+
+// A gather-style copy: output element at physical multi-index (i_0..i_r-1) reads the source at
+// base + sum_j table[j][i_j], or takes `fill` when any table entry is kFill. Transposes, layout
+// conversions, slices, pads, nearest resizes and gathers are all such copies.
+struct IndexMap {
+  std::vector<int64_t> dims;
+  std::vector<std::vector<int64_t>> table;
+  int64_t base = 0;
+  float fill = 0;
+
+  // Drops size-1 axes and merges neighbours whose offsets stay affine (fewer, longer rows).
+  void simplify();
+  void run(const float* src, float* dst, pthreadpool_t pool) const;
+};
+
+// Row-major batched matrix product with numpy broadcasting of the batch axes.
+struct MatMulKernel {
+  Shape a_batch, b_batch, out_batch;  // same rank
+  int64_t M = 0, K = 0, N = 0;
+  void run(const float* a, const float* b, float* y, pthreadpool_t pool) const;
+};
+
+// Mean over the physical axes flagged in `reduce`; the output is the input with those axes
+// set to 1 (row-major).
+struct ReduceKernel {
+  Shape dims;
+  std::vector<bool> reduce;
+  void run(const float* x, float* y) const;
+};
+
+// y = clamp(x * scale[c] + shift[c]) with c the axis of length `channels` between `outer` and
+// `inner` elements.
+struct ChannelAffineKernel {
+  int64_t outer = 1, channels = 1, inner = 1;
+  std::vector<float> scale, shift;
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  void run(const float* x, float* y, pthreadpool_t pool) const;
+};
+
+enum class UnaryKind { kTanh, kHardSigmoid };
+struct UnaryKernel {
+  UnaryKind kind = UnaryKind::kTanh;
+  float alpha = 0, beta = 0;
+  int64_t count = 0;
+  void run(const float* x, float* y, pthreadpool_t pool) const;
+};
+
+// Owns the pthreadpool and the CPU pinning; restores the caller's affinity on destruction.
+class ThreadPool {
+ public:
+  ThreadPool(int threads, const std::vector<int>& cpus);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  pthreadpool_t get() const { return pool_; }  // nullptr runs on the calling thread only
+
+ private:
+  pthreadpool_t pool_ = nullptr;
+  bool restore_ = false;
+  pthread_t caller_{};
+  cpu_set_t saved_{};
+};
+
+void ensure_xnnpack_initialized();
+const char* xnn_status_name(xnn_status s);
+
+// An XNNPACK operator owned by the step that runs it.
+struct XnnOp {
+  xnn_operator_t op = nullptr;
+  XnnOp() = default;
+  XnnOp(const XnnOp&) = delete;
+  XnnOp& operator=(const XnnOp&) = delete;
+  ~XnnOp() {
+    if (op) xnn_delete_operator(op);
+  }
+};
+
+struct Value {
+  std::string name;
+  Shape shape;  // logical
+  Perm perm;
+  int buffer = -1;    // runtime buffer (shared by aliases), or -1
+  int constant = -1;  // index into Impl::constants, or -1
+  bool graph_input = false;
+  int64_t numel() const { return graph::numel(shape); }
+};
+
+struct Buffer {
+  int64_t bytes = 0;
+  int first = INT_MAX;  // first step touching it
+  int last = -1;        // last step touching it
+  int64_t offset = -1;
+};
+
+struct BindContext {
+  std::function<float*(int)> ptr;
+  pthreadpool_t pool = nullptr;
+};
+
+struct StepImpl {
+  Step info;
+  std::vector<int> reads, writes;  // value ids
+  std::function<void()> create;    // creates operators; runs after the memory check
+  std::function<std::function<void()>(const BindContext&)> bind;  // setup; returns the runner
+  std::function<void()> run;
+};
+
+// Greedy-by-size placement of buffers with disjoint lifetimes into one arena; returns its size.
+int64_t plan_arena(std::vector<Buffer>& buffers, int64_t alignment);
+
+}  // namespace nnjoule::exec::detail
+
+namespace nnjoule::exec {
+
+struct CompiledModel::Impl {
+  std::string name;
+  std::vector<TensorInfo> inputs, outputs;
+  std::vector<int> input_values, output_values;
+  std::vector<detail::Value> values;
+  std::vector<detail::Buffer> buffers;
+  std::vector<std::vector<float>> constants;  // physical layout, padded for XNNPACK reads
+  std::vector<detail::StepImpl> steps;
+  std::vector<Step> step_info;
+  int threads = 1;
+  std::vector<int> cpus;
+  std::unique_ptr<detail::ThreadPool> pool;
+  std::unique_ptr<float, void (*)(void*)> arena{nullptr, nullptr};
+  int64_t arena_bytes = 0, activation_bytes = 0, constant_bytes = 0;
+  std::vector<std::string> notes;
+
+  float* ptr(int value);
+};
+
+}  // namespace nnjoule::exec
