@@ -19,6 +19,8 @@
 namespace nnjoule::exec::detail {
 namespace {
 
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
 using graph::Graph;
 using graph::Node;
 constexpr int64_t kAlign = 64;
@@ -134,11 +136,14 @@ IndexMap Compiler::build_map(const Value& in, const Shape& out_shape, const Perm
   m.fill = fill;
   for (int d : out_perm) {
     const DimMap& dm = maps[d];
-    m.dims.push_back(out_shape[d]);
+    if (static_cast<int64_t>(dm.idx.size()) != out_shape[d]) {
+      fail("index map for '{}': axis {} has {} entries, expected {}", in.name, d, dm.idx.size(),
+           out_shape[d]);
+    }
     std::vector<int64_t> t(dm.idx.size());
     for (size_t i = 0; i < t.size(); ++i)
       t[i] = dm.idx[i] == kFill ? kFill : dm.idx[i] * st[dm.src];
-    m.table.push_back(std::move(t));
+    m.add_axis(std::move(t));
   }
   m.simplify();
   return m;
@@ -768,35 +773,93 @@ void Compiler::lower_matmul(size_t i) {
                 fused_label(e.fused));
     return;
   }
-  // General batched product of two tensors.
+  // A batched product: one fully connected operator per output batch, B as its [K, N]
+  // weights. A constant B is packed once here; a runtime B is packed on every run, which is
+  // what any runtime must do with weights it has not seen (still ~10x a plain loop).
   Shape a2 = as, b2 = bs;
   if (a2.size() == 1) a2.insert(a2.begin(), 1);
   if (b2.size() == 1) b2.push_back(1);
-  MatMulKernel k;
-  k.M = a2[a2.size() - 2];
-  k.K = a2.back();
-  k.N = b2.back();
-  k.a_batch.assign(a2.begin(), a2.end() - 2);
-  k.b_batch.assign(b2.begin(), b2.end() - 2);
-  const size_t r = std::max(k.a_batch.size(), k.b_batch.size());
-  k.a_batch.insert(k.a_batch.begin(), r - k.a_batch.size(), 1);
-  k.b_batch.insert(k.b_batch.begin(), r - k.b_batch.size(), 1);
-  k.out_batch.resize(r);
-  for (size_t d = 0; d < r; ++d) k.out_batch[d] = std::max(k.a_batch[d], k.b_batch[d]);
+  const int64_t M = a2[a2.size() - 2], K = a2.back(), N = b2.back();
+  Shape ab(a2.begin(), a2.end() - 2), bb(b2.begin(), b2.end() - 2);
+  const size_t r = std::max(ab.size(), bb.size());
+  ab.insert(ab.begin(), r - ab.size(), 1);
+  bb.insert(bb.begin(), r - bb.size(), 1);
+  Shape ob(r);
+  for (size_t d = 0; d < r; ++d) ob[d] = std::max(ab[d], bb[d]);
+  std::vector<int64_t> a_off, b_off;  // per output batch, in elements
+  for (int64_t flat = 0; flat < graph::numel(ob); ++flat) {
+    int64_t rem = flat, ao = 0, bo = 0, am = 1, bm = 1;
+    for (int64_t d = static_cast<int64_t>(r) - 1; d >= 0; --d) {
+      const int64_t idx = rem % ob[d];
+      rem /= ob[d];
+      if (ab[d] != 1) ao += idx * am;
+      if (bb[d] != 1) bo += idx * bm;
+      am *= ab[d];
+      bm *= bb[d];
+    }
+    a_off.push_back(ao * M * K);
+    b_off.push_back(bo * K * N);
+  }
   const int a = ensure(value_of(n.inputs[0]), identity_perm(as.size()));
   const int b = ensure(value_of(n.inputs[1]), identity_perm(bs.size()));
   const int y = new_value(n.outputs[0], os, identity_perm(os.size()));
   val_[n.outputs[0]] = y;
-  StepImpl st = step_for(i, "matmul", "nnjoule:batched-matmul", {i});
+  const bool constant_b = m_.values[b].constant >= 0;
+  StepImpl st = step_for(i, "matmul",
+                         constant_b ? "xnnpack:fully_connected_nc_f32 per batch"
+                                    : "xnnpack:fully_connected_nc_f32 per batch, B packed per run",
+                         {i});
   st.reads = {a, b};
   st.writes = {y};
-  st.bind = [k, a, b, y](const BindContext& c) -> std::function<void()> {
-    const float* pa = c.ptr(a);
-    const float* pb = c.ptr(b);
-    float* py = c.ptr(y);
-    pthreadpool_t pool = c.pool;
-    return [k, pa, pb, py, pool] { k.run(pa, pb, py, pool); };
-  };
+  const std::string name = n.name;
+  const size_t batches = a_off.size();
+  std::vector<std::shared_ptr<XnnOp>> ops;
+  for (size_t k = 0; k < batches; ++k) ops.push_back(std::make_shared<XnnOp>());
+  const size_t uM = static_cast<size_t>(M), uK = static_cast<size_t>(K),
+               uN = static_cast<size_t>(N);
+  if (constant_b) {
+    const float* bdata = constant_data(b);
+    st.create = [=] {
+      for (size_t k = 0; k < batches; ++k) {
+        xnn_check(
+            xnn_create_fully_connected_nc_f32(uK, uN, uK, uN, bdata + b_off[k], nullptr, -kInf,
+                                              kInf, XNN_FLAG_TRANSPOSE_WEIGHTS, &ops[k]->op),
+            name, "create fully connected");
+      }
+    };
+    st.bind = [=](const BindContext& c) -> std::function<void()> {
+      std::vector<std::function<void()>> runs;
+      for (size_t k = 0; k < batches; ++k) {
+        xnn_check(
+            xnn_setup_fully_connected_nc_f32(ops[k]->op, uM, c.ptr(a) + a_off[k],
+                                             c.ptr(y) + static_cast<int64_t>(k) * M * N, c.pool),
+            name, "setup fully connected");
+        runs.push_back(xnn_runner(ops[k], c.pool, name));
+      }
+      return [runs] {
+        for (const auto& run : runs) run();
+      };
+    };
+  } else {
+    st.bind = [=](const BindContext& c) -> std::function<void()> {
+      const float* pa = c.ptr(a);
+      const float* pb = c.ptr(b);
+      float* py = c.ptr(y);
+      pthreadpool_t pool = c.pool;
+      return [=] {
+        for (size_t k = 0; k < batches; ++k) {
+          XnnOp op;
+          xnn_check(xnn_create_fully_connected_nc_f32(uK, uN, uK, uN, pb + b_off[k], nullptr, -kInf,
+                                                      kInf, XNN_FLAG_TRANSPOSE_WEIGHTS, &op.op),
+                    name, "create fully connected");
+          xnn_check(xnn_setup_fully_connected_nc_f32(op.op, uM, pa + a_off[k],
+                                                     py + static_cast<int64_t>(k) * M * N, pool),
+                    name, "setup fully connected");
+          xnn_check(xnn_run_operator(op.op, pool), name, "run fully connected");
+        }
+      };
+    };
+  }
   add_step(std::move(st));
 }
 
@@ -1362,25 +1425,55 @@ void Compiler::lower_resize(size_t i) {
     return;
   }
   if (mode != "linear") node_fail(n, fmt::format("resize mode '{}' is not supported", mode));
-  // XNNPACK's bilinear resize derives its scale from the sizes, so the sizes must match the
-  // scales exactly, and only H and W may change.
-  if (x.shape.size() != 4 || os[0] != x.shape[0] || os[1] != x.shape[1] ||
-      static_cast<double>(os[2]) != x.shape[2] * static_cast<double>(scales[2]) ||
-      static_cast<double>(os[3]) != x.shape[3] * static_cast<double>(scales[3])) {
-    node_fail(n,
-              "linear resize is supported on the H and W axes of a 4-D tensor with output "
-              "sizes equal to input sizes times the scales");
+  if (x.shape.size() != 4 || os[0] != x.shape[0] || os[1] != x.shape[1]) {
+    node_fail(n, "linear resize is supported on the H and W axes of a 4-D tensor");
+  }
+  // XNNPACK's bilinear resize derives its scale from the sizes; where ONNX's scale differs
+  // (257 / 33 is not a float), or the coordinate mode is one XNNPACK lacks, a plain kernel
+  // applies ONNX's rule exactly.
+  const bool sizes_match =
+      static_cast<double>(os[2]) == x.shape[2] * static_cast<double>(scales[2]) &&
+      static_cast<double>(os[3]) == x.shape[3] * static_cast<double>(scales[3]);
+  const bool xnn_mode = coord == "half_pixel" || coord == "align_corners" ||
+                        coord == "asymmetric" ||
+                        (coord == "pytorch_half_pixel" && os[2] > 1 && os[3] > 1);
+  if (!sizes_match || !xnn_mode) {
+    BilinearKernel k;
+    k.N = x.shape[0], k.C = x.shape[1], k.H = x.shape[2], k.W = x.shape[3];
+    k.OH = os[2], k.OW = os[3];
+    auto table = [&](size_t d, std::vector<int64_t>& i0, std::vector<int64_t>& i1,
+                     std::vector<float>& w) {
+      const int64_t len = x.shape[d];
+      for (int64_t o = 0; o < os[d]; ++o) {
+        const double c = std::clamp(source(o, d), 0.0, static_cast<double>(len - 1));
+        const auto f = static_cast<int64_t>(std::floor(c));
+        i0.push_back(f);
+        i1.push_back(std::min(f + 1, len - 1));
+        w.push_back(static_cast<float>(c - static_cast<double>(f)));
+      }
+    };
+    table(2, k.y0, k.y1, k.wy);
+    table(3, k.x0, k.x1, k.wx);
+    const int v = ensure(in, nhwc_perm());
+    const int y = new_value(n.outputs[0], os, nhwc_perm());
+    val_[n.outputs[0]] = y;
+    StepImpl st = step_for(i, "resize", "nnjoule:bilinear", {i});
+    st.reads = {v};
+    st.writes = {y};
+    st.bind = [k, v, y](const BindContext& b) -> std::function<void()> {
+      const float* src = b.ptr(v);
+      float* dst = b.ptr(y);
+      pthreadpool_t pool = b.pool;
+      return [k, src, dst, pool] { k.run(src, dst, pool); };
+    };
+    add_step(std::move(st));
+    return;
   }
   uint32_t flags = 0;
   if (coord == "align_corners")
     flags = XNN_FLAG_ALIGN_CORNERS;
   else if (coord == "asymmetric")
     flags = XNN_FLAG_TENSORFLOW_LEGACY_MODE;
-  else if (coord != "half_pixel" && coord != "pytorch_half_pixel") {
-    node_fail(n, fmt::format("linear resize with coordinate_transformation_mode '{}' is not "
-                             "supported",
-                             coord));
-  }
   const int v = ensure(in, nhwc_perm());
   const int y = new_value(n.outputs[0], os, nhwc_perm());
   val_[n.outputs[0]] = y;

@@ -42,8 +42,12 @@ int64_t available_memory() {
   return -1;
 }
 
-double mib(int64_t bytes) {
-  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+std::string size_str(int64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024.0 * 1024.0)
+    return fmt::format("{:.1f} GiB", b / (1024.0 * 1024.0 * 1024.0));
+  if (b >= 1024.0 * 1024.0) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
+  return fmt::format("{:.1f} KiB", b / 1024.0);
 }
 
 }  // namespace
@@ -82,9 +86,10 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
   const int64_t need = m->arena_bytes + m->constant_bytes;
   if (limit > 0 && need > limit) {
     fail(
-        "model '{}' needs {:.1f} MiB ({:.1f} MiB of activations in the planned arena, {:.1f} MiB "
-        "of weights); only {:.1f} MiB of memory is available",
-        m->name, mib(need), mib(m->arena_bytes), mib(m->constant_bytes), mib(limit));
+        "model '{}' needs {} ({} of activations in the planned arena, {} of weights); only {} "
+        "of memory is available",
+        m->name, size_str(need), size_str(m->arena_bytes), size_str(m->constant_bytes),
+        size_str(limit));
   }
 
   m->pool = std::make_unique<detail::ThreadPool>(options.threads, options.cpus);
@@ -95,8 +100,7 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
   void* raw = nullptr;
   const size_t arena = static_cast<size_t>(std::max<int64_t>(m->arena_bytes, 64));
   if (posix_memalign(&raw, 64, arena) != 0) {
-    fail("model '{}': cannot allocate the {:.1f} MiB activation arena", m->name,
-         mib(m->arena_bytes));
+    fail("model '{}': cannot allocate the {} activation arena", m->name, size_str(m->arena_bytes));
   }
   m->arena = std::unique_ptr<float, void (*)(void*)>(static_cast<float*>(raw), std::free);
   std::memset(raw, 0, arena);

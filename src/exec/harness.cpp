@@ -10,7 +10,9 @@
 
 namespace nnjoule::exec {
 
-Provenance wall_clock() { return Provenance{Origin::kMeasured, "wall clock, steady_clock"}; }
+Provenance wall_clock() {
+  return Provenance{Origin::kMeasured, "wall clock, steady_clock"};
+}
 
 LatencyResult measure_latency(CompiledModel& m, const HarnessOptions& o) {
   if (o.runs < 1) fail("runs must be at least 1, got {}", o.runs);
@@ -22,15 +24,19 @@ LatencyResult measure_latency(CompiledModel& m, const HarnessOptions& o) {
   const size_t n_steps = m.steps().size();
   std::vector<double> step(n_steps);
   for (int i = 0; i < o.warmup; ++i) {
-    if (o.per_step) m.run_timed(step);
-    else m.run();
+    if (o.per_step)
+      m.run_timed(step);
+    else
+      m.run();
   }
   if (o.per_step) r.step_ms.assign(n_steps, std::vector<double>(static_cast<size_t>(o.runs)));
   using clock = std::chrono::steady_clock;
   for (int i = 0; i < o.runs; ++i) {
     const auto t0 = clock::now();
-    if (o.per_step) m.run_timed(step);
-    else m.run();
+    if (o.per_step)
+      m.run_timed(step);
+    else
+      m.run();
     const auto t1 = clock::now();
     r.samples_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     if (o.per_step)
@@ -161,7 +167,8 @@ std::vector<StandaloneTiming> measure_standalone(const graph::Graph& g,
   for (const auto& k : ks) {
     StandaloneTiming t{k.name, k.type};
     auto sub = kernel_graph(g, k);
-    auto m = with_context(fmt::format("kernel '{}'", k.name), [&] { return compile(sub, compile_options); });
+    auto m = with_context(fmt::format("kernel '{}'", k.name),
+                          [&] { return compile(sub, compile_options); });
     bool computes = false;
     for (const auto& s : m.steps()) computes |= !s.io;
     if (computes) {

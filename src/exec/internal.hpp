@@ -36,24 +36,25 @@ std::vector<float> to_physical(const std::vector<float>& logical, const Shape& s
 constexpr int64_t kFill = std::numeric_limits<int64_t>::min();
 
 // A gather-style copy: output element at physical multi-index (i_0..i_r-1) reads the source at
-// base + sum_j table[j][i_j], or takes `fill` when any table entry is kFill. Transposes, layout
+// base + sum_j offset_j(i_j), or takes `fill` when any offset is kFill. Transposes, layout
 // conversions, slices, pads, nearest resizes and gathers are all such copies.
 struct IndexMap {
-  std::vector<int64_t> dims;
-  std::vector<std::vector<int64_t>> table;
+  struct Axis {
+    int64_t extent = 1;
+    bool affine = true;  // offset(i) = start + i * step, else table[i]
+    int64_t start = 0, step = 0;
+    std::vector<int64_t> table;
+    int64_t offset(int64_t i) const { return affine ? start + i * step : table[i]; }
+  };
+  std::vector<Axis> axes;
   int64_t base = 0;
   float fill = 0;
 
+  // Adds an output axis from its offset table (stored compactly when affine).
+  void add_axis(std::vector<int64_t> offsets);
   // Drops size-1 axes and merges neighbours whose offsets stay affine (fewer, longer rows).
   void simplify();
   void run(const float* src, float* dst, pthreadpool_t pool) const;
-};
-
-// Row-major batched matrix product with numpy broadcasting of the batch axes.
-struct MatMulKernel {
-  Shape a_batch, b_batch, out_batch;  // same rank
-  int64_t M = 0, K = 0, N = 0;
-  void run(const float* a, const float* b, float* y, pthreadpool_t pool) const;
 };
 
 // Mean over the physical axes flagged in `reduce`; the output is the input with those axes
@@ -71,6 +72,14 @@ struct ChannelAffineKernel {
   std::vector<float> scale, shift;
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
+  void run(const float* x, float* y, pthreadpool_t pool) const;
+};
+
+// Bilinear resize of an NHWC tensor with per-axis source tables (ONNX's coordinate rules).
+struct BilinearKernel {
+  int64_t N = 1, H = 1, W = 1, C = 1, OH = 1, OW = 1;
+  std::vector<int64_t> y0, y1, x0, x1;  // source rows / columns of each output row / column
+  std::vector<float> wy, wx;            // weight of y1 / x1
   void run(const float* x, float* y, pthreadpool_t pool) const;
 };
 

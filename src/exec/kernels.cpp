@@ -63,10 +63,9 @@ std::vector<float> to_physical(const std::vector<float>& logical, const Shape& s
   IndexMap m;
   const auto st = logical_strides(shape, identity_perm(shape.size()));
   for (int d : p) {
-    m.dims.push_back(shape[d]);
     std::vector<int64_t> t(static_cast<size_t>(shape[d]));
     for (int64_t i = 0; i < shape[d]; ++i) t[i] = i * st[d];
-    m.table.push_back(std::move(t));
+    m.add_axis(std::move(t));
   }
   m.simplify();
   std::vector<float> out(logical.size());
@@ -76,52 +75,41 @@ std::vector<float> to_physical(const std::vector<float>& logical, const Shape& s
 
 // ---- IndexMap ----
 
-namespace {
-bool affine(const std::vector<int64_t>& t, int64_t& step) {
-  for (int64_t v : t)
-    if (v == kFill) return false;
-  step = t.size() > 1 ? t[1] - t[0] : 0;
-  for (size_t i = 1; i < t.size(); ++i)
-    if (t[i] - t[i - 1] != step) return false;
-  return true;
+void IndexMap::add_axis(std::vector<int64_t> offsets) {
+  Axis a;
+  a.extent = static_cast<int64_t>(offsets.size());
+  a.start = offsets.empty() ? 0 : offsets[0];
+  a.step = offsets.size() > 1 ? offsets[1] - offsets[0] : 0;
+  for (size_t i = 0; i < offsets.size() && a.affine; ++i) {
+    if (offsets[i] == kFill || offsets[i] != a.start + static_cast<int64_t>(i) * a.step) {
+      a.affine = false;
+    }
+  }
+  if (!a.affine) a.table = std::move(offsets);
+  axes.push_back(std::move(a));
 }
-}  // namespace
 
 void IndexMap::simplify() {
-  std::vector<int64_t> d2;
-  std::vector<std::vector<int64_t>> t2;
-  for (size_t j = 0; j < dims.size(); ++j) {
-    if (dims[j] == 1 && table[j][0] != kFill) {
-      base += table[j][0];
+  std::vector<Axis> kept;
+  for (auto& a : axes) {
+    if (a.extent == 1 && a.offset(0) != kFill) {
+      base += a.offset(0);
       continue;
     }
-    d2.push_back(dims[j]);
-    t2.push_back(std::move(table[j]));
-  }
-  dims.clear();
-  table.clear();
-  for (size_t j = 0; j < d2.size(); ++j) {
-    if (!dims.empty()) {
-      int64_t so = 0, si = 0;
-      auto& outer = table.back();
-      if (affine(outer, so) && affine(t2[j], si) && so == d2[j] * si) {
-        // Merge: offset(o * n + i) = outer[0] + inner[0] + (o * n + i) * si.
-        const int64_t first = outer[0] + t2[j][0];
-        const int64_t n = dims.back() * d2[j];
-        std::vector<int64_t> merged(static_cast<size_t>(n));
-        for (int64_t k = 0; k < n; ++k) merged[k] = first + k * si;
-        dims.back() = n;
-        outer = std::move(merged);
+    if (!kept.empty()) {
+      Axis& o = kept.back();
+      if (o.affine && a.affine && o.step == a.extent * a.step) {
+        // offset(o * n + i) = o.start + a.start + (o * n + i) * a.step
+        o.start += a.start;
+        o.step = a.step;
+        o.extent *= a.extent;
         continue;
       }
     }
-    dims.push_back(d2[j]);
-    table.push_back(std::move(t2[j]));
+    kept.push_back(std::move(a));
   }
-  if (dims.empty()) {
-    dims = {1};
-    table = {{0}};
-  }
+  if (kept.empty()) kept.push_back(Axis{});
+  axes = std::move(kept);
 }
 
 namespace {
@@ -130,23 +118,22 @@ struct IndexMapRun {
   const float* src;
   float* dst;
   int64_t row_len;
-  bool contiguous;  // last axis affine with step 1 and no fill
+  bool contiguous;  // last axis affine with step 1
 };
 
 void index_map_rows(void* ctx, size_t start, size_t count) {
   const auto& c = *static_cast<const IndexMapRun*>(ctx);
   const auto& m = *c.m;
-  const size_t r = m.dims.size();
-  const auto& last = m.table[r - 1];
+  const size_t r = m.axes.size();
+  const auto& last = m.axes[r - 1];
   for (size_t row = start; row < start + count; ++row) {
     float* out = c.dst + static_cast<int64_t>(row) * c.row_len;
     int64_t off = m.base;
     bool fill = false;
-    size_t rem = row;
+    auto rem = static_cast<int64_t>(row);
     for (size_t j = r - 1; j-- > 0;) {
-      const auto len = static_cast<size_t>(m.dims[j]);
-      const int64_t t = m.table[j][rem % len];
-      rem /= len;
+      const int64_t t = m.axes[j].offset(rem % m.axes[j].extent);
+      rem /= m.axes[j].extent;
       if (t == kFill)
         fill = true;
       else
@@ -155,10 +142,13 @@ void index_map_rows(void* ctx, size_t start, size_t count) {
     if (fill) {
       std::fill(out, out + c.row_len, m.fill);
     } else if (c.contiguous) {
-      std::memcpy(out, c.src + off + last[0], static_cast<size_t>(c.row_len) * sizeof(float));
+      std::memcpy(out, c.src + off + last.start, static_cast<size_t>(c.row_len) * sizeof(float));
+    } else if (last.affine) {
+      const float* src = c.src + off + last.start;
+      for (int64_t i = 0; i < c.row_len; ++i) out[i] = src[i * last.step];
     } else {
       for (int64_t i = 0; i < c.row_len; ++i) {
-        out[i] = last[i] == kFill ? m.fill : c.src[off + last[i]];
+        out[i] = last.table[i] == kFill ? m.fill : c.src[off + last.table[i]];
       }
     }
   }
@@ -166,57 +156,14 @@ void index_map_rows(void* ctx, size_t start, size_t count) {
 }  // namespace
 
 void IndexMap::run(const float* src, float* dst, pthreadpool_t pool) const {
-  IndexMapRun c{this, src, dst, dims.back(), false};
-  int64_t step = 0;
-  c.contiguous = affine(table.back(), step) && (step == 1 || dims.back() == 1);
+  const Axis& last = axes.back();
+  IndexMapRun c{this, src, dst, last.extent, last.affine && (last.step == 1 || last.extent == 1)};
   int64_t rows = 1;
-  for (size_t j = 0; j + 1 < dims.size(); ++j) rows *= dims[j];
+  for (size_t j = 0; j + 1 < axes.size(); ++j) rows *= axes[j].extent;
   // About 16K elements per task keeps the dispatch cost small against the copying.
-  const size_t tile =
+  const auto tile =
       static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, c.row_len)));
   pthreadpool_parallelize_1d_tile_1d(pool, index_map_rows, &c, static_cast<size_t>(rows), tile, 0);
-}
-
-// ---- MatMul ----
-
-namespace {
-struct MatMulRun {
-  const MatMulKernel* k;
-  const float *a, *b;
-  float* y;
-};
-
-int64_t batch_offset(const Shape& s, const Shape& out, int64_t flat) {
-  int64_t off = 0, mul = 1;
-  for (int64_t i = static_cast<int64_t>(out.size()) - 1; i >= 0; --i) {
-    const int64_t idx = flat % out[i];
-    flat /= out[i];
-    if (s[i] != 1) off += idx * mul;
-    mul *= s[i];
-  }
-  return off;
-}
-
-void matmul_rows(void* ctx, size_t row) {
-  const auto& c = *static_cast<const MatMulRun*>(ctx);
-  const auto& k = *c.k;
-  const int64_t bi = static_cast<int64_t>(row) / k.M, i = static_cast<int64_t>(row) % k.M;
-  const float* a = c.a + batch_offset(k.a_batch, k.out_batch, bi) * k.M * k.K + i * k.K;
-  const float* b = c.b + batch_offset(k.b_batch, k.out_batch, bi) * k.K * k.N;
-  float* y = c.y + static_cast<int64_t>(row) * k.N;
-  std::fill(y, y + k.N, 0.f);
-  for (int64_t kk = 0; kk < k.K; ++kk) {
-    const float av = a[kk];
-    const float* br = b + kk * k.N;
-    for (int64_t j = 0; j < k.N; ++j) y[j] += av * br[j];
-  }
-}
-}  // namespace
-
-void MatMulKernel::run(const float* a, const float* b, float* y, pthreadpool_t pool) const {
-  MatMulRun c{this, a, b, y};
-  const auto rows = static_cast<size_t>(graph::numel(out_batch) * M);
-  pthreadpool_parallelize_1d(pool, matmul_rows, &c, rows, 0);
 }
 
 // ---- ReduceMean ----
@@ -239,6 +186,40 @@ void ReduceKernel::run(const float* x, float* y) const {
     }
   }
   for (int64_t o = 0; o < n_out; ++o) y[o] = static_cast<float>(acc[o] / count);
+}
+
+// ---- bilinear resize ----
+
+namespace {
+struct BilinearRun {
+  const BilinearKernel* k;
+  const float* x;
+  float* y;
+};
+void bilinear_rows(void* ctx, size_t row) {
+  const auto& c = *static_cast<const BilinearRun*>(ctx);
+  const auto& k = *c.k;
+  const int64_t n = static_cast<int64_t>(row) / k.OH, oy = static_cast<int64_t>(row) % k.OH;
+  const float* top = c.x + (n * k.H + k.y0[oy]) * k.W * k.C;
+  const float* bot = c.x + (n * k.H + k.y1[oy]) * k.W * k.C;
+  const float wy = k.wy[oy];
+  float* out = c.y + static_cast<int64_t>(row) * k.OW * k.C;
+  for (int64_t ox = 0; ox < k.OW; ++ox) {
+    const float wx = k.wx[ox];
+    const float *tl = top + k.x0[ox] * k.C, *tr = top + k.x1[ox] * k.C;
+    const float *bl = bot + k.x0[ox] * k.C, *br = bot + k.x1[ox] * k.C;
+    for (int64_t ch = 0; ch < k.C; ++ch) {
+      const float t = tl[ch] + (tr[ch] - tl[ch]) * wx;
+      const float b = bl[ch] + (br[ch] - bl[ch]) * wx;
+      out[ox * k.C + ch] = t + (b - t) * wy;
+    }
+  }
+}
+}  // namespace
+
+void BilinearKernel::run(const float* x, float* y, pthreadpool_t pool) const {
+  BilinearRun c{this, x, y};
+  pthreadpool_parallelize_1d(pool, bilinear_rows, &c, static_cast<size_t>(N * OH), 0);
 }
 
 // ---- per-channel affine and unary ----

@@ -48,12 +48,17 @@ Tensor random_tensor(const graph::Shape& shape, uint64_t seed) {
 
 Tensor read_raw_tensor(const std::filesystem::path& path, const graph::Shape& shape,
                        const std::string& what) {
-  const std::string bytes = read_file(path);
   const auto want = static_cast<uint64_t>(graph::numel(shape)) * sizeof(float);
-  if (bytes.size() != want) {
-    fail("{}: has {} bytes; input '{}' {} needs {} bytes (float32, NCHW)", path.string(),
-         bytes.size(), what, graph::shape_str(shape), want);
-  }
+  auto mismatch = [&](uint64_t have) {
+    fail("{}: has {} bytes; input '{}' {} needs {} bytes (float32, NCHW)", path.string(), have,
+         what, graph::shape_str(shape), want);
+  };
+  // Check the size first so a wrong (possibly huge) file is never read.
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size != want) mismatch(size);
+  const std::string bytes = read_file(path);
+  if (bytes.size() != want) mismatch(bytes.size());
   Tensor t(shape);
   std::memcpy(t.data.data(), bytes.data(), bytes.size());
   return t;

@@ -317,6 +317,16 @@ TEST(ExecOps, Resize) {
       auto g = one_output(b, y);
       EXPECT_LE(engine_error(g), kTolerance) << mode << " " << coord;
     }
+  for (const std::string coord : {"half_pixel", "tf_half_pixel_for_nn", "align_corners"}) {
+    // 257 / 33 is no float: XNNPACK's size-derived scale would differ from ONNX's.
+    GraphBuilder b("resize-odd", 25);
+    auto x = b.input("x", {1, 4, 33, 9});
+    auto y = b.node("Resize", {b.conv(x, 4, 1, 1)},
+                    {{"scales", std::vector<float>{1.f, 1.f, 257.f / 33.f, 0.5f}},
+                     {"mode", std::string("linear")},
+                     {"coordinate_transformation_mode", coord}})[0];
+    EXPECT_LE(engine_error(b.finish({y}), 2), kTolerance) << coord;
+  }
   GraphBuilder b("resize-floor", 21);
   auto x = b.input("x", {1, 2, 6, 6});
   auto y = b.node("Resize", {x},

@@ -34,7 +34,8 @@ namespace {
 // A random value for one config key; invalid combinations are rejected by the zoo and redrawn.
 int64_t draw(Rng& rng, const std::string& key) {
   if (key == "HW") return rng.uniform_int(2, 20);
-  if (key == "CIN" || key == "COUT") return rng.uniform_int(1, 12) * (rng.uniform_int(0, 1) ? 4 : 1);
+  if (key == "CIN" || key == "COUT")
+    return rng.uniform_int(1, 12) * (rng.uniform_int(0, 1) ? 4 : 1);
   if (key == "KERNEL_SIZE") return std::vector<int64_t>{1, 2, 3, 5, 7}[rng.uniform_int(0, 4)];
   if (key == "STRIDES" || key == "POOL_STRIDES") return rng.uniform_int(1, 2);
   if (key == "GROUPS") return std::vector<int64_t>{1, 2, 4}[rng.uniform_int(0, 2)];
