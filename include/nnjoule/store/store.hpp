@@ -1,0 +1,268 @@
+#pragma once
+// The energy dataset: one SQLite file holding devices, runs and measurements of kernels, models
+// and applications, each row with its origin (measured / estimated / imported) and the meter or
+// dataset it came from. WAL mode: readers never block the collector, and every measurement is
+// its own transaction, so an interrupted collection loses at most the measurement in flight.
+// Schema and migrations: docs/datasets.md.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "nnjoule/common/provenance.hpp"
+#include "nnjoule/graph/graph.hpp"
+#include "nnjoule/kernels/kernel.hpp"
+
+namespace nnjoule::store {
+
+// The schema version this nnjoule writes; older files are migrated when opened for writing.
+inline constexpr int kSchemaVersion = 2;
+
+// The hardware and software a measurement ran on.
+struct Device {
+  int64_t id = 0;
+  std::string name;     // "Huawei P40 Pro", or the host name of a machine nnjoule ran on
+  std::string soc;      // "Kirin 990 5G"
+  std::string cpu;      // "Cortex-A76", or the CPU model string
+  std::string arch;     // "aarch64", "x86_64"
+  int64_t cores = 0;    // 0 = not known
+  std::string os;       // "Android 10", "Debian GNU/Linux 12 (Linux 6.1.0)"
+  std::string runtime;  // "TFLite (CPU)", "XNNPACK"
+  nlohmann::json details = nlohmann::json::object();  // anything else worth keeping
+
+  // Content hash of every field but id: the same description finds the same row.
+  std::string fingerprint() const;
+};
+
+// One collection or import: the settings every row of it shares.
+struct Run {
+  int64_t id = 0;
+  int64_t device_id = 0;
+  std::string kind;       // "kernels", "models", "applications", "import"
+  Provenance provenance;  // measured (meter) / estimated (model) / imported (dataset)
+  nlohmann::json settings = nlohmann::json::object();  // protocol settings, threads, seed, ...
+  std::string command;                                 // the command line that started it
+  // Filled by the store:
+  std::string nnjoule_version;
+  std::string started_at;   // ISO 8601, UTC
+  std::string finished_at;  // empty while running or when interrupted
+  std::string status;       // "running", "complete", "interrupted", "failed"
+};
+
+// What a measurement row holds besides its subject. Unknown quantities stay empty (NULL in the
+// file), never 0.
+struct Measured {
+  std::optional<double> latency_ms;         // per inference
+  std::optional<double> latency_ci_ms;      // 95% CI half-width
+  std::optional<double> energy_mj;          // total energy per inference
+  std::optional<double> dynamic_energy_mj;  // energy above the idle baseline
+  std::optional<double> energy_ci_mj;       // 95% CI half-width of energy_mj
+  std::optional<double> power_mw;           // average power while running
+  std::optional<double> idle_power_mw;      // idle baseline
+  int64_t n = 0;                            // repetitions behind the numbers (0 = not known)
+  Provenance provenance;                    // origin and meter / dataset label
+  std::vector<std::string> flags;           // quality flags: "implausible_power", ...
+  nlohmann::json device_state;              // clocks, governor, temperature (null = not recorded)
+};
+
+struct KernelRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t device_id = 0;
+  std::string key;          // resume key: unique per device
+  std::string source_id;    // the dataset's own ID ("V6UC43"); empty for collected rows
+  std::string kernel_type;  // catalogue name: "conv-bn-relu"
+  std::optional<kernels::KernelConfig> config;  // empty when the source gave none
+  nlohmann::json source_config;  // the config exactly as an imported file wrote it (or null)
+  std::optional<double> flops;
+  std::optional<int64_t> params;
+  std::optional<int64_t> bytes;
+  std::vector<graph::Shape> input_shapes;   // NCHW
+  std::vector<graph::Shape> output_shapes;  // NCHW
+  int64_t threads = 0;                      // 0 = not known
+  Measured m;
+  std::string created_at;
+};
+
+struct ModelKernel {
+  std::string type;
+  std::string name;
+  kernels::KernelConfig config;
+  double flops = 0;
+  int64_t params = 0;
+  int64_t bytes = 0;
+};
+
+// A model, measured or not: described once, measured on any number of devices.
+struct Model {
+  int64_t id = 0;
+  std::string hash;       // content hash: of the ONNX file, or of the imported IR graph
+  std::string hash_kind;  // "onnx" or "nnmeter-ir"
+  std::string name;       // "resnet18-v7-3", the nn-Meter record id, ...
+  std::string family;     // zoo family or the dataset's family ("resnet18", "mobilenetv2")
+  int64_t variant = -1;   // -1 = the base model
+  int64_t resolution = 0;
+  uint64_t seed = 0;
+  std::string source_id;  // the dataset's ID for imported models
+  double flops = 0;
+  int64_t params = 0;
+  int64_t bytes = 0;
+  std::vector<ModelKernel> kernels;      // in execution order
+  std::vector<std::string> unknown_ops;  // "OpType node" of ops no kernel type covers
+};
+
+struct ModelRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t device_id = 0;
+  int64_t model_id = 0;
+  std::string key;  // resume key: unique per device
+  int64_t threads = 0;
+  Measured m;
+  // Latency of each kernel of the model (index = Model::kernels index); empty when not broken
+  // down, an empty entry for a kernel without a timing.
+  std::vector<std::optional<double>> kernel_latency_ms;
+  std::string created_at;
+};
+
+// An application scenario (issue 7's suites): average power consumption (APC, in power_mw)
+// and energy per inference (ECI, in energy_mj) of one model under one configuration.
+struct AppRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t device_id = 0;
+  std::string key;            // resume key: unique per device
+  std::string app;            // application / benchmark-suite entry: "image-classification"
+  std::string model;          // model name or ONNX hash
+  std::string configuration;  // free-form configuration label: "fp32 224x224 batch 1"
+  std::string delegate;       // "cpu", "xnnpack", "gpu", "nnapi", ...
+  int64_t threads = 0;
+  Measured m;
+  nlohmann::json details = nlohmann::json::object();
+  std::string created_at;
+};
+
+struct KernelQuery {
+  std::optional<int64_t> device_id;
+  std::string kernel_type;  // empty = all
+  std::optional<Origin> origin;
+  bool require_config = false;  // only rows usable as training features
+  bool exclude_flagged = false;
+};
+
+struct RowQuery {
+  std::optional<int64_t> device_id;
+  std::optional<Origin> origin;
+  bool exclude_flagged = false;
+};
+
+// Row counts for `nnjoule db info`.
+struct Info {
+  std::string path;
+  int schema_version = 0;
+  std::string created_by;  // nnjoule version that created the file
+  std::map<std::string, int64_t> table_rows;
+  struct DeviceCount {
+    Device device;
+    int64_t kernels = 0, kernels_with_config = 0, kernels_flagged = 0;
+    int64_t models = 0, applications = 0;
+    std::map<std::string, int64_t> kernels_by_type;
+    std::map<std::string, int64_t> rows_by_origin;  // "imported (DeepEn2023)" -> n
+  };
+  std::vector<DeviceCount> devices;
+  std::vector<Run> runs;
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+// A whole table as strings/numbers, for export.
+struct TableDump {
+  std::string name;
+  std::vector<std::string> columns;
+  std::vector<std::vector<nlohmann::json>> rows;  // null, integer, real or string cells
+};
+
+class Store {
+ public:
+  struct Options {
+    bool read_only = false;
+    int busy_timeout_ms = 10000;
+    // Caps the file at this many pages (0 = no cap): a size budget, and how tests simulate a
+    // full disk.
+    int64_t max_pages = 0;
+    bool check_integrity = true;  // PRAGMA quick_check on open (refuses a corrupt file)
+  };
+
+  // Opens (read-write: creates) the dataset. Refuses, with a one-line error naming the file:
+  // a corrupt or non-SQLite file, an SQLite file that is not an nnjoule dataset, a schema from a
+  // newer nnjoule (naming both versions), a read-only file opened for writing. A file with an
+  // older schema is migrated (read-write) or refused with the command that migrates it.
+  explicit Store(const std::filesystem::path& path);
+  Store(const std::filesystem::path& path, Options options);
+  ~Store();
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+
+  const std::filesystem::path& path() const;
+  int schema_version() const;
+  bool read_only() const;
+
+  // Devices: found by fingerprint, inserted when new.
+  int64_t ensure_device(const Device& d);
+  std::vector<Device> devices() const;
+  Device device(int64_t id) const;  // throws Error naming the id when absent
+
+  int64_t begin_run(const Run& run);
+  void end_run(int64_t run_id, const std::string& status);
+  std::vector<Run> runs() const;
+
+  // Kernel measurements. add_kernel is one transaction; add_kernels one transaction for all
+  // (an import is stored whole or not at all). A key already stored for the device is an error.
+  std::unordered_set<std::string> kernel_keys(int64_t device_id) const;
+  int64_t add_kernel(const KernelRow& row);
+  void add_kernels(const std::vector<KernelRow>& rows);
+  std::vector<KernelRow> kernels(const KernelQuery& q = {}) const;
+
+  // Models and their measurements. add_model_measurement stores the model (when new) and the
+  // measurement in one transaction and returns the measurement id.
+  std::optional<int64_t> find_model(const std::string& hash) const;
+  int64_t ensure_model(const Model& model);
+  Model model(int64_t id) const;
+  std::vector<Model> models() const;
+  std::unordered_set<std::string> model_keys(int64_t device_id) const;
+  int64_t add_model_measurement(const Model& model, ModelRow row);
+  // Models with their measurements in one transaction (imports).
+  void add_model_measurements(const std::vector<std::pair<Model, std::vector<ModelRow>>>& rows);
+  std::vector<ModelRow> model_measurements(const RowQuery& q = {}) const;
+
+  // Application measurements (APC / ECI per configuration, delegate and threads).
+  std::unordered_set<std::string> application_keys(int64_t device_id) const;
+  int64_t add_application(const AppRow& row);
+  std::vector<AppRow> applications(const RowQuery& q = {}) const;
+
+  Info info() const;
+  static const std::vector<std::string>& table_names();
+  TableDump dump(const std::string& table) const;  // throws Error naming unknown tables
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Resume keys: content hashes of what makes a measurement the same measurement.
+std::string kernel_key(const std::string& type, const kernels::KernelConfig& config,
+                       const nlohmann::json& settings);
+std::string model_key(const std::string& model_hash, const nlohmann::json& settings);
+
+// Config <-> JSON object in the catalogue's key order ({"HW":56,"CIN":64,...}).
+nlohmann::ordered_json config_to_json(const kernels::KernelConfig& c);
+// Throws Error naming `context` and the key when a value is not an integer.
+kernels::KernelConfig config_from_json(const nlohmann::ordered_json& j, const std::string& context);
+
+}  // namespace nnjoule::store

@@ -1,0 +1,136 @@
+#include "sqlite.hpp"
+
+#include <fmt/format.h>
+
+#include "nnjoule/common/error.hpp"
+
+namespace nnjoule::store::sql {
+
+namespace {
+// What an SQLite failure means for the user's data, appended to the message.
+std::string hint(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return "; the disk (or the database's size limit) is full: the measurement in flight was "
+             "not stored, every row stored before it is intact";
+    case SQLITE_READONLY:
+      return "; the file is read-only: nothing was written";
+    case SQLITE_CORRUPT:
+      return "; the database file is corrupt: nnjoule did not modify it (restore a backup or "
+             "rebuild it with collect/import)";
+    case SQLITE_NOTADB:
+      return "; this is not an SQLite database (or its header is damaged): nnjoule did not "
+             "modify it";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return "; another process holds the write lock (a collection still running?): nothing was "
+             "written";
+    case SQLITE_CANTOPEN:
+      return "; check that the directory exists and is accessible";
+    case SQLITE_IOERR:
+      return "; an I/O error: nothing of this transaction was stored";
+    default:
+      return "";
+  }
+}
+}  // namespace
+
+Db::Db(const std::filesystem::path& path, bool read_only) : path_(path.string()) {
+  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    fail("{}: cannot open database: {}{}", path_, msg, hint(rc));
+  }
+  sqlite3_extended_result_codes(db_, 1);
+}
+
+Db::~Db() {
+  sqlite3_close_v2(db_);
+}
+
+void Db::exec(std::string_view sql) const {
+  char* err = nullptr;
+  const std::string s(sql);
+  const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    const std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    fail("{}: {}{}", path_, msg, hint(rc));
+  }
+}
+
+void Db::raise(int rc, std::string_view what) const {
+  const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  fail("{}: {}: {}{}", path_, what, msg, hint(rc));
+}
+
+Stmt::Stmt(const Db& db, std::string_view sql) : db_(db), sql_(sql) {
+  const int rc =
+      sqlite3_prepare_v2(db.get(), sql_.data(), static_cast<int>(sql_.size()), &st_, nullptr);
+  if (rc != SQLITE_OK) db.raise(rc, "cannot prepare a statement");
+}
+
+Stmt::~Stmt() {
+  sqlite3_finalize(st_);
+}
+
+Stmt& Stmt::bind(int i, int64_t v) {
+  db_.check(sqlite3_bind_int64(st_, i, v), "bind");
+  return *this;
+}
+Stmt& Stmt::bind(int i, double v) {
+  db_.check(sqlite3_bind_double(st_, i, v), "bind");
+  return *this;
+}
+Stmt& Stmt::bind(int i, std::string_view v) {
+  db_.check(sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT),
+            "bind");
+  return *this;
+}
+Stmt& Stmt::bind_null(int i) {
+  db_.check(sqlite3_bind_null(st_, i), "bind");
+  return *this;
+}
+
+bool Stmt::step() {
+  const int rc = sqlite3_step(st_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3_reset(st_);
+  db_.raise(rc, "query failed");
+}
+
+void Stmt::reset() {
+  sqlite3_reset(st_);
+  sqlite3_clear_bindings(st_);
+}
+
+std::string Stmt::column_name(int i) const {
+  const char* n = sqlite3_column_name(st_, i);
+  return n ? n : "";
+}
+
+std::string Stmt::text(int i) const {
+  const auto* p = sqlite3_column_text(st_, i);
+  if (!p) return {};
+  return std::string(reinterpret_cast<const char*>(p),
+                     static_cast<size_t>(sqlite3_column_bytes(st_, i)));
+}
+
+Transaction::Transaction(const Db& db) : db_(db) {
+  db_.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace nnjoule::store::sql
