@@ -9,6 +9,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/store/features.hpp"
 #include "nnjoule/store/importers.hpp"
 
 namespace nnjoule::store {
@@ -280,6 +281,18 @@ DeepEnReport import_deepen2023(Store& store, const fs::path& dir, const DeepEnOp
         r.config = normalize_deepen2023_config(type, ce.raw);
         r.source_config = ce.raw_json;
         r.input_shapes = ce.shapes;
+        // Counted features from nnjoule's model of the config; a config the zoo cannot build
+        // keeps its measurement and simply has no counted features.
+        try {
+          const kernels::Kernel k = describe_config(type, *r.config);
+          r.flops = k.flops;
+          r.params = k.params;
+          r.bytes = k.bytes;
+          r.output_shapes = k.output_shapes;
+          if (r.input_shapes.empty()) r.input_shapes = k.input_shapes;
+        } catch (const Error& e) {
+          report.unfeatured.push_back(fmt::format("{} {}: {}", type, id, e.what()));
+        }
         ++tc.with_config;
         ++report.with_config;
       } else {
@@ -369,6 +382,10 @@ std::string DeepEnReport::to_text() const {
                      incomplete.size());
     for (const auto& f : incomplete) s += "  " + f + "\n";
   }
+  if (!unfeatured.empty()) {
+    s += fmt::format("{} rows with a config have no counted features:\n", unfeatured.size());
+    for (const auto& f : unfeatured) s += "  " + f + "\n";
+  }
   if (!unmeasured_configs.empty()) {
     s += "config files without measurements (ignored):";
     for (const auto& [k, n] : unmeasured_configs) s += fmt::format(" {} ({})", k, n);
@@ -398,6 +415,7 @@ json DeepEnReport::to_json() const {
           {"flags", flags},
           {"incomplete", incomplete},
           {"unmeasured_configs", unmeasured_configs},
+          {"unfeatured", unfeatured},
           {"errors", errors}};
 }
 

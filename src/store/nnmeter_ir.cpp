@@ -719,15 +719,21 @@ class Converter {
     std::vector<int64_t> axes;
     for (int64_t a : axes_ir) axes.push_back(axis_ours(name, a, p));
     std::sort(axes.begin(), axes.end());
-    // nn-Meter's IR drops keep_dims; a reader that needs the rank back (a conv or a multiply,
-    // as in squeeze-and-excitation) means the dims were kept.
+    // nn-Meter's IR drops keep_dims (and writes the reduced shape either way). A reader that
+    // needs the rank back (a conv or a multiply, as in squeeze-and-excitation) means the dims
+    // were kept; before a flattening reshape both forms compute the same, and the kept form is
+    // the global average pool nn-Meter's kernel detection makes of every Mean.
     int64_t keep = 0;
     const auto kd = ints(name, "keepdims");
     if (!kd.empty()) {
       keep = kd[0];
     } else {
-      static const std::set<std::string> rank_keepers = {
-          "Conv2D", "DepthwiseConv2dNative", "Mul", "Conv", "Add", "AddV2", "BiasAdd", "Sub"};
+      static const std::set<std::string> rank_keepers = {"Conv2D",  "DepthwiseConv2dNative",
+                                                         "Mul",     "Conv",
+                                                         "Add",     "AddV2",
+                                                         "BiasAdd", "Sub",
+                                                         "Reshape", "Squeeze",
+                                                         "Flatten"};
       for (const auto& u : names(name, "outbounds"))
         if (ir_.contains(u) && rank_keepers.count(type_of(u))) keep = 1;
     }

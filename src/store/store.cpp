@@ -493,7 +493,7 @@ std::vector<KernelRow> Store::kernels(const KernelQuery& q) const {
     r.kernel_type = st.text(5);
     r.config =
         config_from_text(st.text(6), fmt::format("{}: kernel row {}", path().string(), r.id));
-    if (!st.is_null(7)) r.source_config = json::parse(st.text(7));
+    if (!st.is_null(7)) r.source_config = ordered_json::parse(st.text(7));
     r.flops = st.opt_f64(8);
     r.params = st.opt_i64(9);
     r.bytes = st.opt_i64(10);

@@ -41,6 +41,8 @@ struct DeepEnReport {
   std::vector<std::string> incomplete;
   // Config files whose kernels have no measurements (conv-bn-relu6, ...), with their row counts.
   std::map<std::string, int64_t> unmeasured_configs;
+  // Rows with a config whose FLOPs/params/bytes nnjoule could not count (kept, no features).
+  std::vector<std::string> unfeatured;
   // Malformed files or entries: "<file>: <key>: <problem>"; the rest was imported.
   std::vector<std::string> errors;
 

@@ -79,7 +79,7 @@ struct KernelRow {
   std::string source_id;    // the dataset's own ID ("V6UC43"); empty for collected rows
   std::string kernel_type;  // catalogue name: "conv-bn-relu"
   std::optional<kernels::KernelConfig> config;  // empty when the source gave none
-  nlohmann::json source_config;  // the config exactly as an imported file wrote it (or null)
+  nlohmann::ordered_json source_config;         // the config exactly as an imported file wrote it
   std::optional<double> flops;
   std::optional<int64_t> params;
   std::optional<int64_t> bytes;
