@@ -1,0 +1,121 @@
+#pragma once
+// The meters nnjoule knows. Each find_* looks under a SysFs root and returns what it found,
+// or why nothing usable is there; the classes themselves live in src/meter.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nnjoule/meter/meter.hpp"
+#include "nnjoule/meter/sysfs.hpp"
+
+namespace nnjoule::meter {
+
+// ---- settings a device file (JSON) can give; see load_device_file ----
+struct EstimateConfig {
+  std::optional<double> idle_power_mw;       // whole machine at rest
+  std::optional<double> busy_core_power_mw;  // added per fully busy core
+  std::optional<double> tdp_w;               // basis for both when they are not given
+};
+enum class CurrentSign { kAuto, kPositiveDischarge, kNegativeDischarge };
+struct BatteryConfig {
+  CurrentSign sign = CurrentSign::kAuto;
+  bool allow_charging = false;  // measure although a charger is connected (numbers are wrong)
+  std::string supply;           // power_supply name; empty: the first battery
+};
+struct InaConfig {
+  std::string total_rail;  // label of the board's input rail; empty: the built-in list
+};
+struct TraceConfig {
+  std::filesystem::path path;
+  std::optional<double> start_epoch_s;  // wall-clock time of the trace's t = 0
+  double offset_s = 0;                  // else: sampler time of the trace's t = 0
+};
+struct MeterConfig {
+  EstimateConfig estimate;
+  BatteryConfig battery;
+  InaConfig ina;
+  TraceConfig trace;
+};
+// Reads a device file: {"estimate": {...}, "battery": {...}, "ina": {...}, "trace": {...}}.
+// Unknown keys and wrong types are errors naming the file and the field.
+MeterConfig load_device_file(const std::filesystem::path& path, MeterConfig base = {});
+
+// ---- RAPL through powercap (Intel and AMD) ----
+std::vector<Finding> find_rapl(std::shared_ptr<const SysFs> fs);
+// The message for energy_uj readable only by root (CVE-2020-8694), with the fixes.
+std::string rapl_permission_message(const std::string& shown_path);
+
+// ---- perf power PMU ----
+class PerfBackend {
+ public:
+  virtual ~PerfBackend() = default;
+  // Returns an fd or -errno (perf_event_open(type, config) on `cpu`, system-wide).
+  virtual int open(uint32_t type, uint64_t config, int cpu) = 0;
+  virtual bool read(int fd, uint64_t& value) = 0;
+  virtual void close(int fd) = 0;
+};
+std::shared_ptr<PerfBackend> system_perf_backend();
+std::vector<Finding> find_perf(std::shared_ptr<const SysFs> fs, std::shared_ptr<PerfBackend> perf);
+
+// ---- NVIDIA NVML, loaded at run time ----
+// The few NVML entry points nnjoule calls, declared here so the build needs no NVIDIA headers.
+// nvmlReturn_t is an int-sized enum, nvmlDevice_t an opaque pointer.
+struct NvmlApi {
+  using Device = void*;
+  int (*init)() = nullptr;                                     // nvmlInit_v2
+  int (*shutdown)() = nullptr;                                 // nvmlShutdown
+  int (*device_count)(unsigned int*) = nullptr;                // nvmlDeviceGetCount_v2
+  int (*handle_by_index)(unsigned int, Device*) = nullptr;     // nvmlDeviceGetHandleByIndex_v2
+  int (*name)(Device, char*, unsigned int) = nullptr;          // nvmlDeviceGetName
+  int (*total_energy)(Device, unsigned long long*) = nullptr;  // ...GetTotalEnergyConsumption, mJ
+  int (*power_usage)(Device, unsigned int*) = nullptr;         // nvmlDeviceGetPowerUsage, mW
+  const char* (*error_string)(int) = nullptr;                  // nvmlErrorString (optional)
+  std::shared_ptr<void> library;                               // keeps the dlopen handle
+};
+// dlopen("libnvidia-ml.so.1"); nullptr with *why set when it is not there.
+using NvmlLoader = std::function<std::shared_ptr<NvmlApi>(std::string* why)>;
+std::shared_ptr<NvmlApi> load_nvml(std::string* why);
+std::vector<Finding> find_nvml(const NvmlLoader& loader);
+
+// ---- hwmon power sensors and INA3221/INA238 board rails ----
+// Board input rails ("VDD_IN", "POM_5V_IN", ...): when one is present only it is the total.
+const std::vector<std::string>& known_total_rails();
+std::vector<Finding> find_ina(std::shared_ptr<const SysFs> fs, const InaConfig& config);
+std::vector<Finding> find_hwmon(std::shared_ptr<const SysFs> fs);
+
+// ---- battery gauge (Android, laptops): /sys/class/power_supply ----
+std::vector<Finding> find_battery(std::shared_ptr<const SysFs> fs, const BatteryConfig& config);
+
+// ---- external power-monitor trace (CSV) ----
+struct TracePoint {
+  double t_s;  // trace time
+  double power_mw;
+};
+struct Trace {
+  std::vector<TracePoint> points;
+  bool absolute_time = false;  // timestamps are Unix epoch seconds
+  std::string columns;         // what was read: "Time(ms) x Main(mA) x Main Voltage(V)"
+};
+// Parses time+power or time+current+voltage CSV (Monsoon `Time(ms),Main(mA),Main Voltage(V)`).
+Trace parse_trace_csv(const std::string& text, const std::string& source);
+std::vector<Finding> find_trace(const TraceConfig& config);
+
+// ---- estimate for machines without a sensor: idle + busy cores from /proc/stat ----
+struct EstimateModel {
+  double idle_power_mw = 0;
+  double busy_core_power_mw = 0;
+  std::string basis;  // "TDP 15 W (table: Core i7-1185G7)", "device file", "default ..."
+};
+EstimateModel estimate_model(const std::string& cpu_model, int logical_cores,
+                             const EstimateConfig& config);
+std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config);
+
+// CPU model name as /proc/cpuinfo (or the device tree) gives it; "unknown" when neither does.
+std::string cpu_model_name(const SysFs& fs);
+// Logical CPUs online (/sys/devices/system/cpu/online, else /proc/cpuinfo); 0 when unknown.
+int online_cpus(const SysFs& fs);
+
+}  // namespace nnjoule::meter

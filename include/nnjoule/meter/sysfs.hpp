@@ -1,0 +1,75 @@
+#pragma once
+// Every sysfs and procfs file nnjoule reads goes through SysFs: paths are written as on the
+// device ("/sys/class/powercap") and resolved under a root that tests replace with a fake tree.
+// Tests that must see a failure a root user never gets (EACCES) override open_fd().
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nnjoule::meter {
+
+class SysFs;
+
+// An attribute kept open so a sampler re-reads it with one pread (no open/close per sample).
+class Attr {
+ public:
+  Attr(const SysFs& fs, std::string rel, int fd);
+  ~Attr();
+  Attr(const Attr&) = delete;
+  Attr& operator=(const Attr&) = delete;
+  const std::string& rel() const { return rel_; }
+  // Re-reads the attribute from offset 0; throws Error naming the path on failure.
+  std::string_view read();
+  int64_t read_int();  // the first integer in the text (throws Error when there is none)
+
+ private:
+  const SysFs& fs_;
+  std::string rel_;
+  int fd_;
+  char buf_[128];
+};
+
+class SysFs {
+ public:
+  explicit SysFs(std::filesystem::path root = "/");
+  virtual ~SysFs() = default;
+
+  const std::filesystem::path& root() const { return root_; }
+  // Where `rel` (written as on the device, "/sys/...") lies under the root.
+  std::filesystem::path path(std::string_view rel) const;
+  // What to print for `rel`: the device path, with the root in front when it is not "/".
+  std::string show(std::string_view rel) const;
+
+  // Opens for reading; returns an fd, or -errno. The one place tests inject failures.
+  virtual int open_fd(const std::filesystem::path& full) const;
+
+  bool exists(std::string_view rel) const;
+  bool is_dir(std::string_view rel) const;
+  // Entry names in a directory, sorted naturally (hwmon2 before hwmon10); empty when absent.
+  std::vector<std::string> list(std::string_view rel) const;
+
+  // Reads a small text file; on failure returns nullopt and sets *err to errno (if given).
+  std::optional<std::string> read(std::string_view rel, int* err = nullptr) const;
+  // As read(), with surrounding whitespace removed.
+  std::optional<std::string> read_trimmed(std::string_view rel, int* err = nullptr) const;
+  // Reads and parses an integer; throws Error naming the path when missing or malformed.
+  int64_t read_int(std::string_view rel) const;
+  std::optional<int64_t> try_read_int(std::string_view rel, int* err = nullptr) const;
+  // Opens an attribute for repeated reads; throws Error naming the path and the reason.
+  std::unique_ptr<Attr> open(std::string_view rel) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// "a/b" + "c" with exactly one slash.
+std::string join(std::string_view dir, std::string_view name);
+// Parses the first integer in `text` (leading whitespace allowed); nullopt when there is none.
+std::optional<int64_t> parse_int(std::string_view text);
+std::optional<double> parse_double(std::string_view text);
+std::string trim(std::string_view s);
+
+}  // namespace nnjoule::meter

@@ -1,0 +1,199 @@
+// The cpu-time power model for machines without a sensor: idle power plus a fixed power per
+// busy core, with busy time from /proc/stat. Every result it gives says "estimated".
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <regex>
+#include <sstream>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/meter/meters.hpp"
+
+namespace nnjoule::meter {
+namespace {
+
+constexpr const char* kStat = "/proc/stat";
+constexpr double kDefaultTdpW = 15;
+constexpr double kIdleShareOfTdp = 0.2;  // package idle vs TDP, laptops and desktops
+
+struct Known {
+  const char* pattern;  // regex on the model name
+  const char* label;
+  double tdp_w;
+  double idle_w;  // 0: kIdleShareOfTdp x TDP
+};
+
+// A small table: boards by their measured idle and full-load power, x86 parts by TDP class.
+const Known kKnown[] = {
+    {"Raspberry Pi 5", "Raspberry Pi 5 (board)", 7.5, 2.7},
+    {"Raspberry Pi 4", "Raspberry Pi 4 (board)", 6.4, 2.7},
+    {"Raspberry Pi 3", "Raspberry Pi 3 (board)", 3.7, 1.4},
+    {"Jetson AGX Orin", "Jetson AGX Orin (module, max mode)", 60, 0},
+    {"Orin NX", "Jetson Orin NX (module)", 25, 0},
+    {"Orin Nano", "Jetson Orin Nano (module)", 15, 0},
+    {"Xavier NX", "Jetson Xavier NX (module)", 15, 0},
+    {"Jetson Nano", "Jetson Nano (module)", 10, 0},
+    {R"(Core\(TM\) i[3579]-\d{4,5}(U|G\d))", "Intel Core U-series", 15, 0},
+    {R"(Core\(TM\) Ultra \d \d{3}U)", "Intel Core Ultra U-series", 15, 0},
+    {R"(Core\(TM\) Ultra \d \d{3}H)", "Intel Core Ultra H-series", 28, 0},
+    {R"(Core\(TM\) i[3579]-\d{4,5}H)", "Intel Core H-series", 45, 0},
+    {R"(Core\(TM\) i[3579]-\d{4,5}K)", "Intel Core K-series desktop", 125, 0},
+    {R"(Core\(TM\) i[3579]-\d{4,5})", "Intel Core desktop", 65, 0},
+    {R"(Ryzen .*\d{4}U)", "AMD Ryzen U-series", 15, 0},
+    {R"(Ryzen .*\d{4}H)", "AMD Ryzen H-series", 45, 0},
+    {R"(Ryzen)", "AMD Ryzen desktop", 65, 0},
+};
+
+class EstimateMeter : public Meter {
+ public:
+  EstimateMeter(std::shared_ptr<const SysFs> fs, EstimateModel model)
+      : fs_(std::move(fs)), model_(std::move(model)), stat_(fs_->open(kStat)) {
+    const long tck = sysconf(_SC_CLK_TCK);
+    tick_s_ = tck > 0 ? 1.0 / static_cast<double>(tck) : 0.01;
+    domains_.push_back({"cpu", Signal::kEnergy, 0, true, model_.basis});
+  }
+  std::string kind() const override { return "estimate"; }
+  Provenance provenance() const override { return {Origin::kEstimated, "cpu-time model"}; }
+  std::optional<double> known_update_period_s() const override { return tick_s_; }
+  void read(double now_s, std::span<double> out) override {
+    // E(t) = P_idle x t + P_core x busy core-seconds: a counter like any other.
+    out[0] = model_.idle_power_mw * now_s + model_.busy_core_power_mw * busy_seconds();
+  }
+
+ private:
+  double busy_seconds() {
+    std::string_view text = stat_->read();
+    if (text.rfind("cpu ", 0) != 0) fail("{}: first line is not the 'cpu' total", fs_->show(kStat));
+    std::istringstream in{std::string(text.substr(4, text.find('\n') - 4))};
+    // user nice system idle iowait irq softirq steal ...; guest time is inside user.
+    int64_t f[7] = {0};
+    for (auto& v : f)
+      if (!(in >> v)) fail("{}: 'cpu' line has fewer than 7 fields", fs_->show(kStat));
+    const int64_t busy = f[0] + f[1] + f[2] + f[5] + f[6];
+    return static_cast<double>(busy) * tick_s_;
+  }
+  std::shared_ptr<const SysFs> fs_;
+  EstimateModel model_;
+  std::unique_ptr<Attr> stat_;
+  double tick_s_ = 0.01;
+};
+
+std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
+  std::istringstream in(cpuinfo);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    if (trim(line.substr(0, colon)) == key) return trim(line.substr(colon + 1));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string cpu_model_name(const SysFs& fs) {
+  const std::string info = fs.read("/proc/cpuinfo").value_or("");
+  auto dt = fs.read("/proc/device-tree/model");
+  if (!dt) dt = fs.read("/sys/firmware/devicetree/base/model");
+  std::string board = dt ? trim(std::string(dt->c_str())) : std::string();  // NUL-terminated
+  std::vector<std::string> candidates = {cpuinfo_field(info, "model name"),
+                                         cpuinfo_field(info, "Model"), board,
+                                         cpuinfo_field(info, "Hardware")};
+  // "ARMv8 Processor rev 1 (v8l)" says less than the board's name.
+  static const std::regex generic(R"(^ARMv\d+ Processor.*)");
+  for (const auto& c : candidates)
+    if (!c.empty() && !std::regex_match(c, generic)) return c;
+  for (const auto& c : candidates)
+    if (!c.empty()) return c;
+  return "unknown";
+}
+
+int online_cpus(const SysFs& fs) {
+  if (auto s = fs.read_trimmed("/sys/devices/system/cpu/online"); s && !s->empty()) {
+    int n = 0;
+    std::istringstream in(*s);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+      const auto dash = part.find('-');
+      auto a = parse_int(part.substr(0, dash));
+      auto b = dash == std::string::npos ? a : parse_int(part.substr(dash + 1));
+      if (a && b && *b >= *a) n += static_cast<int>(*b - *a + 1);
+    }
+    if (n > 0) return n;
+  }
+  const std::string info = fs.read("/proc/cpuinfo").value_or("");
+  std::istringstream in(info);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line))
+    if (line.rfind("processor", 0) == 0 && line.find(':') != std::string::npos) ++n;
+  return n;
+}
+
+EstimateModel estimate_model(const std::string& cpu_model, int logical_cores,
+                             const EstimateConfig& config) {
+  const int cores = std::max(1, logical_cores);
+  double tdp = kDefaultTdpW, idle = 0;
+  std::string basis;
+  if (config.tdp_w) {
+    if (!(*config.tdp_w > 0)) fail("estimate.tdp_w must be positive, got {}", *config.tdp_w);
+    tdp = *config.tdp_w;
+    basis = fmt::format("TDP {} W (device file)", tdp);
+  } else {
+    for (const auto& k : kKnown) {
+      if (std::regex_search(cpu_model, std::regex(k.pattern))) {
+        tdp = k.tdp_w;
+        idle = k.idle_w;
+        basis = fmt::format("{} W max (table: {})", tdp, k.label);
+        break;
+      }
+    }
+    if (basis.empty())
+      basis = fmt::format("default {} W package: no TDP known for '{}'", kDefaultTdpW, cpu_model);
+  }
+  if (idle <= 0) idle = kIdleShareOfTdp * tdp;
+  EstimateModel m;
+  m.idle_power_mw = idle * 1e3;
+  m.busy_core_power_mw = (tdp - idle) * 1e3 / cores;
+  if (config.idle_power_mw) {
+    if (*config.idle_power_mw < 0) fail("estimate.idle_power_mw must not be negative");
+    m.idle_power_mw = *config.idle_power_mw;
+  }
+  if (config.busy_core_power_mw) {
+    if (*config.busy_core_power_mw < 0) fail("estimate.busy_core_power_mw must not be negative");
+    m.busy_core_power_mw = *config.busy_core_power_mw;
+  }
+  const bool overridden = config.idle_power_mw || config.busy_core_power_mw;
+  m.basis =
+      fmt::format("idle {:.0f} mW + {:.0f} mW per busy core ({}{}; {} cores)", m.idle_power_mw,
+                  m.busy_core_power_mw, overridden ? "device file over " : "", basis, cores);
+  return m;
+}
+
+std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config) {
+  Finding f;
+  f.kind = f.name = "estimate";
+  int err = 0;
+  if (!fs->read(kStat, &err)) {
+    f.reason = fmt::format("{}: {}", fs->show(kStat), std::strerror(err));
+    return {f};
+  }
+  EstimateModel model = estimate_model(cpu_model_name(*fs), online_cpus(*fs), config);
+  std::shared_ptr<EstimateMeter> meter;
+  try {
+    meter = std::make_shared<EstimateMeter>(fs, model);
+    std::vector<double> probe(1);
+    meter->read(0, probe);  // a malformed /proc/stat fails here, not mid-measurement
+  } catch (const Error& e) {
+    f.status = Finding::Status::kRefused;
+    f.reason = e.what();
+    return {f};
+  }
+  f.status = Finding::Status::kFound;
+  f.reason = model.basis;
+  f.meter = meter;
+  return {f};
+}
+
+}  // namespace nnjoule::meter

@@ -1,0 +1,259 @@
+// Traces recorded by an external power monitor (Monsoon, Otii, a lab supply's logger): read
+// from CSV and integrated over each window once the window's span is mapped onto the trace.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <sstream>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/common/io.hpp"
+#include "nnjoule/common/stats.hpp"
+#include "nnjoule/meter/meters.hpp"
+
+namespace nnjoule::meter {
+namespace {
+
+struct Column {
+  std::string header, name, unit;  // "Main Voltage(V)" -> name "main voltage", unit "V"
+};
+
+Column parse_header_cell(const std::string& cell) {
+  Column c;
+  c.header = trim(cell);
+  if (c.header.size() >= 2 && c.header.front() == '"' && c.header.back() == '"')
+    c.header = c.header.substr(1, c.header.size() - 2);
+  std::string name = c.header;
+  const auto open = name.find_last_of("([");
+  if (open != std::string::npos && (name.back() == ')' || name.back() == ']')) {
+    c.unit = trim(name.substr(open + 1, name.size() - open - 2));
+    name = name.substr(0, open);
+  }
+  c.name = trim(name);
+  for (auto& ch : c.name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return c;
+}
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(line);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  if (!line.empty() && line.back() == sep) out.emplace_back();
+  return out;
+}
+
+// Factors to seconds, mW, mA, V.
+std::optional<double> time_factor(const std::string& u) {
+  if (u.empty() || u == "s") return 1.0;
+  if (u == "ms") return 1e-3;
+  if (u == "us" || u == "\u00b5s") return 1e-6;
+  if (u == "ns") return 1e-9;
+  return std::nullopt;
+}
+std::optional<double> power_factor(const std::string& u) {
+  if (u == "W") return 1e3;
+  if (u == "mW") return 1.0;
+  if (u == "uW" || u == "\u00b5W") return 1e-3;
+  return std::nullopt;
+}
+std::optional<double> current_factor(const std::string& u) {
+  if (u == "A") return 1e3;
+  if (u == "mA") return 1.0;
+  if (u == "uA" || u == "\u00b5A") return 1e-3;
+  return std::nullopt;
+}
+std::optional<double> voltage_factor(const std::string& u) {
+  if (u == "V") return 1.0;
+  if (u == "mV") return 1e-3;
+  return std::nullopt;
+}
+
+// Picks the column among candidates, preferring the Monsoon "Main" channel.
+int pick(const std::vector<Column>& cols, const std::vector<int>& cand) {
+  for (int i : cand)
+    if (cols[i].name.find("main") != std::string::npos) return i;
+  return cand.empty() ? -1 : cand.front();
+}
+
+// Integral of a piecewise-linear signal over [a, b] (trapezoid, linear at the edges): mW x s.
+double integrate_linear(const std::vector<TracePoint>& p, double a, double b) {
+  auto value_at = [&](size_t i, double t) {  // on segment [i, i + 1]
+    const double w = (t - p[i].t_s) / (p[i + 1].t_s - p[i].t_s);
+    return p[i].power_mw + w * (p[i + 1].power_mw - p[i].power_mw);
+  };
+  auto seg = [&](double t) {  // the segment holding t
+    auto it = std::upper_bound(p.begin(), p.end(), t,
+                               [](double v, const TracePoint& q) { return v < q.t_s; });
+    size_t i = static_cast<size_t>(it - p.begin());
+    return std::min(i == 0 ? 0 : i - 1, p.size() - 2);
+  };
+  size_t i = seg(a);
+  const size_t j = seg(b);
+  double sum = 0;
+  double t = a, v = value_at(i, a);
+  while (i < j) {
+    sum += 0.5 * (v + p[i + 1].power_mw) * (p[i + 1].t_s - t);
+    t = p[i + 1].t_s;
+    v = p[i + 1].power_mw;
+    ++i;
+  }
+  const double vb = value_at(j, b);
+  sum += 0.5 * (v + vb) * (b - t);
+  return sum;
+}
+
+class TraceMeter : public Meter {
+ public:
+  TraceMeter(TraceConfig config, Trace trace)
+      : config_(std::move(config)), trace_(std::move(trace)) {
+    stamp_ = file_stamp();
+    domains_.push_back({"trace", Signal::kOffline, 0, true, trace_.columns});
+  }
+  std::string kind() const override { return "trace"; }
+  std::optional<double> known_update_period_s() const override {
+    if (trace_.points.size() < 2) return std::nullopt;
+    std::vector<double> gaps;
+    for (size_t i = 1; i < trace_.points.size(); ++i)
+      gaps.push_back(trace_.points[i].t_s - trace_.points[i - 1].t_s);
+    return stats::median(gaps);
+  }
+  void attach_timeline(double realtime_at_zero_s) override {
+    if (trace_.absolute_time)
+      offset_ = -realtime_at_zero_s;
+    else if (config_.start_epoch_s)
+      offset_ = *config_.start_epoch_s - realtime_at_zero_s;
+    else
+      offset_ = config_.offset_s;
+  }
+  void read(double, std::span<double>) override {}
+  double integrate_mj(size_t, double t0_s, double t1_s) override {
+    // A monitor that is still logging may have appended rows since the trace was read.
+    if (file_stamp() != stamp_) {
+      trace_ = parse_trace_csv(read_file(config_.path), config_.path.string());
+      stamp_ = file_stamp();
+    }
+    const auto& p = trace_.points;
+    const double a = t0_s - offset_, b = t1_s - offset_;  // in trace time
+    if (p.size() < 2 || a < p.front().t_s || b > p.back().t_s)
+      fail(
+          "{}: window [{:.3f}, {:.3f}] s (trace time) is not covered by the trace{}; check "
+          "--trace-start / --trace-offset",
+          config_.path.string(), a, b,
+          p.size() < 2 ? std::string(" (fewer than 2 rows)")
+                       : fmt::format(" [{:.3f}, {:.3f}] s", p.front().t_s, p.back().t_s));
+    return integrate_linear(p, a, b);
+  }
+
+ private:
+  std::pair<int64_t, int64_t> file_stamp() const {
+    struct stat st {};
+    if (::stat(config_.path.c_str(), &st) != 0) return {-1, -1};
+    return {static_cast<int64_t>(st.st_size),
+            static_cast<int64_t>(st.st_mtim.tv_nsec) +
+                static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000};
+  }
+  TraceConfig config_;
+  Trace trace_;
+  std::pair<int64_t, int64_t> stamp_;
+  double offset_ = 0;
+};
+
+}  // namespace
+
+Trace parse_trace_csv(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  std::vector<Column> cols;
+  char sep = ',';
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    sep = t.find(',') != std::string::npos ? ',' : t.find('\t') != std::string::npos ? '\t' : ';';
+    for (const auto& cell : split(t, sep)) cols.push_back(parse_header_cell(cell));
+    break;
+  }
+  if (cols.empty()) fail("{}: empty trace (expected a header row)", source);
+  int time = -1;
+  std::vector<int> power, current, voltage;
+  for (int i = 0; i < static_cast<int>(cols.size()); ++i) {
+    const auto& c = cols[i];
+    if (time < 0 && (c.name.find("time") != std::string::npos || c.name == "t")) {
+      time = i;
+      continue;
+    }
+    if (power_factor(c.unit) || (c.name.find("power") != std::string::npos && c.unit.empty()))
+      power.push_back(i);
+    else if (current_factor(c.unit))
+      current.push_back(i);
+    else if (voltage_factor(c.unit))
+      voltage.push_back(i);
+  }
+  std::string header;
+  for (const auto& c : cols) header += (header.empty() ? "" : ",") + c.header;
+  if (time < 0) fail("{}: no time column in header '{}'", source, header);
+  if (!time_factor(cols[time].unit))
+    fail("{}: column '{}': unknown time unit '{}' (s, ms, us or ns)", source, cols[time].header,
+         cols[time].unit);
+  const int pcol = pick(cols, power), icol = pick(cols, current), vcol = pick(cols, voltage);
+  if (pcol >= 0 && cols[pcol].unit.empty())
+    fail("{}: column '{}' has no unit; name it '{}(W)' or '{}(mW)'", source, cols[pcol].header,
+         cols[pcol].header, cols[pcol].header);
+  if (pcol < 0 && (icol < 0 || vcol < 0))
+    fail("{}: no power column (W, mW) and no current (A, mA) + voltage (V, mV) pair in header '{}'",
+         source, header);
+
+  Trace tr;
+  tr.columns = pcol >= 0 ? cols[time].header + ", " + cols[pcol].header
+                         : cols[time].header + ", " + cols[icol].header + " x " + cols[vcol].header;
+  const double tf = *time_factor(cols[time].unit);
+  auto cell = [&](const std::vector<std::string>& cells, int col) {
+    auto v = parse_double(cells[col]);
+    if (!v || !std::isfinite(*v))
+      fail("{}:{}: column '{}': '{}' is not a number", source, lineno, cols[col].header,
+           trim(cells[col]));
+    return *v;
+  };
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (trim(line).empty() || trim(line)[0] == '#') continue;
+    const auto cells = split(line, sep);
+    if (cells.size() < cols.size())
+      fail("{}:{}: expected {} columns, got {}", source, lineno, cols.size(), cells.size());
+    TracePoint p;
+    p.t_s = cell(cells, time) * tf;
+    p.power_mw = pcol >= 0 ? cell(cells, pcol) * *power_factor(cols[pcol].unit)
+                           : cell(cells, icol) * *current_factor(cols[icol].unit) *
+                                 cell(cells, vcol) * *voltage_factor(cols[vcol].unit);
+    if (!tr.points.empty() && p.t_s <= tr.points.back().t_s)
+      fail("{}:{}: time {} is not after the previous row's {}", source, lineno, trim(cells[time]),
+           tr.points.back().t_s / tf);
+    tr.points.push_back(p);
+  }
+  // Timestamps past 2001 in seconds are Unix epoch time, not time since the trace started.
+  tr.absolute_time = !tr.points.empty() && tr.points.front().t_s > 1e9;
+  return tr;
+}
+
+std::vector<Finding> find_trace(const TraceConfig& config) {
+  Finding f;
+  f.kind = f.name = "trace";
+  if (config.path.empty()) {
+    f.status = Finding::Status::kNotUsed;
+    f.reason = "no trace file given (--trace FILE)";
+    return {f};
+  }
+  // The user asked for this file: a bad one is an error, not a quiet omission.
+  Trace tr = parse_trace_csv(read_file(config.path), config.path.string());
+  f.status = Finding::Status::kFound;
+  f.reason = fmt::format("{}: {} rows ({})", config.path.string(), tr.points.size(), tr.columns);
+  f.meter = std::make_shared<TraceMeter>(config, std::move(tr));
+  return {f};
+}
+
+}  // namespace nnjoule::meter
