@@ -41,7 +41,9 @@ std::vector<Finding> discover_meters(const DiscoverOptions& o) {
   collect(out, "hwmon", [&] { return find_hwmon(fs); });
   collect(out, "battery", [&] { return find_battery(fs, o.config.battery); });
   collect(out, "trace", [&] { return find_trace(o.config.trace); });
-  collect(out, "estimate", [&] { return find_estimate(fs, o.config.estimate); });
+  collect(out, "estimate", [&] {
+    return find_estimate(fs, o.config.estimate, o.workload_cpu, o.workload_cpu_source);
+  });
   return out;
 }
 

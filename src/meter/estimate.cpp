@@ -2,6 +2,7 @@
 // busy core, with busy time from /proc/stat. Every result it gives says "estimated".
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <regex>
@@ -47,8 +48,9 @@ const Known kKnown[] = {
 
 class EstimateMeter : public Meter {
  public:
-  EstimateMeter(std::shared_ptr<const SysFs> fs, EstimateModel model)
-      : fs_(std::move(fs)), model_(std::move(model)), stat_(fs_->open(kStat)) {
+  EstimateMeter(std::shared_ptr<const SysFs> fs, EstimateModel model, CpuSeconds workload_cpu)
+      : fs_(std::move(fs)), model_(std::move(model)), workload_cpu_(std::move(workload_cpu)) {
+    if (!workload_cpu_) stat_ = fs_->open(kStat);
     const long tck = sysconf(_SC_CLK_TCK);
     tick_s_ = tck > 0 ? 1.0 / static_cast<double>(tck) : 0.01;
     domains_.push_back({"cpu", Signal::kEnergy, 0, true, model_.basis});
@@ -63,6 +65,7 @@ class EstimateMeter : public Meter {
 
  private:
   double busy_seconds() {
+    if (workload_cpu_) return workload_cpu_();
     std::string_view text = stat_->read();
     if (text.rfind("cpu ", 0) != 0) fail("{}: first line is not the 'cpu' total", fs_->show(kStat));
     std::istringstream in{std::string(text.substr(4, text.find('\n') - 4))};
@@ -75,6 +78,7 @@ class EstimateMeter : public Meter {
   }
   std::shared_ptr<const SysFs> fs_;
   EstimateModel model_;
+  CpuSeconds workload_cpu_;
   std::unique_ptr<Attr> stat_;
   double tick_s_ = 0.01;
 };
@@ -171,18 +175,24 @@ EstimateModel estimate_model(const std::string& cpu_model, int logical_cores,
   return m;
 }
 
-std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config) {
+std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config,
+                                   CpuSeconds workload_cpu, std::string cpu_source) {
   Finding f;
   f.kind = f.name = "estimate";
   int err = 0;
-  if (!fs->read(kStat, &err)) {
+  if (!workload_cpu && !fs->read(kStat, &err)) {
     f.reason = fmt::format("{}: {}", fs->show(kStat), std::strerror(err));
     return {f};
   }
   EstimateModel model = estimate_model(cpu_model_name(*fs), online_cpus(*fs), config);
   std::shared_ptr<EstimateMeter> meter;
   try {
-    meter = std::make_shared<EstimateMeter>(fs, model);
+    if (workload_cpu)
+      model.basis +=
+          "; busy time: " + (cpu_source.empty() ? "the workload's CPU time" : cpu_source);
+    else
+      model.basis += "; busy time: /proc/stat, whole machine";
+    meter = std::make_shared<EstimateMeter>(fs, model, std::move(workload_cpu));
     std::vector<double> probe(1);
     meter->read(0, probe);  // a malformed /proc/stat fails here, not mid-measurement
   } catch (const Error& e) {
@@ -194,6 +204,45 @@ std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const Estima
   f.reason = model.basis;
   f.meter = meter;
   return {f};
+}
+
+ProcessCpu::ProcessCpu(std::shared_ptr<const SysFs> fs) : fs_(std::move(fs)) {}
+
+void ProcessCpu::attach(int pid) {
+  std::lock_guard lk(mu_);
+  pid_ = pid;
+}
+
+void ProcessCpu::finish(double cpu_s) {
+  std::lock_guard lk(mu_);
+  last_ = std::max(last_, cpu_s);
+  final_ = true;
+  pid_ = 0;
+}
+
+double ProcessCpu::seconds() {
+  std::lock_guard lk(mu_);
+  if (final_ || pid_ <= 0) return last_;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields follow the last ')'.
+  auto text = fs_->read("/proc/" + std::to_string(pid_) + "/stat");
+  if (!text) return last_;  // exiting: the rusage at finish() follows
+  const auto close = text->rfind(')');
+  if (close == std::string::npos) return last_;
+  std::istringstream in(text->substr(close + 1));
+  std::string tok;
+  std::vector<std::string> f;
+  while (in >> tok && f.size() < 15) f.push_back(tok);
+  if (f.size() < 15) return last_;
+  // utime, stime, cutime, cstime: fields 14-17 of the line, 11-14 after the name.
+  double ticks = 0;
+  for (int i = 11; i <= 14; ++i) ticks += static_cast<double>(parse_int(f[i]).value_or(0));
+  const long tck = sysconf(_SC_CLK_TCK);
+  last_ = std::max(last_, ticks / static_cast<double>(tck > 0 ? tck : 100));
+  return last_;
+}
+
+CpuSeconds ProcessCpu::source(std::shared_ptr<ProcessCpu> cpu) {
+  return [cpu] { return cpu->seconds(); };
 }
 
 }  // namespace nnjoule::meter

@@ -181,7 +181,9 @@ void Sampler::read_locked(MeterState& m, double now) {
 }
 
 void Sampler::adapt_locked(MeterState& m) {
-  if (!m.period_known) {
+  // The period is measured while discovering only: the fine polling then is what makes the gaps
+  // between changes meaningful; later, coarser polls would measure the poll interval instead.
+  if (!m.period_known && m.discovering) {
     if (m.span_changes + 1 >= kPeriodChanges && m.span_unchanged > 0) {
       // Mean gap between changes: time-based, so it stays right when the poll rate changes.
       m.period = (*m.last_change_t - *m.first_change_t) / static_cast<double>(m.span_changes);

@@ -14,6 +14,8 @@ struct DiscoverOptions {
   MeterConfig config;
   std::shared_ptr<PerfBackend> perf;  // default: perf_event_open
   NvmlLoader nvml;                    // default: load_nvml
+  CpuSeconds workload_cpu;            // the estimate charges this CPU time, else /proc/stat's
+  std::string workload_cpu_source;    // what it is, for the estimate's basis
 };
 // Every meter family gets at least one Finding: found, or not and why.
 std::vector<Finding> discover_meters(const DiscoverOptions& options);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -111,7 +112,31 @@ struct EstimateModel {
 };
 EstimateModel estimate_model(const std::string& cpu_model, int logical_cores,
                              const EstimateConfig& config);
-std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config);
+// CPU seconds the workload has used so far (never decreasing).
+using CpuSeconds = std::function<double()>;
+// With workload_cpu the busy time is the workload's own (other processes' load is not charged
+// to it); without, the whole machine's from /proc/stat.
+std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config,
+                                   CpuSeconds workload_cpu = {}, std::string cpu_source = {});
+
+// CPU time of a spawned command and the children it waited for: /proc/<pid>/stat while it
+// runs, its wait4 rusage once it has exited. Thread-safe; before attach() it reads 0.
+class ProcessCpu {
+ public:
+  explicit ProcessCpu(std::shared_ptr<const SysFs> fs);
+  void attach(int pid);
+  void finish(double cpu_s);  // the exit rusage: final
+  double seconds();
+  // A callback for find_estimate that shares ownership of `cpu`.
+  static CpuSeconds source(std::shared_ptr<ProcessCpu> cpu);
+
+ private:
+  std::shared_ptr<const SysFs> fs_;
+  std::mutex mu_;
+  int pid_ = 0;
+  double last_ = 0;
+  bool final_ = false;
+};
 
 // CPU model name as /proc/cpuinfo (or the device tree) gives it; "unknown" when neither does.
 std::string cpu_model_name(const SysFs& fs);

@@ -1,0 +1,108 @@
+#pragma once
+// A measurement as the protocol hands it on (to the CLI and to the store): the numbers, where
+// they came from, and the state of the device they were taken in.
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nnjoule/common/provenance.hpp"
+
+namespace nnjoule::bench {
+
+struct CpuState {
+  int cpu = 0;
+  std::string governor;           // empty: not readable
+  std::optional<double> cur_mhz;  // scaling_cur_freq
+  std::optional<double> min_mhz;  // scaling_min_freq
+  std::optional<double> max_mhz;  // scaling_max_freq
+};
+
+struct Temperature {
+  std::string zone;  // "thermal_zone0"
+  std::string type;  // "x86_pkg_temp", "cpu-thermal"
+  double celsius = 0;
+};
+
+struct DeviceState {
+  std::string cpu_model;
+  int logical_cores = 0;       // online
+  std::string kernel;          // /proc/sys/kernel/osrelease
+  std::string governor;        // one name, "mixed: a, b", or "unknown (...)"
+  std::vector<CpuState> cpus;  // per online CPU with cpufreq
+  std::vector<Temperature> temperatures;
+  int threads = 0;            // threads the workload ran with (0: not applicable)
+  std::vector<int> affinity;  // CPUs this process may run on
+  int cores_used = 0;         // min(threads, affinity) for models; affinity size for commands
+  std::string meter;          // the primary meter
+  std::string meter_label;    // "measured (rapl)", "estimated (cpu-time model)"
+  std::vector<std::string> domains;  // of the primary meter: "package-0 (total)", ...
+  std::vector<std::string> notes;    // what could not be read, and why
+};
+
+struct DomainResult {
+  std::string name;
+  bool in_total = true;
+  double energy_mj = 0;
+  double avg_power_mw = 0;
+};
+
+// One meter's view of the whole measurement.
+struct MeterResult {
+  std::string meter;
+  std::string kind;
+  Provenance provenance;
+  double energy_mj = 0;  // over the measured windows
+  double avg_power_mw = 0;
+  std::optional<double> idle_power_mw;  // baseline; nullopt when none was taken
+  std::optional<double> dynamic_energy_mj;
+  std::optional<double> update_period_ms;
+  bool update_period_upper_bound = false;
+  std::vector<DomainResult> domains;
+};
+
+struct Measurement {
+  std::string workload;  // model path or command line
+  std::string kind;      // "model" or "command"
+  std::string meter;     // primary meter; every headline number comes from it
+  Provenance provenance;
+
+  // Per inference (models); nullopt for a command, which runs once.
+  int64_t inferences = 0;  // N, over the measured windows
+  int windows = 0;
+  int64_t inferences_per_window = 0;
+  std::optional<double> energy_per_inference_mj;
+  std::optional<double> energy_ci95_mj;   // half-width of the 95% CI of the mean
+  std::optional<double> energy_ci95_rel;  // half-width / mean
+  std::optional<double> dynamic_energy_per_inference_mj;
+  std::optional<double> latency_ms;
+  std::optional<double> latency_ci95_ms;
+  bool converged = false;   // the CI target was met
+  std::string stop_reason;  // "ci target met", "time cap", ...
+
+  // The whole measured part (idle baselines excluded).
+  double duration_ms = 0;
+  double energy_mj = 0;
+  std::optional<double> dynamic_energy_mj;
+  double avg_power_mw = 0;
+  std::optional<double> idle_power_mw;  // mean of the baselines before and after
+  std::optional<double> idle_before_mw;
+  std::optional<double> idle_after_mw;
+  double window_target_ms = 0;  // max(minimum duration, K meter updates)
+
+  std::optional<int> exit_code;       // commands
+  std::optional<double> cpu_time_ms;  // commands: user + system time (wait4 rusage)
+  std::vector<MeterResult> meters;
+  DeviceState device;
+  std::vector<std::string> notes;
+};
+
+nlohmann::json to_json(const DeviceState& d);
+nlohmann::json to_json(const Measurement& m);
+// Throws Error naming the field when something is missing or mistyped.
+Measurement measurement_from_json(const nlohmann::json& j);
+// The human-readable report the CLI prints.
+std::string format_measurement(const Measurement& m);
+
+}  // namespace nnjoule::bench

@@ -1,0 +1,95 @@
+// The device state recorded with every result, read from the same (replaceable) root as the
+// meters so tests see a fake device.
+#include <sched.h>
+
+#include <algorithm>
+#include <set>
+
+#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/meter/meters.hpp"
+
+namespace nnjoule::bench {
+namespace {
+
+std::optional<double> khz_to_mhz(const meter::SysFs& fs, const std::string& rel) {
+  auto v = fs.try_read_int(rel);
+  if (!v) return std::nullopt;
+  return static_cast<double>(*v) / 1000.0;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit);
+}
+
+}  // namespace
+
+DeviceState read_device_state(const meter::SysFs& fs, int threads,
+                              const std::vector<std::shared_ptr<meter::Meter>>& meters) {
+  using meter::join;
+  DeviceState d;
+  d.cpu_model = meter::cpu_model_name(fs);
+  d.logical_cores = meter::online_cpus(fs);
+  if (auto k = fs.read_trimmed("/proc/sys/kernel/osrelease"))
+    d.kernel = *k;
+  else
+    d.notes.push_back(fs.show("/proc/sys/kernel/osrelease") + ": not readable");
+
+  const std::string cpu_dir = "/sys/devices/system/cpu";
+  std::set<std::string> governors;
+  for (const auto& e : fs.list(cpu_dir)) {
+    if (e.size() < 4 || e.rfind("cpu", 0) != 0 || !all_digits(e.substr(3))) continue;
+    const std::string f = join(join(cpu_dir, e), "cpufreq");
+    if (!fs.is_dir(f)) continue;
+    CpuState c;
+    c.cpu = std::stoi(e.substr(3));
+    c.governor = fs.read_trimmed(join(f, "scaling_governor")).value_or("");
+    c.cur_mhz = khz_to_mhz(fs, join(f, "scaling_cur_freq"));
+    c.min_mhz = khz_to_mhz(fs, join(f, "scaling_min_freq"));
+    c.max_mhz = khz_to_mhz(fs, join(f, "scaling_max_freq"));
+    if (!c.governor.empty()) governors.insert(c.governor);
+    d.cpus.push_back(std::move(c));
+  }
+  if (d.cpus.empty()) {
+    d.governor = "unknown (no cpufreq)";
+    d.notes.push_back(fs.show(join(cpu_dir, "cpu0/cpufreq")) +
+                      ": not present; governor and frequencies unknown");
+  } else if (governors.empty()) {
+    d.governor = "unknown (scaling_governor unreadable)";
+  } else if (governors.size() == 1) {
+    d.governor = *governors.begin();
+  } else {
+    d.governor = "mixed:";
+    for (const auto& g : governors) d.governor += " " + g;
+  }
+
+  const std::string thermal = "/sys/class/thermal";
+  for (const auto& z : fs.list(thermal)) {
+    if (z.rfind("thermal_zone", 0) != 0) continue;
+    auto t = fs.try_read_int(join(join(thermal, z), "temp"));
+    if (!t) continue;  // some zones refuse reads while their sensor sleeps
+    d.temperatures.push_back(
+        {z, fs.read_trimmed(join(join(thermal, z), "type")).value_or(""), *t / 1000.0});
+  }
+  if (d.temperatures.empty()) d.notes.push_back(fs.show(thermal) + ": no readable thermal zone");
+
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) d.affinity.push_back(c);
+  }
+  d.threads = threads;
+  const int allowed = static_cast<int>(d.affinity.size());
+  d.cores_used = threads > 0 ? std::min(threads, allowed) : allowed;
+
+  if (!meters.empty()) {
+    const auto& m = *meters.front();
+    d.meter = m.name();
+    d.meter_label = m.provenance().label();
+    for (const auto& dom : m.domains())
+      d.domains.push_back(dom.name + (dom.in_total ? " (total)" : " (" + dom.note + ")"));
+  }
+  return d;
+}
+
+}  // namespace nnjoule::bench

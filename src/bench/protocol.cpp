@@ -1,0 +1,249 @@
+#include "nnjoule/bench/protocol.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/common/stats.hpp"
+
+namespace nnjoule::bench {
+namespace {
+
+using meter::EnergyWindow;
+
+double now(const Context& ctx) {
+  return ctx.sampler->clock().now_s();
+}
+
+void check(const Context& ctx, const ProtocolOptions& o) {
+  if (!ctx.sampler) fail("measurement: no sampler");
+  if (!ctx.sleep) fail("measurement: no sleeper");
+  if (!ctx.fs) fail("measurement: no sysfs root");
+  if (o.idle_s < 0) fail("idle baseline must not be negative (got {} s)", o.idle_s);
+  if (!(o.ci_target > 0)) fail("CI target must be positive (got {})", o.ci_target);
+  if (o.min_windows < 2) fail("at least 2 windows are needed for a confidence interval");
+  if (o.max_windows < o.min_windows)
+    fail("max windows ({}) < min windows ({})", o.max_windows, o.min_windows);
+  if (!(o.time_cap_s > 0)) fail("time cap must be positive (got {} s)", o.time_cap_s);
+  if (o.min_window_s < 0 || o.min_updates < 0) fail("window minimums must not be negative");
+}
+
+std::optional<EnergyWindow> idle(const Context& ctx, const std::string& name, double s) {
+  if (s <= 0) return std::nullopt;
+  ctx.sampler->begin_window(name);
+  ctx.sleep(s);
+  return ctx.sampler->end_window(name);
+}
+
+std::optional<double> mean_of(std::optional<double> a, std::optional<double> b) {
+  if (a && b) return (*a + *b) / 2;
+  return a ? a : b;
+}
+
+std::optional<double> finite(double v) {
+  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+}
+
+// The update period the window length must cover K times, with what to say when unknown.
+std::optional<double> primary_period(const Context& ctx, Measurement& m) {
+  const auto st = ctx.sampler->stats(0);
+  if (st.update_period_s) return st.update_period_s;
+  m.notes.push_back(fmt::format(
+      "the update period of {} was not measured (its value did not change in {} reads); window "
+      "length from the minimum duration only",
+      m.meter, st.reads));
+  return std::nullopt;
+}
+
+// Sums the kept windows per meter and splits them into idle and dynamic energy.
+void fill(Measurement& m, const Context& ctx, const std::vector<EnergyWindow>& windows,
+          const std::optional<EnergyWindow>& before, const std::optional<EnergyWindow>& after) {
+  const auto& meters = ctx.sampler->meters();
+  double dur_s = 0;
+  for (const auto& w : windows) dur_s += w.duration_ms / 1e3;
+  m.duration_ms = dur_s * 1e3;
+  for (size_t k = 0; k < meters.size(); ++k) {
+    MeterResult r;
+    r.meter = meters[k]->name();
+    r.kind = meters[k]->kind();
+    r.provenance = meters[k]->provenance();
+    for (const auto& d : meters[k]->domains()) r.domains.push_back({d.name, d.in_total, 0, 0});
+    for (const auto& w : windows) {
+      r.energy_mj += w.meters[k].energy_mj;
+      for (size_t i = 0; i < r.domains.size(); ++i)
+        r.domains[i].energy_mj += w.meters[k].domains[i].energy_mj;
+    }
+    r.avg_power_mw = dur_s > 0 ? r.energy_mj / dur_s : 0;
+    for (auto& d : r.domains) d.avg_power_mw = dur_s > 0 ? d.energy_mj / dur_s : 0;
+    std::optional<double> pb, pa;
+    if (before) pb = finite(before->meters[k].avg_power_mw);
+    if (after) pa = finite(after->meters[k].avg_power_mw);
+    r.idle_power_mw = mean_of(pb, pa);
+    if (r.idle_power_mw) r.dynamic_energy_mj = r.energy_mj - *r.idle_power_mw * dur_s;
+    const auto st = ctx.sampler->stats(k);
+    if (st.update_period_s) r.update_period_ms = *st.update_period_s * 1e3;
+    r.update_period_upper_bound = st.period_is_upper_bound;
+    if (k == 0) {
+      m.energy_mj = r.energy_mj;
+      m.avg_power_mw = r.avg_power_mw;
+      m.idle_before_mw = pb;
+      m.idle_after_mw = pa;
+      m.idle_power_mw = r.idle_power_mw;
+      m.dynamic_energy_mj = r.dynamic_energy_mj;
+    }
+    m.meters.push_back(std::move(r));
+  }
+  if (!m.idle_power_mw) m.notes.push_back("no idle baseline: dynamic energy unknown");
+}
+
+Measurement start(const Context& ctx, const std::string& name, const std::string& kind,
+                  int threads) {
+  Measurement m;
+  m.workload = name;
+  m.kind = kind;
+  const auto& primary = ctx.sampler->meters().front();
+  m.meter = primary->name();
+  m.provenance = primary->provenance();
+  m.device = read_device_state(*ctx.fs, threads, ctx.sampler->meters());
+  return m;
+}
+
+}  // namespace
+
+Sleeper real_sleeper() {
+  return [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
+}
+
+Measurement measure_workload(const Context& ctx, const Workload& workload, const std::string& name,
+                             const ProtocolOptions& o) {
+  check(ctx, o);
+  Measurement m = start(ctx, name, "model", o.threads);
+  const auto before = idle(ctx, "idle-before", o.idle_s);
+
+  // Warm-up; its mean latency sizes the windows.
+  const double t0 = now(ctx);
+  int64_t runs = 0;
+  while (runs < o.warmup_runs || now(ctx) - t0 < o.warmup_s) {
+    workload(1);
+    ++runs;
+    if (now(ctx) - t0 > o.time_cap_s) break;
+  }
+  const double latency_est =
+      std::max((now(ctx) - t0) / static_cast<double>(std::max<int64_t>(runs, 1)), 1e-9);
+
+  const auto period = primary_period(ctx, m);
+  const double target = std::max(o.min_window_s, period ? o.min_updates * *period : 0.0);
+  m.window_target_ms = target * 1e3;
+  int64_t n = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(target / latency_est)));
+
+  std::vector<EnergyWindow> kept;
+  std::vector<int64_t> per_window;
+  std::vector<double> energy, latency;
+  int short_windows = 0;
+  const double t_start = now(ctx);
+  for (;;) {
+    const std::string wname = fmt::format("window-{}", kept.size() + short_windows);
+    ctx.sampler->begin_window(wname);
+    workload(n);
+    EnergyWindow w = ctx.sampler->end_window(wname);
+    const double dur_s = w.duration_ms / 1e3;
+    const bool capped = now(ctx) - t_start >= o.time_cap_s;
+    if (dur_s < target * (1 - 1e-9)) {  // rounding in the clock is not a short window
+      // The warm-up's latency was optimistic: more inferences per window, and try again.
+      ++short_windows;
+      const double grow = dur_s > 0 ? target / dur_s * 1.05 : 2.0;
+      n = std::max(n + 1, static_cast<int64_t>(std::ceil(static_cast<double>(n) * grow)));
+      if (capped) {
+        m.stop_reason = "time cap";
+        break;
+      }
+      continue;
+    }
+    energy.push_back(w.primary().energy_mj / static_cast<double>(n));
+    latency.push_back(w.duration_ms / static_cast<double>(n));
+    per_window.push_back(n);
+    kept.push_back(std::move(w));
+    if (static_cast<int>(kept.size()) >= o.min_windows) {
+      const double mean = stats::mean(energy);
+      const double rel = stats::ci95_halfwidth(energy) / std::fabs(mean);
+      if (rel <= o.ci_target) {
+        m.converged = true;
+        m.stop_reason = "ci target met";
+        break;
+      }
+    }
+    if (static_cast<int>(kept.size()) >= o.max_windows) {
+      m.stop_reason = "max windows";
+      break;
+    }
+    if (capped) {
+      m.stop_reason = "time cap";
+      break;
+    }
+  }
+  const auto after = idle(ctx, "idle-after", o.idle_s);
+  if (kept.empty())
+    fail("{}: no window reached the target length of {:.3f} s within the time cap of {} s", name,
+         target, o.time_cap_s);
+  if (short_windows > 0)
+    m.notes.push_back(fmt::format("{} window(s) shorter than {:.3f} s discarded and resized",
+                                  short_windows, target));
+
+  fill(m, ctx, kept, before, after);
+  m.windows = static_cast<int>(kept.size());
+  m.inferences_per_window = per_window.back();
+  for (int64_t k : per_window) m.inferences += k;
+  m.energy_per_inference_mj = stats::mean(energy);
+  m.energy_ci95_mj = finite(stats::ci95_halfwidth(energy));
+  if (m.energy_ci95_mj && *m.energy_per_inference_mj != 0)
+    m.energy_ci95_rel = *m.energy_ci95_mj / std::fabs(*m.energy_per_inference_mj);
+  m.latency_ms = stats::mean(latency);
+  m.latency_ci95_ms = finite(stats::ci95_halfwidth(latency));
+  if (m.idle_power_mw) {
+    std::vector<double> dyn;
+    for (size_t i = 0; i < kept.size(); ++i)
+      dyn.push_back((kept[i].primary().energy_mj - *m.idle_power_mw * kept[i].duration_ms / 1e3) /
+                    static_cast<double>(per_window[i]));
+    m.dynamic_energy_per_inference_mj = stats::mean(dyn);
+  }
+  if (!m.converged)
+    m.notes.push_back(fmt::format("stopped by {} before the 95% CI reached {:.1f}% of the mean",
+                                  m.stop_reason, o.ci_target * 100));
+  return m;
+}
+
+Measurement measure_run(const Context& ctx, const std::function<CommandResult()>& run,
+                        const std::string& name, const ProtocolOptions& o) {
+  check(ctx, o);
+  Measurement m = start(ctx, name, "command", o.threads);
+  const auto before = idle(ctx, "idle-before", o.idle_s);
+  ctx.sampler->begin_window("run");
+  CommandResult result;
+  try {
+    result = run();
+  } catch (...) {
+    ctx.sampler->end_window("run");
+    throw;
+  }
+  EnergyWindow w = ctx.sampler->end_window("run");
+  const auto after = idle(ctx, "idle-after", o.idle_s);
+  const int code = result.exit_code;
+  m.exit_code = code;
+  m.cpu_time_ms = result.cpu_s * 1e3;
+  m.windows = 1;
+  m.stop_reason = "command finished";
+  fill(m, ctx, {w}, before, after);
+  if (const auto period = ctx.sampler->stats(0).update_period_s) {
+    const double need = o.min_updates * *period;
+    m.window_target_ms = need * 1e3;
+    if (w.duration_ms / 1e3 < need)
+      m.notes.push_back(fmt::format(
+          "the run lasted {:.3f} s, less than {} updates of {} ({:.3f} s each): coarse result",
+          w.duration_ms / 1e3, o.min_updates, m.meter, *period));
+  }
+  if (code != 0) m.notes.push_back(fmt::format("the command exited with status {}", code));
+  return m;
+}
+
+}  // namespace nnjoule::bench

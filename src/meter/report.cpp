@@ -1,0 +1,115 @@
+#include "nnjoule/meter/report.hpp"
+
+#include <fmt/format.h>
+
+#include "nnjoule/common/table.hpp"
+#include "nnjoule/meter/discovery.hpp"
+
+namespace nnjoule::meter {
+namespace {
+using json = nlohmann::json;
+
+std::string unit(Signal s) {
+  return s == Signal::kPower ? "mW" : "mJ";
+}
+
+std::string period_text(const MeterStats& s, double probe_s) {
+  if (!s.update_period_s)
+    return fmt::format("not seen to change in {} ms", format_number(probe_s * 1e3));
+  return fmt::format("{}{} ms{}", s.period_is_upper_bound ? "<= " : "",
+                     format_number(*s.update_period_s * 1e3), s.period_known ? " (known)" : "");
+}
+
+// found / found but not live, from the probe.
+std::string live_status(const Finding& f, const std::optional<MeterStats>& s, std::string* why) {
+  if (f.status != Finding::Status::kFound) return std::string(status_name(f.status));
+  if (s && !probe_says_live(*f.meter, *s, why)) return "not live";
+  return "found";
+}
+
+}  // namespace
+
+json meters_json(const std::vector<Finding>& findings,
+                 const std::vector<std::optional<MeterStats>>& stats, double probe_s) {
+  json out = json::array();
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const auto& f = findings[i];
+    const auto& s = stats.at(i);
+    std::string why;
+    const std::string status = live_status(f, s, &why);
+    json m = {{"kind", f.kind}, {"name", f.name}, {"status", status}, {"reason", f.reason}};
+    if (!why.empty()) m["not_live_reason"] = why;
+    if (f.meter) {
+      const auto p = f.meter->provenance();
+      m["provenance"] = {
+          {"origin", std::string(origin_name(p.origin))}, {"by", p.by}, {"label", p.label()}};
+      json doms = json::array();
+      const auto& d = f.meter->domains();
+      for (size_t k = 0; k < d.size(); ++k) {
+        json dj = {{"name", d[k].name},
+                   {"signal", std::string(signal_name(d[k].signal))},
+                   {"in_total", d[k].in_total},
+                   {"note", d[k].note},
+                   {"wrap_mj", d[k].wrap_mj > 0 ? json(d[k].wrap_mj) : json(nullptr)}};
+        if (s) {
+          dj["readable"] = s->error.empty();
+          dj["reads"] = s->reads;
+          dj["update_period_ms"] =
+              s->update_period_s ? json(*s->update_period_s * 1e3) : json(nullptr);
+          dj["update_period_upper_bound"] = s->period_is_upper_bound;
+          dj["update_period_known"] = s->period_known;
+          const auto& r = k < s->resolution.size() ? s->resolution[k] : std::nullopt;
+          dj["resolution"] = r ? json(*r) : json(nullptr);
+          dj["resolution_unit"] = unit(d[k].signal);
+          if (!s->error.empty()) dj["error"] = s->error;
+        }
+        doms.push_back(std::move(dj));
+      }
+      m["domains"] = doms;
+    }
+    out.push_back(std::move(m));
+  }
+  return {{"probe_ms", probe_s * 1e3}, {"meters", out}};
+}
+
+std::string format_meters(const std::vector<Finding>& findings,
+                          const std::vector<std::optional<MeterStats>>& stats, double probe_s) {
+  TextTable t(
+      {"meter", "status", "domain", "signal", "readable", "update period", "resolution", "note"});
+  std::string tail;
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const auto& f = findings[i];
+    const auto& s = stats.at(i);
+    std::string why;
+    const std::string status = live_status(f, s, &why);
+    if (!f.meter) {
+      tail += fmt::format("{}: {}: {}\n", f.name, status, f.reason);
+      continue;
+    }
+    const auto& d = f.meter->domains();
+    for (size_t k = 0; k < d.size(); ++k) {
+      std::string readable = "not probed", period = "-", res = "-";
+      if (s) {
+        readable = s->error.empty() ? "yes" : "no";
+        period = period_text(*s, probe_s);
+        const auto& r = k < s->resolution.size() ? s->resolution[k] : std::nullopt;
+        res = r ? format_number(*r) + " " + unit(d[k].signal) : std::string("not seen");
+      }
+      if (d[k].signal == Signal::kOffline) readable = "file", period = "-", res = "-";
+      std::string note = d[k].note;
+      if (!d[k].in_total) note = "not in total: " + note;
+      t.add_row({k == 0 ? f.name : "", k == 0 ? status : "", d[k].name,
+                 std::string(signal_name(d[k].signal)), readable, period, res, note});
+    }
+    const std::string label = f.meter->provenance().label();
+    if (!f.reason.empty()) tail += fmt::format("{}: {}: {}\n", f.name, label, f.reason);
+    if (!why.empty()) tail += fmt::format("{}: not live: {}\n", f.name, why);
+    if (s && !s->error.empty()) tail += fmt::format("{}: read failed: {}\n", f.name, s->error);
+  }
+  std::string out = t.rows() ? t.render() : std::string("no meter found\n");
+  return out + "\n" + tail +
+         fmt::format("(update period and resolution measured over a {} ms probe)\n",
+                     format_number(probe_s * 1e3));
+}
+
+}  // namespace nnjoule::meter

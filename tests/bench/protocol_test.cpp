@@ -1,0 +1,335 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "meter/fake_tree.hpp"
+#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/common/rng.hpp"
+#include "nnjoule/meter/meters.hpp"
+
+using namespace nnjoule;
+using namespace nnjoule::bench;
+using namespace nnjoule::meter;
+using nnjoule::testing::FakeTree;
+using nnjoule::testing::FunctionMeter;
+
+namespace {
+
+// A simulated device: an energy counter fed by idle power and by each inference, on a manual
+// clock. Idle waits advance in 1 ms steps so the sampler sees the counter move.
+struct Sim {
+  ManualClock clock;
+  double energy_mj = 0;
+  double idle_mw = 1000;
+  std::shared_ptr<Meter> meter;
+  std::unique_ptr<Sampler> sampler;
+  FakeTree tree;
+
+  explicit Sim(std::optional<double> known_period = std::nullopt) {
+    meter = std::make_shared<FunctionMeter>(
+        "sim", std::vector<Domain>{{"board", Signal::kEnergy, 0, true, ""}},
+        std::vector<FunctionMeter::Fn>{[this](double) { return energy_mj; }});
+    if (known_period)
+      meter = std::make_shared<PeriodMeter>(*known_period, [this] { return energy_mj; });
+    sampler = std::make_unique<Sampler>(std::vector<std::shared_ptr<Meter>>{meter}, clock);
+    tree.write("/proc/cpuinfo", "processor\t: 0\nmodel name\t: Test CPU\n");
+    tree.write("/sys/devices/system/cpu/online", "0\n");
+  }
+  void pass(double s, double extra_mj = 0) {
+    clock.advance(s);
+    energy_mj += idle_mw * s + extra_mj;
+  }
+  Sleeper sleeper() {
+    return [this](double s) {
+      const int steps = static_cast<int>(std::llround(s * 1000));
+      for (int i = 0; i < steps; ++i) {
+        pass(0.001);
+        sampler->step(clock.now_s());
+      }
+    };
+  }
+  Context ctx() { return Context{sampler.get(), sleeper(), tree.fs()}; }
+
+  // A counter meter with a declared update period (a slow sensor).
+  class PeriodMeter : public Meter {
+   public:
+    PeriodMeter(double period, std::function<double()> fn) : period_(period), fn_(std::move(fn)) {
+      domains_.push_back({"board", Signal::kEnergy, 0, true, ""});
+    }
+    std::string kind() const override { return "sim"; }
+    std::optional<double> known_update_period_s() const override { return period_; }
+    void read(double, std::span<double> out) override { out[0] = fn_(); }
+
+   private:
+    double period_;
+    std::function<double()> fn_;
+  };
+};
+
+ProtocolOptions quick() {
+  ProtocolOptions o;
+  o.idle_s = 0.2;
+  o.warmup_runs = 3;
+  o.warmup_s = 0.01;
+  o.min_window_s = 0.1;
+  o.min_updates = 10;
+  o.threads = 1;
+  return o;
+}
+
+}  // namespace
+
+TEST(Protocol, ExactEnergyPerInferenceConvergesAtTheMinimumWindows) {
+  // Every inference takes 2 ms and 10 mJ above the 1 W idle: 12 mJ in total.
+  Sim sim;
+  auto m = measure_workload(
+      sim.ctx(),
+      [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10);
+      },
+      "toy", quick());
+  EXPECT_TRUE(m.converged);
+  EXPECT_EQ(m.stop_reason, "ci target met");
+  EXPECT_EQ(m.windows, 5);
+  EXPECT_EQ(m.inferences_per_window, 50);  // 0.1 s / 2 ms
+  EXPECT_EQ(m.inferences, 250);
+  EXPECT_NEAR(*m.energy_per_inference_mj, 12.0, 1e-9);
+  EXPECT_NEAR(*m.energy_ci95_mj, 0.0, 1e-9);
+  EXPECT_NEAR(*m.dynamic_energy_per_inference_mj, 10.0, 1e-9);
+  EXPECT_NEAR(*m.latency_ms, 2.0, 1e-9);
+  EXPECT_NEAR(*m.idle_power_mw, 1000.0, 1e-9);
+  EXPECT_NEAR(*m.idle_before_mw, 1000.0, 1e-9);
+  EXPECT_NEAR(*m.idle_after_mw, 1000.0, 1e-9);
+  EXPECT_NEAR(m.avg_power_mw, 6000.0, 1e-6);
+  EXPECT_NEAR(m.energy_mj, 250 * 12.0, 1e-6);
+  EXPECT_NEAR(*m.dynamic_energy_mj, 250 * 10.0, 1e-6);
+  EXPECT_EQ(m.provenance.label(), "measured (sim)");
+  EXPECT_EQ(m.kind, "model");
+  EXPECT_EQ(m.device.cpu_model, "Test CPU");
+  EXPECT_EQ(m.device.meter, "sim");
+  EXPECT_EQ(m.device.threads, 1);
+}
+
+TEST(Protocol, NoisyEnergyRepeatsUntilTheCiTarget) {
+  Sim sim;
+  Rng rng(7);
+  auto o = quick();
+  o.ci_target = 0.01;
+  auto m = measure_workload(
+      sim.ctx(),
+      [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10 + 4 * rng.normal());
+      },
+      "noisy", o);
+  EXPECT_TRUE(m.converged);
+  EXPECT_LE(*m.energy_ci95_rel, 0.01);
+  EXPECT_GE(m.windows, 5);
+  EXPECT_NEAR(*m.energy_per_inference_mj, 12.0, 3 * *m.energy_ci95_mj + 1e-9);
+}
+
+TEST(Protocol, TimeCapStopsAnUnconvergedRun) {
+  Sim sim;
+  Rng rng(3);
+  auto o = quick();
+  o.ci_target = 1e-6;
+  o.time_cap_s = 1.0;
+  auto m = measure_workload(
+      sim.ctx(),
+      [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10 + rng.normal());
+      },
+      "capped", o);
+  EXPECT_FALSE(m.converged);
+  EXPECT_EQ(m.stop_reason, "time cap");
+  EXPECT_GE(m.windows, 9);
+  EXPECT_LE(m.windows, 11);
+  ASSERT_FALSE(m.notes.empty());
+  EXPECT_NE(m.notes.back().find("stopped by time cap"), std::string::npos);
+}
+
+TEST(Protocol, WindowsSpanKUpdatesOfASlowMeter) {
+  // A meter updating every 0.5 s: 10 updates need 5 s windows, not the 0.1 s minimum.
+  Sim sim(0.5);
+  auto m = measure_workload(
+      sim.ctx(),
+      [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10);
+      },
+      "slow", quick());
+  EXPECT_NEAR(m.window_target_ms, 5000, 1e-9);
+  EXPECT_EQ(m.inferences_per_window, 2500);
+  EXPECT_NEAR(*m.energy_per_inference_mj, 12.0, 1e-9);
+}
+
+TEST(Protocol, ShortWindowsAreDiscardedAndResized) {
+  // Warm-up inferences are 10x slower than the later ones (caches, lazy setup), so the window
+  // sized from them is too short.
+  Sim sim;
+  int64_t calls = 0;
+  auto m = measure_workload(
+      sim.ctx(),
+      [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i) sim.pass(calls++ < 3 ? 0.02 : 0.002, 10);
+      },
+      "jit", quick());
+  EXPECT_TRUE(m.converged);
+  EXPECT_NEAR(*m.energy_per_inference_mj, 12.0, 1e-9);
+  bool noted = false;
+  for (const auto& n : m.notes)
+    noted = noted || n.find("discarded and resized") != std::string::npos;
+  EXPECT_TRUE(noted);
+  EXPECT_GE(m.window_target_ms, 100);
+}
+
+TEST(Protocol, CommandRunReportsExitCodeAndDynamicEnergy) {
+  Sim sim;
+  auto m = measure_run(
+      sim.ctx(),
+      [&] {
+        sim.pass(1.5, 3000);  // 1.5 s, 3 J above idle
+        return CommandResult{3, 0.75};
+      },
+      "app --flag", quick());
+  EXPECT_EQ(m.kind, "command");
+  EXPECT_EQ(*m.exit_code, 3);
+  EXPECT_NEAR(*m.cpu_time_ms, 750, 1e-9);
+  EXPECT_NEAR(m.duration_ms, 1500, 1e-9);
+  EXPECT_NEAR(m.energy_mj, 4500, 1e-9);
+  EXPECT_NEAR(m.avg_power_mw, 3000, 1e-9);
+  EXPECT_NEAR(*m.idle_power_mw, 1000, 1e-9);
+  EXPECT_NEAR(*m.dynamic_energy_mj, 3000, 1e-9);
+  EXPECT_FALSE(m.energy_per_inference_mj.has_value());
+  EXPECT_NE(m.notes.back().find("exited with status 3"), std::string::npos);
+}
+
+TEST(Protocol, NoIdleBaselineMeansDynamicEnergyUnknown) {
+  Sim sim;
+  auto o = quick();
+  o.idle_s = 0;
+  auto m = measure_run(
+      sim.ctx(),
+      [&] {
+        sim.pass(1, 0);
+        return CommandResult{};
+      },
+      "x", o);
+  EXPECT_FALSE(m.idle_power_mw.has_value());
+  EXPECT_FALSE(m.dynamic_energy_mj.has_value());
+}
+
+TEST(Protocol, BadOptionsAreErrors) {
+  Sim sim;
+  auto o = quick();
+  o.ci_target = 0;
+  EXPECT_THROW(measure_workload(
+                   sim.ctx(), [](int64_t) {}, "x", o),
+               Error);
+  o = quick();
+  o.min_windows = 1;
+  EXPECT_THROW(measure_workload(
+                   sim.ctx(), [](int64_t) {}, "x", o),
+               Error);
+}
+
+TEST(Command, ExitCodesSignalsAndMissingCommands) {
+  EXPECT_EQ(run_command({"true"}).exit_code, 0);
+  EXPECT_EQ(run_command({"sh", "-c", "exit 7"}).exit_code, 7);
+  EXPECT_EQ(run_command({"sh", "-c", "kill -TERM $$"}).exit_code, 128 + 15);
+  int started = 0;
+  double cpu = -1;
+  CommandHooks h;
+  h.on_start = [&](int pid) { started = pid; };
+  h.on_exit = [&](double c) { cpu = c; };
+  run_command({"true"}, h);
+  EXPECT_GT(started, 0);
+  EXPECT_GE(cpu, 0);
+  try {
+    run_command({"/nonexistent/nnjoule-no-such-command"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot run '/nonexistent/nnjoule-no-such-command'"),
+              std::string::npos);
+  }
+}
+
+TEST(ProcessCpu, ReadsProcStatUntilTheExitRusage) {
+  FakeTree t;
+  auto cpu = std::make_shared<ProcessCpu>(t.fs());
+  EXPECT_EQ(cpu->seconds(), 0);
+  const long tck = sysconf(_SC_CLK_TCK);
+  // comm with a space and a parenthesis; utime 2 s, stime 1 s, cutime 0.5 s, cstime 0.5 s.
+  t.write("/proc/42/stat",
+          fmt::format("42 (my (app)) R 1 42 42 0 -1 0 0 0 0 0 {} {} {} {} 20 0 1 0\n", 2 * tck, tck,
+                      tck / 2, tck / 2));
+  cpu->attach(42);
+  EXPECT_NEAR(cpu->seconds(), 4.0, 1e-9);
+  cpu->finish(4.25);
+  t.write("/proc/42/stat", "garbage");
+  EXPECT_NEAR(cpu->seconds(), 4.25, 1e-9);
+  auto fn = ProcessCpu::source(cpu);
+  EXPECT_NEAR(fn(), 4.25, 1e-9);
+}
+
+TEST(DeviceState, ReadsCpufreqThermalAndSaysWhatIsMissing) {
+  FakeTree t;
+  t.write("/proc/cpuinfo", "processor\t: 0\nmodel name\t: Fake 8-core\nprocessor\t: 1\n");
+  t.write("/sys/devices/system/cpu/online", "0-1\n");
+  t.write("/proc/sys/kernel/osrelease", "6.1.0-test\n");
+  for (int c = 0; c < 2; ++c) {
+    const std::string d = fmt::format("/sys/devices/system/cpu/cpu{}/cpufreq/", c);
+    t.write(d + "scaling_governor", c == 0 ? "performance\n" : "schedutil\n");
+    t.write(d + "scaling_cur_freq", 1800000 + c * 100000);
+    t.write(d + "scaling_min_freq", 600000);
+    t.write(d + "scaling_max_freq", 2400000);
+  }
+  t.write("/sys/class/thermal/thermal_zone0/type", "cpu-thermal\n");
+  t.write("/sys/class/thermal/thermal_zone0/temp", 48250);
+  auto d = read_device_state(*t.fs(), 4, {});
+  EXPECT_EQ(d.cpu_model, "Fake 8-core");
+  EXPECT_EQ(d.logical_cores, 2);
+  EXPECT_EQ(d.kernel, "6.1.0-test");
+  EXPECT_EQ(d.governor, "mixed: performance schedutil");
+  ASSERT_EQ(d.cpus.size(), 2u);
+  EXPECT_DOUBLE_EQ(*d.cpus[1].cur_mhz, 1900);
+  EXPECT_DOUBLE_EQ(*d.cpus[0].max_mhz, 2400);
+  ASSERT_EQ(d.temperatures.size(), 1u);
+  EXPECT_DOUBLE_EQ(d.temperatures[0].celsius, 48.25);
+  EXPECT_EQ(d.threads, 4);
+  EXPECT_TRUE(d.notes.empty());
+
+  FakeTree bare;
+  auto b = read_device_state(*bare.fs(), 0, {});
+  EXPECT_EQ(b.governor, "unknown (no cpufreq)");
+  EXPECT_EQ(b.cpu_model, "unknown");
+  EXPECT_EQ(b.notes.size(), 3u);  // kernel, cpufreq, thermal
+}
+
+TEST(Measurement, JsonRoundTripsAndMissingFieldsAreErrors) {
+  Sim sim;
+  auto m = measure_workload(
+      sim.ctx(),
+      [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10);
+      },
+      "toy", quick());
+  const auto j = to_json(m);
+  EXPECT_EQ(j["provenance"]["label"], "measured (sim)");
+  EXPECT_EQ(j["exit_code"], nullptr);
+  const auto back = measurement_from_json(j);
+  EXPECT_EQ(to_json(back), j);
+  auto broken = j;
+  broken.erase("energy_mj");
+  try {
+    measurement_from_json(broken);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "measurement: missing field 'energy_mj'");
+  }
+  broken = j;
+  broken["device"]["threads"] = "four";
+  EXPECT_THROW(measurement_from_json(broken), Error);
+  const std::string text = format_measurement(m);
+  EXPECT_NE(text.find("energy / inference"), std::string::npos);
+  EXPECT_NE(text.find("measured (sim)"), std::string::npos);
+}
