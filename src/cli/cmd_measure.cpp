@@ -19,6 +19,12 @@ struct Options {
 
 void run(const Options& o) {
   if (o.args.empty()) fail("measure: nothing to measure; give a command after --");
+  const std::string& first = o.args.front();
+  if (o.args.size() == 1 && first.size() > 5 && first.substr(first.size() - 5) == ".onnx")
+    fail(
+        "measure: {}: measuring a model needs the execution engine (src/exec), not in this "
+        "build; to measure a program that runs it, give the program after --",
+        first);
   auto discover = o.meters.discover();
   // The estimate charges the command's own CPU time, not other processes' load.
   auto cpu = std::make_shared<meter::ProcessCpu>(discover.fs);

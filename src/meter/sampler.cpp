@@ -176,8 +176,15 @@ void Sampler::read_locked(MeterState& m, double now) {
     }
   }
   m.last_t = now;
+  const double prev_interval = m.interval;
   adapt_locked(m);
-  m.next_due = now + m.interval;
+  // Keep a fixed grid while on time, so wake-up latency does not stretch every interval; restart
+  // it after an edge read, a change of interval or a late wake-up.
+  const double grid = m.next_due + m.interval;
+  m.next_due =
+      (m.interval == prev_interval && std::isfinite(m.next_due) && m.next_due <= now && grid > now)
+          ? grid
+          : now + m.interval;
 }
 
 void Sampler::adapt_locked(MeterState& m) {
