@@ -148,6 +148,8 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     workload(n);
     EnergyWindow w = ctx.sampler->end_window(wname);
     const double dur_s = w.duration_ms / 1e3;
+    if (!(dur_s > 0))
+      fail("{}: a window of {} inferences took no time on the sampler's clock", name, n);
     const bool capped = now(ctx) - t_start >= o.time_cap_s;
     if (dur_s < target * (1 - 1e-9)) {  // rounding in the clock is not a short window
       // The warm-up's latency was optimistic: more inferences per window, and try again.

@@ -1,10 +1,14 @@
-// nnjoule measure -- COMMAND ARGS...: the energy of a whole program run (application level).
+// nnjoule measure: the energy of a model's inference (the measurement protocol on the execution
+// engine) or of a whole program run (application level, after --).
+#include <time.h>
+
 #include <iostream>
 
 #include "command.hpp"
 #include "meter_options.hpp"
 #include "nnjoule/bench/protocol.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/exec/engine.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -14,39 +18,83 @@ struct Options {
   std::vector<std::string> meter_names;
   bool json = false;
   double idle_s = 2.0;
+  std::optional<int> threads;
+  std::string cpus;
+  double ci_percent = 2.0;
+  double min_window_s = 0.5;
+  double time_cap_s = 60;
   std::vector<std::string> args;
 };
 
+bool is_model(const std::vector<std::string>& args) {
+  const std::string& a = args.front();
+  return args.size() == 1 && a.size() > 5 && a.substr(a.size() - 5) == ".onnx";
+}
+
+// The ONNX importer (graph::load_onnx) is declared but not yet built into nnjoule; once it is,
+// this returns graph::load_onnx(path).
+graph::Graph load_model(const std::string& path) {
+  fail("measure: {}: this build cannot load ONNX files yet (the ONNX importer is not in it)", path);
+}
+
+double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 void run(const Options& o) {
-  if (o.args.empty()) fail("measure: nothing to measure; give a command after --");
-  const std::string& first = o.args.front();
-  if (o.args.size() == 1 && first.size() > 5 && first.substr(first.size() - 5) == ".onnx")
-    fail(
-        "measure: {}: measuring a model needs the execution engine (src/exec), not in this "
-        "build; to measure a program that runs it, give the program after --",
-        first);
+  if (o.args.empty()) fail("measure: nothing to measure; give MODEL.onnx, or a command after --");
+  const bool model = is_model(o.args);
+  if (!model && (o.threads || !o.cpus.empty()))
+    fail("measure: --threads and --cpus apply to a model (MODEL.onnx), not to a command");
+
   auto discover = o.meters.discover();
-  // The estimate charges the command's own CPU time, not other processes' load.
-  auto cpu = std::make_shared<meter::ProcessCpu>(discover.fs);
-  discover.workload_cpu = meter::ProcessCpu::source(cpu);
-  discover.workload_cpu_source = "the command's CPU time (/proc/PID/stat, wait4)";
+  // The estimate charges the workload's own CPU time, not other processes' load.
+  std::shared_ptr<meter::ProcessCpu> child;
+  if (model) {
+    discover.workload_cpu = process_cpu_s;
+    discover.workload_cpu_source = "this process's CPU time (CLOCK_PROCESS_CPUTIME_ID)";
+  } else {
+    child = std::make_shared<meter::ProcessCpu>(discover.fs);
+    discover.workload_cpu = meter::ProcessCpu::source(child);
+    discover.workload_cpu_source = "the command's CPU time (/proc/PID/stat, wait4)";
+  }
   const auto found = meter::discover_meters(discover);
   auto sel = meter::select_meters(found, o.meter_names);
+
+  bench::ProtocolOptions po;
+  po.idle_s = o.idle_s;
+  po.ci_target = o.ci_percent / 100.0;
+  po.min_window_s = o.min_window_s;
+  po.time_cap_s = o.time_cap_s;
+
+  std::optional<graph::Graph> g;
+  bench::ModelOptions mo;
+  if (model) {
+    g = load_model(o.args.front());  // before the sampler starts: a bad file fails fast
+    mo.threads = o.threads.value_or(1);
+    if (!o.cpus.empty()) mo.cpus = exec::parse_cpu_list(o.cpus);
+  }
+
   meter::SteadyClock clock;
   meter::Sampler sampler(sel.meters, clock);
   bench::Context ctx{&sampler, bench::real_sleeper(),
                      std::make_shared<const meter::SysFs>(o.meters.root)};
-  bench::ProtocolOptions po;
-  po.idle_s = o.idle_s;
-  std::string cmdline;
-  for (const auto& a : o.args) cmdline += (cmdline.empty() ? "" : " ") + a;
   sampler.start();
-  bench::CommandHooks hooks;
-  hooks.stdout_to_stderr = o.json;
-  hooks.on_start = [&](int pid) { cpu->attach(pid); };
-  hooks.on_exit = [&](double cpu_s) { cpu->finish(cpu_s); };
-  bench::Measurement m = bench::measure_run(
-      ctx, [&] { return bench::run_command(o.args, hooks); }, cmdline, po);
+  bench::Measurement m;
+  if (model) {
+    m = bench::measure_model(ctx, *g, o.args.front(), mo, po);
+  } else {
+    std::string cmdline;
+    for (const auto& a : o.args) cmdline += (cmdline.empty() ? "" : " ") + a;
+    bench::CommandHooks hooks;
+    hooks.stdout_to_stderr = o.json;
+    hooks.on_start = [&](int pid) { child->attach(pid); };
+    hooks.on_exit = [&](double cpu_s) { child->finish(cpu_s); };
+    m = bench::measure_run(
+        ctx, [&] { return bench::run_command(o.args, hooks); }, cmdline, po);
+  }
   sampler.stop();
   m.notes.insert(m.notes.begin(), sel.notes.begin(), sel.notes.end());
   if (o.json)
@@ -59,17 +107,29 @@ void register_measure(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "measure",
-      "Measure the energy of a command's whole run: nnjoule measure [options] -- CMD ARGS...");
+      "Measure energy: of a model's inference (nnjoule measure MODEL.onnx), or of a command's "
+      "whole run (nnjoule measure [options] -- CMD ARGS...)");
   o->meters.add_to(cmd);
   cmd->add_option("--meter", o->meter_names,
                   "Meters to use, the first is the primary (rapl, perf, nvml, ina, hwmon, battery, "
                   "trace, estimate); default: every live sensor, else the estimate")
       ->delimiter(',');
   cmd->add_flag("--json", o->json,
-                "Print JSON (format in docs/cli.md); the command's stdout goes to stderr");
+                "Print JSON (format in docs/cli.md); a command's stdout goes to stderr");
   cmd->add_option("--idle", o->idle_s, "Seconds of idle baseline before and after (0: none)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("command", o->args, "The command and its arguments, after --");
+  cmd->add_option("--threads", o->threads, "Model: engine threads (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--cpus", o->cpus, "Model: pin the engine's threads to these CPUs (\"0,2-3\")");
+  cmd->add_option("--ci", o->ci_percent,
+                  "Model: stop when the 95% CI of energy per inference is within this % (2)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--min-window", o->min_window_s,
+                  "Model: minimum seconds per measured window (0.5; at least 10 meter updates)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--time-cap", o->time_cap_s, "Model: stop repeating after this many seconds (60)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("args", o->args, "MODEL.onnx, or the command and its arguments after --");
   cmd->callback([o] { run(*o); });
 }
 

@@ -110,3 +110,18 @@ TEST(Cli, MeasureErrors) {
   EXPECT_NE(rapl.err.find("nnjoule: error: meter 'rapl' is not available: "), std::string::npos)
       << rapl.err;
 }
+
+TEST(Cli, MeasureModelOptionsAndBadModels) {
+  FakeTree t;
+  bare_machine(t);
+  nnjoule::testing::TempDir dir;
+  auto cmd_threads =
+      run_cli({"measure", "--root", t.root().string(), "--threads", "2", "--", "true"});
+  EXPECT_EQ(cmd_threads.exit_code, 1);
+  EXPECT_NE(cmd_threads.err.find("--threads and --cpus apply to a model"), std::string::npos);
+  nnjoule::testing::write_text(dir / "bad.onnx", "not a model");
+  auto bad = run_cli({"measure", (dir / "bad.onnx").string(), "--root", t.root().string()});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("nnjoule: error: "), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("bad.onnx"), std::string::npos) << bad.err;
+}

@@ -6,6 +6,7 @@
 #include "nnjoule/bench/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/rng.hpp"
+#include "nnjoule/graph/builder.hpp"
 #include "nnjoule/meter/meters.hpp"
 
 using namespace nnjoule;
@@ -332,4 +333,37 @@ TEST(Measurement, JsonRoundTripsAndMissingFieldsAreErrors) {
   const std::string text = format_measurement(m);
   EXPECT_NE(text.find("energy / inference"), std::string::npos);
   EXPECT_NE(text.find("measured (sim)"), std::string::npos);
+}
+
+TEST(Protocol, ModelOnTheEngineWithAConstantRail) {
+  // Real engine, real clock: only relations that hold whatever the timing are checked.
+  graph::GraphBuilder b("tiny", 1);
+  auto x = b.input("x", {1, 3, 16, 16});
+  auto y = b.relu(b.conv(x, 8, 3));
+  const auto g = b.finish({b.global_avgpool(y)});
+  auto rail = std::make_shared<FunctionMeter>(
+      "rail", std::vector<Domain>{{"VDD_IN", Signal::kPower, 0, true, ""}},
+      std::vector<FunctionMeter::Fn>{[](double) { return 5000.0; }});
+  SteadyClock clock;
+  Sampler sampler({rail}, clock);
+  FakeTree tree;
+  Context ctx{&sampler, real_sleeper(), tree.fs()};
+  ProtocolOptions o;
+  o.idle_s = 0.01;
+  o.warmup_s = 0.01;
+  o.min_window_s = 0.01;
+  o.time_cap_s = 2;
+  sampler.start();
+  auto m = measure_model(ctx, g, "tiny", ModelOptions{.threads = 1, .cpus = {}, .seed = 1}, o);
+  sampler.stop();
+  EXPECT_EQ(m.kind, "model");
+  EXPECT_GE(m.windows, 2);
+  EXPECT_GE(m.inferences, static_cast<int64_t>(m.windows));
+  EXPECT_GT(*m.latency_ms, 0);
+  // A constant 5 W: every inference costs 5 W x its latency, and the idle power is 5 W.
+  EXPECT_NEAR(*m.energy_per_inference_mj, 5.0 * *m.latency_ms, 1e-6 * *m.energy_per_inference_mj);
+  EXPECT_NEAR(*m.idle_power_mw, 5000, 1e-6);
+  EXPECT_NEAR(*m.dynamic_energy_per_inference_mj, 0, 1e-6);
+  EXPECT_EQ(m.device.threads, 1);
+  EXPECT_THROW(measure_model(ctx, g, "tiny", ModelOptions{.threads = 0}, o), Error);
 }

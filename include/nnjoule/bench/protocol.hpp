@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nnjoule/bench/measurement.hpp"
+#include "nnjoule/graph/graph.hpp"
 #include "nnjoule/meter/sampler.hpp"
 #include "nnjoule/meter/sysfs.hpp"
 
@@ -54,6 +55,15 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
 // Application level: baselines, then one window around one run of `run`, then the baseline after.
 Measurement measure_run(const Context& ctx, const std::function<CommandResult()>& run,
                         const std::string& name, const ProtocolOptions& options);
+
+struct ModelOptions {
+  int threads = 1;        // the engine's thread pool, the calling thread included
+  std::vector<int> cpus;  // pin the threads to these CPUs (empty: not pinned)
+  uint64_t seed = 1;      // random inputs
+};
+// The protocol around one inference of `g` on the execution engine (src/exec) per call.
+Measurement measure_model(const Context& ctx, const graph::Graph& g, const std::string& name,
+                          const ModelOptions& model, ProtocolOptions options);
 
 // Spawns argv (searched in PATH) and waits for it. Throws Error when it cannot be started.
 CommandResult run_command(const std::vector<std::string>& argv, const CommandHooks& hooks = {});
