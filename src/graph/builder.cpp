@@ -36,8 +36,7 @@ std::string GraphBuilder::int_input(const std::string& name, Shape shape) {
 }
 
 std::vector<std::string> GraphBuilder::node(const std::string& op, std::vector<std::string> inputs,
-                                            std::map<std::string, AttrValue> attrs,
-                                            int n_outputs) {
+                                            std::map<std::string, AttrValue> attrs, int n_outputs) {
   Node n;
   std::string stem = op;
   for (auto& ch : stem) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -73,7 +72,8 @@ std::string GraphBuilder::weight(const Shape& shape, int64_t fan_in, const std::
 std::string GraphBuilder::constant(const Shape& shape, std::vector<float> values,
                                    const std::string& stem) {
   std::string name = fresh(stem);
-  g_.initializers[name] = std::make_shared<TensorData>(TensorData::floats(shape, std::move(values)));
+  g_.initializers[name] =
+      std::make_shared<TensorData>(TensorData::floats(shape, std::move(values)));
   g_.values[name] = ValueInfo{DType::kFloat32, shape};
   return name;
 }
@@ -119,6 +119,7 @@ std::string GraphBuilder::conv_transpose(const std::string& x, int64_t cout, int
               {{"kernel_shape", std::vector<int64_t>{k, k}},
                {"strides", std::vector<int64_t>{stride, stride}},
                {"pads", std::vector<int64_t>{pad, pad, pad, pad}},
+               {"dilations", std::vector<int64_t>{1, 1}},
                {"output_padding", std::vector<int64_t>{output_padding, output_padding}},
                {"group", int64_t{1}}})[0];
 }
@@ -150,18 +151,28 @@ std::string GraphBuilder::bn(const std::string& x) {
               {{"epsilon", 1e-5f}})[0];
 }
 
-std::string GraphBuilder::relu(const std::string& x) { return node("Relu", {x})[0]; }
-std::string GraphBuilder::relu6(const std::string& x) { return clip(x, 0.f, 6.f); }
+std::string GraphBuilder::relu(const std::string& x) {
+  return node("Relu", {x})[0];
+}
+std::string GraphBuilder::relu6(const std::string& x) {
+  return clip(x, 0.f, 6.f);
+}
 std::string GraphBuilder::clip(const std::string& x, float lo, float hi) {
   return node("Clip", {x}, {{"min", lo}, {"max", hi}})[0];
 }
-std::string GraphBuilder::hswish(const std::string& x) { return node("HardSwish", {x})[0]; }
+std::string GraphBuilder::hswish(const std::string& x) {
+  return node("HardSwish", {x})[0];
+}
 std::string GraphBuilder::hsigmoid(const std::string& x) {
   // PyTorch's Hardsigmoid: relu6(x + 3) / 6.
   return node("HardSigmoid", {x}, {{"alpha", 1.f / 6.f}, {"beta", 0.5f}})[0];
 }
-std::string GraphBuilder::sigmoid(const std::string& x) { return node("Sigmoid", {x})[0]; }
-std::string GraphBuilder::tanh(const std::string& x) { return node("Tanh", {x})[0]; }
+std::string GraphBuilder::sigmoid(const std::string& x) {
+  return node("Sigmoid", {x})[0];
+}
+std::string GraphBuilder::tanh(const std::string& x) {
+  return node("Tanh", {x})[0];
+}
 std::string GraphBuilder::leaky_relu(const std::string& x, float alpha) {
   return node("LeakyRelu", {x}, {{"alpha", alpha}})[0];
 }
@@ -231,7 +242,8 @@ std::string GraphBuilder::fc(const std::string& x, int64_t cout, bool bias) {
   if (s.size() != 2) fail("fc on '{}' needs a 2-D input, got {}", x, shape_str(s));
   std::vector<std::string> ins = {x, weight({cout, s[1]}, s[1], "fc_w")};
   if (bias) ins.push_back(weight({cout}, s[1], "fc_b"));
-  return node("Gemm", ins, {{"transB", int64_t{1}}, {"alpha", 1.f}, {"beta", 1.f}})[0];
+  return node("Gemm", ins,
+              {{"transA", int64_t{0}}, {"transB", int64_t{1}}, {"alpha", 1.f}, {"beta", 1.f}})[0];
 }
 
 std::string GraphBuilder::matmul(const std::string& a, const std::string& b) {
@@ -244,11 +256,14 @@ std::string GraphBuilder::matmul_weight(const std::string& a, int64_t cout) {
 }
 
 std::string GraphBuilder::softmax(const std::string& x, int64_t axis) {
-  return node("Softmax", {x}, {{"axis", axis}})[0];
+  // The canonical form (what the importer produces) has a non-negative axis.
+  const auto rank = static_cast<int64_t>(shape(x).size());
+  return node("Softmax", {x}, {{"axis", axis < 0 ? axis + rank : axis}})[0];
 }
 
 std::string GraphBuilder::reshape(const std::string& x, const Shape& target) {
-  return node("Reshape", {x, constant_ints({static_cast<int64_t>(target.size())}, target, "shape")})[0];
+  return node("Reshape",
+              {x, constant_ints({static_cast<int64_t>(target.size())}, target, "shape")})[0];
 }
 
 std::string GraphBuilder::transpose(const std::string& x, const std::vector<int64_t>& perm) {

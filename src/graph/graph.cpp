@@ -12,39 +12,60 @@ namespace nnjoule::graph {
 
 std::string dtype_name(DType t) {
   switch (t) {
-    case DType::kFloat32: return "float32";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-    case DType::kBool: return "bool";
-    case DType::kFloat16: return "float16";
-    case DType::kFloat64: return "float64";
-    case DType::kUInt8: return "uint8";
-    case DType::kInt8: return "int8";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kBool:
+      return "bool";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kInt8:
+      return "int8";
   }
   return "unknown";
 }
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::kFloat32: return 4;
-    case DType::kInt64: return 8;
-    case DType::kInt32: return 4;
-    case DType::kBool: return 1;
-    case DType::kFloat16: return 2;
-    case DType::kFloat64: return 8;
-    case DType::kUInt8: return 1;
-    case DType::kInt8: return 1;
+    case DType::kFloat32:
+      return 4;
+    case DType::kInt64:
+      return 8;
+    case DType::kInt32:
+      return 4;
+    case DType::kBool:
+      return 1;
+    case DType::kFloat16:
+      return 2;
+    case DType::kFloat64:
+      return 8;
+    case DType::kUInt8:
+      return 1;
+    case DType::kInt8:
+      return 1;
   }
   return 0;
 }
 
 int64_t numel(const Shape& s) {
+  // Shapes come from untrusted files: overflow must be an error, not undefined behaviour.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    if (__builtin_mul_overflow(n, d, &n)) fail("shape {} has too many elements", shape_str(s));
+  }
   return n;
 }
 
-std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ",")); }
+std::string shape_str(const Shape& s) {
+  return fmt::format("[{}]", fmt::join(s, ","));
+}
 
 TensorData TensorData::floats(Shape shape, std::vector<float> values) {
   TensorData t;
@@ -143,8 +164,8 @@ void Graph::toposort() {
     for (const auto& o : nodes[i].outputs) {
       if (o.empty()) continue;
       if (!producer.emplace(o, i).second) {
-        fail("tensor '{}' is produced by both node '{}' and node '{}'", o,
-             nodes[producer[o]].name, nodes[i].name);
+        fail("tensor '{}' is produced by both node '{}' and node '{}'", o, nodes[producer[o]].name,
+             nodes[i].name);
       }
       if (initializers.count(o) || std::find(inputs.begin(), inputs.end(), o) != inputs.end()) {
         fail("node '{}' writes tensor '{}', which is a graph input or initializer", nodes[i].name,

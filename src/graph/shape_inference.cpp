@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "nnjoule/common/error.hpp"
@@ -13,14 +14,17 @@ namespace nnjoule::graph {
 
 const std::vector<std::string>& supported_ops() {
   static const std::vector<std::string> ops = [] {
-    std::vector<std::string> v = {
-        "Add",         "AveragePool", "BatchNormalization", "Clip",      "Concat",
-        "Conv",        "ConvTranspose", "Div",              "Flatten",   "Gather",
-        "Gemm",        "GlobalAveragePool", "HardSigmoid",  "HardSwish", "Identity",
-        "LeakyRelu",   "MatMul",      "MaxPool",            "Mul",       "Pad",
-        "ReduceMean",  "Relu",        "Reshape",            "Resize",    "Sigmoid",
-        "Slice",       "Softmax",     "Split",              "Sub",       "Tanh",
-        "Transpose"};
+    std::vector<std::string> v = {"Add",           "AveragePool", "BatchNormalization",
+                                  "Clip",          "Concat",      "Conv",
+                                  "ConvTranspose", "Div",         "Flatten",
+                                  "Gather",        "Gemm",        "GlobalAveragePool",
+                                  "HardSigmoid",   "HardSwish",   "Identity",
+                                  "LeakyRelu",     "MatMul",      "MaxPool",
+                                  "Mul",           "Pad",         "ReduceMean",
+                                  "Relu",          "Reshape",     "Resize",
+                                  "Sigmoid",       "Slice",       "Softmax",
+                                  "Split",         "Sub",         "Tanh",
+                                  "Transpose"};
     std::sort(v.begin(), v.end());
     return v;
   }();
@@ -83,15 +87,38 @@ const Shape& in_shape(const Graph& g, const Node& n, size_t i) {
 
 int64_t norm_axis(const Node& n, int64_t axis, size_t rank) {
   const auto r = static_cast<int64_t>(rank);
-  if (axis < -r || axis >= r) node_fail(n, fmt::format("axis {} out of range for rank {}", axis, r));
+  if (axis < -r || axis >= r)
+    node_fail(n, fmt::format("axis {} out of range for rank {}", axis, r));
   return axis < 0 ? axis + r : axis;
 }
 
-ValueInfo f32(Shape s) { return ValueInfo{DType::kFloat32, std::move(s)}; }
+ValueInfo f32(Shape s) {
+  return ValueInfo{DType::kFloat32, std::move(s)};
+}
+
+// Exact arithmetic for sizes computed from untrusted values (GCC/Clang extension).
+__extension__ using i128 = __int128;
+
+// Shapes and attributes can come from untrusted files; arithmetic on them must not overflow.
+constexpr int64_t kMaxWindowParam = int64_t{1} << 30;
+constexpr int64_t kMaxDim = int64_t{1} << 48;
+
+int64_t checked_add(const Node& n, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r) || r > kMaxDim) node_fail(n, "dimension too large");
+  return r;
+}
+
+void check_dims(const Node& n, const Shape& x) {
+  for (int64_t d : x) {
+    if (d > kMaxDim) node_fail(n, fmt::format("dimension too large in {}", shape_str(x)));
+  }
+}
 
 std::vector<ValueInfo> infer_window(const Graph& g, const Node& n, bool is_conv) {
   const Shape& x = in_shape(g, n, 0);
   if (x.size() != 4) node_fail(n, fmt::format("expects a 4-D NCHW input, got {}", shape_str(x)));
+  check_dims(n, x);
   std::vector<int64_t> k = n.attr_ints("kernel_shape");
   int64_t cout = x[1];
   if (is_conv) {
@@ -122,10 +149,16 @@ std::vector<ValueInfo> infer_window(const Graph& g, const Node& n, bool is_conv)
     node_fail(n, "strides/dilations need 2 entries and pads 4");
   }
   for (int i = 0; i < 2; ++i) {
-    if (k[i] <= 0 || s[i] <= 0 || d[i] <= 0) node_fail(n, "kernel, stride and dilation must be > 0");
+    if (k[i] <= 0 || s[i] <= 0 || d[i] <= 0)
+      node_fail(n, "kernel, stride and dilation must be > 0");
+    if (k[i] > kMaxWindowParam || s[i] > kMaxWindowParam || d[i] > kMaxWindowParam) {
+      node_fail(n, "kernel, stride or dilation too large");
+    }
   }
-  for (int64_t v : p)
+  for (int64_t v : p) {
     if (v < 0) node_fail(n, "negative padding");
+    if (v > kMaxWindowParam) node_fail(n, "padding too large");
+  }
   const bool ceil_mode = n.attr_int("ceil_mode", 0) != 0;
   const int64_t oh = window_output(x[2], k[0], s[0], p[0], p[2], d[0], ceil_mode);
   const int64_t ow = window_output(x[3], k[1], s[1], p[1], p[3], d[1], ceil_mode);
@@ -141,15 +174,28 @@ std::vector<ValueInfo> infer_conv_transpose(const Graph& g, const Node& n) {
   const Shape& w = in_shape(g, n, 1);
   if (x.size() != 4 || w.size() != 4) node_fail(n, "expects 4-D input and weights");
   const int64_t group = n.attr_int("group", 1);
-  if (group <= 0 || w[0] != x[1]) node_fail(n, "weights' first dimension must equal input channels");
+  if (group <= 0 || w[0] != x[1])
+    node_fail(n, "weights' first dimension must equal input channels");
   const auto s = n.attr_ints("strides", {1, 1});
   const auto p = n.attr_ints("pads", {0, 0, 0, 0});
   const auto d = n.attr_ints("dilations", {1, 1});
   const auto op = n.attr_ints("output_padding", {0, 0});
+  if (s.size() != 2 || p.size() != 4 || d.size() != 2 || op.size() != 2) {
+    node_fail(n, "strides/dilations/output_padding need 2 entries and pads 4");
+  }
+  check_dims(n, x);
+  check_dims(n, w);
+  if (group > kMaxWindowParam) node_fail(n, "group too large");
+  for (int64_t v : {s[0], s[1], d[0], d[1], op[0], op[1], p[0], p[1], p[2], p[3]}) {
+    if (v < 0 || v > kMaxWindowParam) node_fail(n, "stride, dilation or padding out of range");
+  }
   Shape out = {x[0], w[1] * group, 0, 0};
   for (int i = 0; i < 2; ++i) {
-    out[2 + i] = s[i] * (x[2 + i] - 1) + op[i] + ((w[2 + i] - 1) * d[i] + 1) - p[i] - p[i + 2];
-    if (out[2 + i] <= 0) node_fail(n, "non-positive output size");
+    const i128 o = static_cast<i128>(s[i]) * (x[2 + i] - 1) + op[i] +
+                   static_cast<i128>(w[2 + i] - 1) * d[i] + 1 - p[i] - p[i + 2];
+    if (o <= 0) node_fail(n, "non-positive output size");
+    if (o > kMaxDim) node_fail(n, "output size too large");
+    out[2 + i] = static_cast<int64_t>(o);
   }
   return {f32(out)};
 }
@@ -173,8 +219,8 @@ std::vector<ValueInfo> infer_reshape(const Graph& g, const Node& n) {
       infer_at = static_cast<int>(i);
     } else if (out[i] < 0) {
       node_fail(n, fmt::format("invalid target dimension {}", out[i]));
-    } else {
-      known *= out[i];
+    } else if (__builtin_mul_overflow(known, out[i], &known)) {
+      node_fail(n, fmt::format("target shape {} is too large", shape_str(out)));
     }
   }
   if (infer_at >= 0) {
@@ -196,7 +242,8 @@ std::vector<ValueInfo> infer_slice(const Graph& g, const Node& n) {
   if (axes.empty())
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
     node_fail(n, "starts, ends, axes and steps differ in length");
   }
   Shape out = x;
@@ -204,18 +251,19 @@ std::vector<ValueInfo> infer_slice(const Graph& g, const Node& n) {
     const int64_t a = norm_axis(n, axes[i], x.size());
     const int64_t dim = x[a];
     const int64_t step = steps[i];
-    if (step == 0) node_fail(n, "slice step 0");
+    if (step == 0 || step == std::numeric_limits<int64_t>::min())
+      node_fail(n, "invalid slice step");
     auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v, lo, hi); };
     int64_t st = starts[i] < 0 ? starts[i] + dim : starts[i];
     int64_t en = ends[i] < 0 ? ends[i] + dim : ends[i];
     if (step > 0) {
       st = clampi(st, 0, dim);
       en = clampi(en, 0, dim);
-      out[a] = en > st ? (en - st + step - 1) / step : 0;
+      out[a] = en > st ? (en - st - 1) / step + 1 : 0;
     } else {
       st = clampi(st, 0, dim - 1);
       en = clampi(en, -1, dim - 1);
-      out[a] = st > en ? (st - en + (-step) - 1) / (-step) : 0;
+      out[a] = st > en ? (st - en - 1) / (-step) + 1 : 0;
     }
     if (out[a] <= 0) node_fail(n, fmt::format("slice on axis {} is empty", a));
   }
@@ -253,7 +301,8 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
     for (size_t i = 1; i < 5; ++i) {
       const Shape& p = in_shape(g, n, i);
       if (p.size() != 1 || p[0] != x[1]) {
-        node_fail(n, fmt::format("parameter {} has shape {}, expected [{}]", i, shape_str(p), x[1]));
+        node_fail(n,
+                  fmt::format("parameter {} has shape {}, expected [{}]", i, shape_str(p), x[1]));
       }
     }
     return {f32(x)};
@@ -278,11 +327,11 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
       if (xi.size() != x0.size()) node_fail(n, "inputs differ in rank");
       for (size_t d = 0; d < xi.size(); ++d) {
         if (static_cast<int64_t>(d) != a && xi[d] != x0[d]) {
-          node_fail(n, fmt::format("input {} has shape {}, incompatible with {}", i,
-                                   shape_str(xi), shape_str(x0)));
+          node_fail(n, fmt::format("input {} has shape {}, incompatible with {}", i, shape_str(xi),
+                                   shape_str(x0)));
         }
       }
-      out[a] += xi[a];
+      out[a] = checked_add(n, out[a], xi[a]);
     }
     return {ValueInfo{g.value(n.inputs[0]).dtype, out}};
   }
@@ -302,7 +351,7 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
       if (s <= 0) node_fail(n, "split size must be positive");
       Shape o = x;
       o[a] = s;
-      total += s;
+      total = checked_add(n, total, s);
       out.push_back(ValueInfo{g.value(n.inputs[0]).dtype, o});
     }
     if (total != x[a]) {
@@ -317,8 +366,8 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
     int64_t a = n.attr_int("axis", 1);
     if (a < 0) a += static_cast<int64_t>(x.size());
     if (a < 0 || a > static_cast<int64_t>(x.size())) node_fail(n, "axis out of range");
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < static_cast<int64_t>(x.size()); ++i) (i < a ? outer : inner) *= x[i];
+    const Shape head(x.begin(), x.begin() + a), tail(x.begin() + a, x.end());
+    const int64_t outer = numel(head), inner = numel(tail);  // both throw on overflow
     return {ValueInfo{g.value(n.inputs[0]).dtype, {outer, inner}}};
   }
   if (op == "Transpose") {
@@ -385,8 +434,10 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
     if (pads.size() != 2 * x.size()) node_fail(n, "pads must have 2 x rank entries");
     Shape out = x;
     for (size_t i = 0; i < x.size(); ++i) {
-      out[i] += pads[i] + pads[i + x.size()];
-      if (out[i] <= 0) node_fail(n, "padding removes a whole dimension");
+      const i128 o = static_cast<i128>(x[i]) + pads[i] + pads[i + x.size()];
+      if (o <= 0) node_fail(n, "padding removes a whole dimension");
+      if (o > kMaxDim) node_fail(n, "padding makes a dimension too large");
+      out[i] = static_cast<int64_t>(o);
     }
     return {ValueInfo{g.value(n.inputs[0]).dtype, out}};
   }
@@ -398,8 +449,10 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
     if (!scales || scales->size() != x.size()) node_fail(n, "scales must have one entry per axis");
     Shape out = x;
     for (size_t i = 0; i < x.size(); ++i) {
-      out[i] = static_cast<int64_t>(std::floor(static_cast<double>(x[i]) * (*scales)[i]));
-      if (out[i] <= 0) node_fail(n, "scale yields an empty dimension");
+      const double o = std::floor(static_cast<double>(x[i]) * (*scales)[i]);
+      if (!(o >= 1.0)) node_fail(n, "scale yields an empty dimension");
+      if (o > static_cast<double>(kMaxDim)) node_fail(n, "scale yields a dimension too large");
+      out[i] = static_cast<int64_t>(o);
     }
     return {f32(out)};
   }
