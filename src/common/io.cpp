@@ -18,12 +18,17 @@ std::string read_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
   if (fs::is_directory(path, ec)) fail("{}: is a directory, expected a file", path.string());
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail("{}: cannot open ({})", path.string(), std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail("{}: read error", path.string());
-  return std::move(ss).str();
+  // One sized read: streaming through a stringstream regrows and copies the buffer, which
+  // costs ~0.15 s on a 100 MB model.
+  const std::streamoff size = in.tellg();
+  if (size < 0) fail("{}: cannot tell the file size", path.string());
+  std::string data(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(data.data(), size);
+  if (in.gcount() != size) fail("{}: read error", path.string());
+  return data;
 }
 
 void write_file_atomic(const fs::path& path, std::string_view data) {
@@ -53,6 +58,8 @@ void ensure_directory(const fs::path& path) {
   }
 }
 
-std::string content_hash(std::string_view data) { return fmt::format("{:016x}", hash_string(data)); }
+std::string content_hash(std::string_view data) {
+  return fmt::format("{:016x}", hash_string(data));
+}
 
 }  // namespace nnjoule

@@ -1,15 +1,21 @@
 // ONNX import: protobuf parse, onnx's node checks, constant folding of shape computations,
 // rewriting of legacy op forms into the canonical ones of ops.hpp, our shape inference, and a
 // cross-check of every shape against onnx's own shape inference.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <unordered_set>
@@ -147,8 +153,10 @@ class Importer {
  public:
   explicit Importer(const ImportOptions& options) : opt_(options) {}
 
-  Graph run(const std::string& bytes) {
-    parse(bytes);
+  // `parse_into` fills the ModelProto from the file or the bytes; false when protobuf fails.
+  template <typename Parse>
+  Graph run(uint64_t size, Parse parse_into) {
+    parse(size, parse_into);
     read_graph();
     check_ops();
     g_.toposort();
@@ -165,12 +173,13 @@ class Importer {
  private:
   // ---- reading ----------------------------------------------------------------------------
 
-  void parse(const std::string& bytes) {
-    if (bytes.empty()) fail("empty file, not an ONNX model");
-    if (bytes.size() > static_cast<size_t>(INT_MAX)) {
-      fail("{} bytes: protobuf cannot parse ONNX files of 2 GiB or more", bytes.size());
+  template <typename Parse>
+  void parse(uint64_t size, Parse parse_into) {
+    if (size == 0) fail("empty file, not an ONNX model");
+    if (size > static_cast<uint64_t>(INT_MAX)) {
+      fail("{} bytes: protobuf cannot parse ONNX files of 2 GiB or more", size);
     }
-    if (!model_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    if (!parse_into(model_)) {
       fail("not a valid ONNX model (protobuf parsing failed: truncated or corrupt file)");
     }
     if (!model_.has_graph()) fail("not an ONNX model: it has no graph");
@@ -229,7 +238,21 @@ class Importer {
       for (const auto& in : n.inputs)
         if (!in.empty()) consumed_.insert(in);
       const bool std_domain = np.domain().empty() || np.domain() == "ai.onnx";
-      if (!std_domain || !is_known_op(n.op_type)) continue;  // reported by check_ops()
+      if (!std_domain || !is_known_op(n.op_type)) {
+        if (!opt_.keep_unknown_ops) continue;  // check_ops() lists them all
+        if (!std_domain) n.op_type = np.domain() + "." + n.op_type;
+        for (const auto& a : np.attribute()) {
+          // Kept for listing only: attributes the IR cannot hold (graphs, tensors) are left out.
+          if (a.type() == AttributeProto::INT || a.type() == AttributeProto::FLOAT ||
+              a.type() == AttributeProto::STRING || a.type() == AttributeProto::INTS ||
+              a.type() == AttributeProto::FLOATS || a.type() == AttributeProto::STRINGS) {
+            n.attrs[a.name()] = attr_value(a, n.name);
+          }
+        }
+        unknown_ops_.insert(n.name);
+        g_.nodes.push_back(std::move(n));
+        continue;
+      }
       if (n.op_type == "Constant") {
         read_constant(np, n);
         continue;
@@ -330,7 +353,9 @@ class Importer {
       const std::string op = std_domain ? np.op_type() : np.domain() + "." + np.op_type();
       unsupported[op].push_back(node_names_[static_cast<size_t>(i)]);
     }
-    if (!unsupported.empty()) fail("{}", unsupported_message(unsupported));
+    if (!unsupported.empty() && !opt_.keep_unknown_ops) {
+      fail("{}", unsupported_message(unsupported));
+    }
 
     onnx::checker::CheckerContext ctx;
     ctx.set_ir_version(static_cast<int>(model_.ir_version()));
@@ -355,6 +380,11 @@ class Importer {
 
   static std::string unsupported_message(
       const std::map<std::string, std::vector<std::string>>& ops) {
+    return fmt::format("unsupported op{}: {}", ops.size() > 1 ? "s" : "", op_list(ops));
+  }
+
+  // "Erf (node 'e'); LSTM (nodes 'a', 'b', 'c' and 2 more)"
+  static std::string op_list(const std::map<std::string, std::vector<std::string>>& ops) {
     std::vector<std::string> parts;
     for (const auto& [op, nodes] : ops) {
       std::vector<std::string> shown;
@@ -363,7 +393,7 @@ class Importer {
       parts.push_back(fmt::format("{} (node{} {}{})", op, nodes.size() > 1 ? "s" : "",
                                   fmt::join(shown, ", "), more));
     }
-    return fmt::format("unsupported op{}: {}", ops.size() > 1 ? "s" : "", fmt::join(parts, "; "));
+    return fmt::format("{}", fmt::join(parts, "; "));
   }
 
   // ---- folding and canonical forms ---------------------------------------------------------
@@ -384,6 +414,11 @@ class Importer {
                                        [&](const std::string& in) { return unknown.count(in); });
       if (blocked) {
         unknown.insert(n.outputs.begin(), n.outputs.end());
+        continue;
+      }
+      if (unknown_ops_.count(n.name)) {
+        keep_unknown(n);
+        kept.push_back(std::move(n));
         continue;
       }
       if (n.op_type == "Identity" || n.op_type == "Dropout") {
@@ -409,6 +444,35 @@ class Importer {
     }
     if (!unsupported.empty()) fail("{}", unsupported_message(unsupported));
     g_.nodes = std::move(kept);
+  }
+
+  // An op nnjoule does not know: its outputs take onnx's inferred shapes, which must be static.
+  void keep_unknown(const Node& n) {
+    const auto& types = onnx_types();
+    for (const auto& o : n.outputs) {
+      if (o.empty()) continue;
+      auto it = types.find(o);
+      if (it == types.end() || !it->second.has_tensor_type() ||
+          !it->second.tensor_type().has_shape()) {
+        node_fail(n, fmt::format("op unknown to nnjoule, and onnx's shape inference gives its "
+                                 "output '{}' no shape",
+                                 o));
+      }
+      ValueInfo v;
+      if (!detail::dtype_from_onnx(it->second.tensor_type().elem_type(), &v.dtype)) {
+        v.dtype = DType::kFloat32;  // only the shape matters to later stages
+      }
+      for (const auto& d : it->second.tensor_type().shape().dim()) {
+        if (!d.has_dim_value() || d.dim_value() <= 0) {
+          node_fail(n, fmt::format("op unknown to nnjoule, and onnx's shape inference gives its "
+                                   "output '{}' the non-static shape {}",
+                                   o, onnx_shape_str(it->second.tensor_type().shape())));
+        }
+        v.shape.push_back(d.dim_value());
+      }
+      g_.values[o] = v;
+    }
+    kept_unknown_[n.op_type].push_back(n.name);
   }
 
   void remove_noop(Node& n) {
@@ -1234,6 +1298,11 @@ class Importer {
     std::map<std::string, ValueInfo> values;
     for (const auto& in : g_.inputs) values[in] = g_.value(in);
     for (const auto& [name, t] : g_.initializers) values[name] = ValueInfo{t->dtype, t->shape};
+    for (const auto& n : g_.nodes) {
+      if (!unknown_ops_.count(n.name)) continue;
+      for (const auto& o : n.outputs)  // infer_shapes keeps these (onnx's shapes)
+        if (!o.empty()) values[o] = g_.value(o);
+    }
     g_.values = std::move(values);
     infer_shapes(g_);
   }
@@ -1264,19 +1333,28 @@ class Importer {
     return out;
   }
 
-  void cross_check() {
+  // onnx's shape inference over the model (batch dimension already fixed to 1), run once.
+  const std::map<std::string, onnx::TypeProto>& onnx_types() {
+    if (onnx_ran_) return onnx_types_;
+    onnx_ran_ = true;
     try {
       onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(),
                                          onnx::ShapeInferenceOptions(false, 0, true));
     } catch (const std::exception& e) {
       fail("onnx shape inference failed: {}", detail::first_line(e.what()));
     }
+    for (const auto& vi : model_.graph().value_info()) onnx_types_[vi.name()] = vi.type();
+    for (const auto& vi : model_.graph().output()) onnx_types_[vi.name()] = vi.type();
+    return onnx_types_;
+  }
+
+  void cross_check() {
     const auto diverging = onnx_divergences();
-    auto check = [&](const onnx::ValueInfoProto& vi) {
-      auto it = g_.values.find(vi.name());
-      if (it == g_.values.end() || diverging.count(vi.name())) return;
-      if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return;
-      const auto& sp = vi.type().tensor_type().shape();
+    for (const auto& [name, type] : onnx_types()) {
+      auto it = g_.values.find(name);
+      if (it == g_.values.end() || diverging.count(name)) continue;
+      if (!type.has_tensor_type() || !type.tensor_type().has_shape()) continue;
+      const auto& sp = type.tensor_type().shape();
       const Shape& ours = it->second.shape;
       bool mismatch = sp.dim_size() != static_cast<int>(ours.size());
       for (int d = 0; !mismatch && d < sp.dim_size(); ++d) {
@@ -1284,12 +1362,10 @@ class Importer {
             sp.dim(d).has_dim_value() && sp.dim(d).dim_value() != ours[static_cast<size_t>(d)];
       }
       if (mismatch) {
-        fail("tensor '{}': nnjoule infers shape {}, onnx shape inference infers {}", vi.name(),
+        fail("tensor '{}': nnjoule infers shape {}, onnx shape inference infers {}", name,
              shape_str(ours), onnx_shape_str(sp));
       }
-    };
-    for (const auto& vi : model_.graph().value_info()) check(vi);
-    for (const auto& vi : model_.graph().output()) check(vi);
+    }
   }
 
   void write_notes() {
@@ -1324,6 +1400,11 @@ class Importer {
       }
       notes_.push_back(msg);
     }
+    if (!kept_unknown_.empty()) {
+      notes_.push_back(
+          fmt::format("kept ops nnjoule does not know, with onnx's inferred shapes: {}",
+                      op_list(kept_unknown_)));
+    }
     if (unused_weights_) {
       notes_.push_back(fmt::format("dropped {} that no node reads",
                                    plural(unused_weights_, "unused initializer")));
@@ -1345,6 +1426,10 @@ class Importer {
   std::map<std::string, std::string> noop_names_;  // output of a removed no-op -> node name
   std::map<std::string, int> removed_noops_;
   int kept_identities_ = 0;
+  std::set<std::string> unknown_ops_;  // nodes kept under keep_unknown_ops
+  std::map<std::string, std::vector<std::string>> kept_unknown_;
+  bool onnx_ran_ = false;
+  std::map<std::string, onnx::TypeProto> onnx_types_;
   int unused_weights_ = 0;
 };
 
@@ -1360,20 +1445,56 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-Graph load_onnx_bytes(const std::string& bytes, const std::string& source_name,
-                      const ImportOptions& options) {
+template <typename Parse>
+Graph import_model(const std::string& source_name, const ImportOptions& options, uint64_t size,
+                   Parse parse_into) {
   try {
-    return Importer(options).run(bytes);
+    return Importer(options).run(size, parse_into);
   } catch (const Error& e) {
     throw Error(printable(source_name + ": " + e.what()));
   }
 }
 
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() { ::close(fd_); }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Graph load_onnx_bytes(const std::string& bytes, const std::string& source_name,
+                      const ImportOptions& options) {
+  return import_model(source_name, options, bytes.size(), [&](onnx::ModelProto& m) {
+    return m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  });
+}
+
 Graph load_onnx(const std::filesystem::path& path, const ImportOptions& options) {
-  const std::string bytes = read_file(path);  // its errors name the path
-  return load_onnx_bytes(bytes, path.string(), options);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
+  if (fs::is_directory(path, ec)) fail("{}: is a directory, expected a file", path.string());
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open ({})", path.string(), std::strerror(errno));
+  FdCloser closer(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail("{}: cannot stat ({})", path.string(), std::strerror(errno));
+  // Parsing from the descriptor skips a whole-file buffer: a third less copying on big models.
+  return import_model(path.string(), options, static_cast<uint64_t>(st.st_size),
+                      [&](onnx::ModelProto& m) {
+                        google::protobuf::io::FileInputStream in(fd, 1 << 20);
+                        const bool ok = m.ParseFromZeroCopyStream(&in);
+                        if (in.GetErrno() != 0) {
+                          fail("read error ({})", std::strerror(in.GetErrno()));
+                        }
+                        return ok;
+                      });
 }
 
 }  // namespace nnjoule::graph

@@ -493,3 +493,30 @@ TEST(OnnxLegacy, CrossCheckCatchesADeclaredShapeThatDisagrees) {
   // With the check off the declared shape is not consulted.
   EXPECT_NO_THROW(load_onnx_bytes(m.bytes(), "m.onnx", ImportOptions{false}));
 }
+
+TEST(OnnxLegacy, UnknownOpsAreKeptOnRequestWithOnnxShapes) {
+  ModelMaker m(13);
+  m.input("x", {1, 3, 8, 8}).output("y");
+  m.node("LpNormalization", {"x"}, {"n"}, "norm");
+  m.node("Relu", {"n"}, {"y"});
+  // Off (the default): an error listing the op.
+  EXPECT_TRUE(contains(error_of(m), "LpNormalization (node 'norm')"));
+  const Graph g = load_onnx_bytes(m.bytes(), "m.onnx", ImportOptions{.keep_unknown_ops = true});
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0].op_type, "LpNormalization");
+  EXPECT_EQ(g.shape("n"), (Shape{1, 3, 8, 8}));
+  EXPECT_EQ(g.shape("y"), (Shape{1, 3, 8, 8}));
+  EXPECT_TRUE(contains(notes(g), "LpNormalization (node 'norm')")) << notes(g);
+
+  // An op of another domain has no onnx schema, so no shape: still an error, naming it.
+  ModelMaker c(13);
+  c.input("x", {1, 4}).output("y");
+  c.node("FancyOp", {"x"}, {"y"}, "fancy").set_domain("com.example");
+  c.model().add_opset_import()->set_domain("com.example");
+  try {
+    load_onnx_bytes(c.bytes(), "c.onnx", ImportOptions{.keep_unknown_ops = true});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "'fancy' (com.example.FancyOp)")) << e.what();
+  }
+}

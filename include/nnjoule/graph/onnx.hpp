@@ -9,6 +9,11 @@ namespace nnjoule::graph {
 
 struct ImportOptions {
   bool check_with_onnx_inference = true;  // cross-check our shapes against onnx's
+  // Off: an op nnjoule does not know is an error listing every such op and node. On: such a
+  // node is kept as it is, its output shapes taken from onnx's shape inference (they must be
+  // static), and Graph::notes lists it; kernel detection reports it as unknown:<OpType>.
+  // Ops of other domains keep a qualified type ("com.example.Op").
+  bool keep_unknown_ops = false;
 };
 
 // Loads an ONNX file into the canonical IR: constant shape chains folded, legacy op forms
@@ -22,7 +27,8 @@ struct ExportOptions {
   int64_t opset = 13;
 };
 // Writes a model that passes onnx::checker::check_model; weights must be materialized.
-void save_onnx(const Graph& g, const std::filesystem::path& path, const ExportOptions& options = {});
+void save_onnx(const Graph& g, const std::filesystem::path& path,
+               const ExportOptions& options = {});
 std::string to_onnx_bytes(const Graph& g, const ExportOptions& options = {});
 
 }  // namespace nnjoule::graph
