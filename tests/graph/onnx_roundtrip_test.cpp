@@ -9,6 +9,7 @@
 #include <set>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/io.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/graph/ops.hpp"
 #include "onnx_test_models.hpp"
@@ -103,6 +104,8 @@ TEST(OnnxExport, SaveAndLoadFile) {
   const Graph g = cnn_graph(5);
   save_onnx(g, dir / "cnn.onnx");
   expect_same_graph(g, load_onnx(dir / "cnn.onnx"));
+  // The file holds exactly the serialized model (read_file reads binary data whole).
+  EXPECT_EQ(read_file(dir / "cnn.onnx"), to_onnx_bytes(g));
 }
 
 TEST(OnnxExport, OnnxCheckerAndShapeInferenceAgree) {
