@@ -1,8 +1,11 @@
 // nnjoule zoo: list the model families (and export them with their variants as ONNX).
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "command.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/zoo/export.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
 namespace nnjoule::cli {
@@ -51,6 +54,44 @@ void run_list(const ListOptions& o) {
                    rules);
 }
 
+struct ExportOptions {
+  std::vector<std::string> families;
+  int64_t variants = 0;
+  uint64_t seed = 0;
+  int64_t resolution = 0;
+  bool sample_resolution = false;
+  std::string dir;
+  bool json = false;
+};
+
+void run_export(const ExportOptions& o) {
+  zoo::ExportRequest r{.families = o.families,
+                       .variants = o.variants,
+                       .seed = o.seed,
+                       .resolution = o.resolution,
+                       .sample_resolution = o.sample_resolution,
+                       .dir = o.dir};
+  const auto models = zoo::export_models(r, [&](const zoo::ExportedModel& m) {
+    if (o.json) return;
+    std::cout << fmt::format("wrote {}  R={}  parameters {}  FLOPs {}  kernels {}\n",
+                             (std::filesystem::path(o.dir) / m.file).string(), m.resolution,
+                             m.counts.parameters, format_count(m.counts.flops), m.counts.kernels);
+  });
+  const std::string rules = models.empty() ? "" : models.front().counts.rules;
+  if (o.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& m : models) list.push_back(zoo::to_json(m));
+    print_json({{"dir", o.dir},
+                {"manifest", (std::filesystem::path(o.dir) / "manifest.json").string()},
+                {"counts", {{"origin", "counted"}, {"fusion_rules", rules}}},
+                {"models", list}});
+    return;
+  }
+  std::cout << fmt::format(
+      "{} model(s), manifest {}; parameters, FLOPs and kernels: counted ({} fusion rules)\n",
+      models.size(), (std::filesystem::path(o.dir) / "manifest.json").string(), rules);
+}
+
 void register_zoo(CLI::App& app) {
   auto* zoo = app.add_subcommand("zoo", "Model zoo: CNN families and their seeded variants");
   zoo->require_subcommand(1);
@@ -60,6 +101,22 @@ void register_zoo(CLI::App& app) {
       "list", "List the model families with their parameters, FLOPs and kernel counts");
   list->add_flag("--json", list_opts->json, "Print JSON (format in docs/cli.md)");
   list->callback([list_opts] { run_list(*list_opts); });
+
+  auto ex = std::make_shared<ExportOptions>();
+  auto* exp = zoo->add_subcommand(
+      "export", "Write models (base or seeded variants) as ONNX files with a manifest.json");
+  exp->add_option("family", ex->families, "Family names (see `zoo list`) or `all`")->required();
+  exp->add_option("--variants", ex->variants,
+                  "Export variants 0..N-1 of the seed instead of the base model")
+      ->check(CLI::NonNegativeNumber);
+  exp->add_option("--seed", ex->seed, "Seed of the variants and the weights (default 0)");
+  exp->add_option("--resolution", ex->resolution, "Input side (default: the family's, 224)")
+      ->check(CLI::PositiveNumber);
+  exp->add_flag("--sample-resolution", ex->sample_resolution,
+                "Draw each variant's input side from the family's set (needs --variants)");
+  exp->add_option("-o,--output", ex->dir, "Output directory (created if missing)")->required();
+  exp->add_flag("--json", ex->json, "Print JSON (format in docs/cli.md)");
+  exp->callback([ex] { run_export(*ex); });
 }
 
 }  // namespace
