@@ -1,0 +1,386 @@
+#include "nnjoule/store/collect.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/common/io.hpp"
+#include "nnjoule/common/table.hpp"
+#include "nnjoule/graph/onnx.hpp"
+#include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/zoo/kernel_models.hpp"
+#include "nnjoule/zoo/sampling.hpp"
+#include "nnjoule/zoo/zoo.hpp"
+
+namespace nnjoule::store {
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// One collection: the run row is created with the first measurement, so a re-run that finds
+// everything stored leaves no empty run behind.
+class Session {
+ public:
+  Session(Store& store, Runner& runner, std::string kind, std::string command, int64_t total,
+          const ProgressFn& progress)
+      : store_(store), runner_(runner), progress_(progress) {
+    report_.kind = std::move(kind);
+    report_.planned = total;
+    command_ = std::move(command);
+    device_id_ = store_.ensure_device(runner_.device());
+    report_.provenance = runner_.provenance().label();
+  }
+
+  int64_t device_id() const { return device_id_; }
+  CollectReport& report() { return report_; }
+
+  int64_t run_id() {
+    if (report_.run_id == 0) {
+      Run run;
+      run.device_id = device_id_;
+      run.kind = report_.kind;
+      run.provenance = runner_.provenance();
+      run.settings = runner_.run_settings();
+      run.command = command_;
+      report_.run_id = store_.begin_run(run);
+    }
+    return report_.run_id;
+  }
+
+  void skipped(const std::string& label) {
+    ++report_.skipped;
+    emit(label, "stored", "", std::nullopt);
+  }
+  void failed(const std::string& label, const std::string& error) {
+    ++report_.failed;
+    report_.failures.push_back(label + ": " + error);
+    emit(label, "failed", error, std::nullopt);
+  }
+  void measured(const std::string& label, const RunResult& r, double item_s) {
+    ++report_.measured;
+    report_.item_wall_s += item_s;
+    report_.measured_s += r.measured_s;
+    emit(label, "measured", "", r);
+  }
+
+  void end(bool interrupted) {
+    report_.interrupted = interrupted;
+    report_.wall_s = since(start_);
+    if (report_.run_id != 0)
+      store_.end_run(report_.run_id, interrupted ? "interrupted" : "complete");
+  }
+  void abort() {
+    report_.wall_s = since(start_);
+    if (report_.run_id == 0) return;
+    try {
+      store_.end_run(report_.run_id, "failed");
+    } catch (const Error&) {
+      // The store itself is failing (disk full): the run stays "running", which is true enough.
+    }
+  }
+
+ private:
+  void emit(const std::string& label, const char* status, const std::string& error,
+            const std::optional<RunResult>& r) {
+    ++index_;
+    if (!progress_) return;
+    Progress p;
+    p.index = index_;
+    p.total = report_.planned;
+    p.measured = report_.measured;
+    p.skipped = report_.skipped;
+    p.failed = report_.failed;
+    p.label = label;
+    p.status = status;
+    p.error = error;
+    p.result = r;
+    p.elapsed_s = since(start_);
+    p.measuring_s = report_.item_wall_s;
+    progress_(p);
+  }
+
+  Store& store_;
+  Runner& runner_;
+  const ProgressFn& progress_;
+  CollectReport report_;
+  std::string command_;
+  int64_t device_id_ = 0;
+  int64_t index_ = 0;
+  Clock::time_point start_ = Clock::now();
+};
+
+// Build and run failures are the kernel's problem: reported, the collection goes on. Store
+// failures (disk full, ...) end the collection.
+template <typename F>
+std::optional<std::string> attempt(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return std::string(e.what());
+  } catch (const std::bad_alloc&) {
+    return std::string("out of memory");
+  } catch (const std::exception& e) {
+    return fmt::format("internal error: {}", e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOptions& options) {
+  if (options.count < 0) fail("--count must not be negative");
+  zoo::PriorOptions po;
+  po.variants = options.prior_variants;
+  po.seed = options.seed;
+  const zoo::ConfigPrior prior = zoo::build_prior(po);
+  std::vector<std::string> types;
+  for (const auto& t : options.kernel_types) types.push_back(kernels::canonical_kernel_type(t));
+  const auto samples =
+      zoo::sample_collection(prior, types, options.count, options.floor, options.seed);
+  const json settings = runner.key_settings();
+  std::vector<KernelPlanItem> plan;
+  plan.reserve(samples.size());
+  for (const auto& s : samples)
+    plan.push_back({s.type, s.config, kernel_key(s.type, s.config, settings)});
+  return plan;
+}
+
+CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectOptions& options,
+                              const std::atomic<bool>& stop, const ProgressFn& progress) {
+  const auto plan = plan_kernels(runner, options);
+  Session session(store, runner, "kernels", options.command, static_cast<int64_t>(plan.size()),
+                  progress);
+  const auto stored = store.kernel_keys(session.device_id());
+  try {
+    for (const auto& item : plan) {
+      if (stop.load()) {
+        session.end(true);
+        return session.report();
+      }
+      const std::string label = item.type + " " + item.config.str();
+      if (stored.count(item.key)) {
+        session.skipped(label);
+        continue;
+      }
+      const auto t0 = Clock::now();
+      KernelRow row;
+      RunResult result;
+      const auto error = attempt([&] {
+        const graph::Graph g = zoo::build_kernel_model(item.type, item.config, options.seed, true);
+        const auto ks = kernels::detect_kernels(g);
+        if (ks.size() != 1 || ks[0].type != item.type) {
+          fail("the single-kernel model is not detected as one {} kernel", item.type);
+        }
+        result = runner.measure(g, ks, false);
+        row.flops = ks[0].flops;
+        row.params = ks[0].params;
+        row.bytes = ks[0].bytes;
+        row.input_shapes = ks[0].input_shapes;
+        row.output_shapes = ks[0].output_shapes;
+      });
+      if (error) {
+        session.failed(label, *error);
+        continue;
+      }
+      row.run_id = session.run_id();
+      row.device_id = session.device_id();
+      row.key = item.key;
+      row.kernel_type = item.type;
+      row.config = item.config;
+      row.threads = runner.threads();
+      row.m = result.m;
+      store.add_kernel(row);
+      session.measured(label, result, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  } catch (...) {
+    session.abort();
+    throw;
+  }
+  session.end(false);
+  return session.report();
+}
+
+CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOptions& options,
+                             const std::atomic<bool>& stop, const ProgressFn& progress) {
+  if (options.variants < 0) fail("--variants must not be negative");
+  std::vector<zoo::ModelSpec> specs;
+  const auto families = options.families.empty() ? zoo::family_names() : options.families;
+  for (const auto& f : families) {
+    zoo::family(f);  // names the known families when `f` is not one
+    for (int64_t v = -1; v < options.variants; ++v) {
+      zoo::ModelSpec spec;
+      spec.family = f;
+      spec.variant = v;
+      spec.seed = options.seed;
+      spec.sample_resolution = options.sample_resolution && v >= 0;
+      specs.push_back(spec);
+    }
+  }
+  Session session(store, runner, "models", options.command, static_cast<int64_t>(specs.size()),
+                  progress);
+  const json settings = runner.key_settings();
+  const auto stored = store.model_keys(session.device_id());
+  try {
+    for (const auto& spec : specs) {
+      if (stop.load()) {
+        session.end(true);
+        return session.report();
+      }
+      const std::string label = zoo::model_name(spec);
+      const auto t0 = Clock::now();
+      Model model;
+      ModelRow row;
+      RunResult result;
+      bool already = false;
+      const auto error = attempt([&] {
+        const graph::Graph g = zoo::build_model(spec);
+        model.hash = content_hash(graph::to_onnx_bytes(g));
+        row.key = model_key(model.hash, settings);
+        if (stored.count(row.key)) {
+          already = true;
+          return;
+        }
+        const auto ks = kernels::detect_kernels(g);
+        const auto totals = kernels::summarize(g, ks);
+        model.hash_kind = "onnx";
+        model.name = label;
+        model.family = spec.family;
+        model.variant = spec.variant;
+        model.resolution = zoo::resolved_resolution(spec);
+        model.seed = spec.seed;
+        model.flops = totals.flops;
+        model.params = totals.params;
+        model.bytes = totals.bytes;
+        for (const auto& k : ks)
+          model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
+        for (const auto& [op, node] : totals.unknown_ops)
+          model.unknown_ops.push_back(op + " " + node);
+        result = runner.measure(g, ks, options.breakdown);
+      });
+      if (already) {
+        session.skipped(label);
+        continue;
+      }
+      if (error) {
+        session.failed(label, *error);
+        continue;
+      }
+      row.run_id = session.run_id();
+      row.device_id = session.device_id();
+      row.threads = runner.threads();
+      row.m = result.m;
+      row.kernel_latency_ms = result.kernel_latency_ms;
+      store.add_model_measurement(model, row);
+      session.measured(label, result, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  } catch (...) {
+    session.abort();
+    throw;
+  }
+  session.end(false);
+  return session.report();
+}
+
+// ---- reporting ----------------------------------------------------------------------------
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  if (s < 60) return fmt::format("{:.1f}s", s);
+  const auto total = static_cast<int64_t>(std::llround(s));
+  if (total < 3600) return fmt::format("{}m{:02d}s", total / 60, total % 60);
+  return fmt::format("{}h{:02d}m", total / 3600, (total % 3600) / 60);
+}
+
+std::string CollectReport::to_text() const {
+  std::string s =
+      fmt::format("{} {}: {} planned, {} measured, {} already stored, {} failed{}\n", kind,
+                  interrupted ? "collection interrupted" : "collection done", planned, measured,
+                  skipped, failed, run_id ? fmt::format(" (run {})", run_id) : "");
+  if (measured > 0) {
+    s += fmt::format(
+        "numbers: {}; {} in {} ({:.1f} per minute); {:.0f}% of the measuring time inside "
+        "measured windows\n",
+        provenance, measured, format_duration(wall_s), measured / std::max(wall_s, 1e-9) * 60,
+        item_wall_s > 0 ? 100 * measured_s / item_wall_s : 0.0);
+  }
+  for (const auto& f : failures) s += "  failed: " + f + "\n";
+  if (interrupted) s += "stopped on request; run the same command again to resume\n";
+  return s;
+}
+
+json CollectReport::to_json() const {
+  return {{"kind", kind},
+          {"planned", planned},
+          {"measured", measured},
+          {"skipped", skipped},
+          {"failed", failed},
+          {"failures", failures},
+          {"interrupted", interrupted},
+          {"run_id", run_id},
+          {"wall_s", wall_s},
+          {"item_wall_s", item_wall_s},
+          {"measured_s", measured_s},
+          {"origin", provenance}};
+}
+
+ProgressPrinter::ProgressPrinter(std::ostream& out, bool tty) : out_(out), tty_(tty) {}
+
+void ProgressPrinter::operator()(const Progress& p) {
+  std::string numbers;
+  if (p.result) {
+    const Measured& m = p.result->m;
+    auto opt = [](const std::optional<double>& v, const char* unit) {
+      return v ? fmt::format("{} {}", format_number(*v), unit) : fmt::format("? {}", unit);
+    };
+    numbers = fmt::format("{}, {}, {} ({})", opt(m.latency_ms, "ms"), opt(m.energy_mj, "mJ"),
+                          opt(m.power_mw, "mW"), m.provenance.label());
+  }
+  if (!tty_) {
+    if (p.status == "measured") {
+      out_ << fmt::format("[{}/{}] {}: {}\n", p.index, p.total, p.label, numbers);
+    } else if (p.status == "failed") {
+      out_ << fmt::format("[{}/{}] {}: failed: {}\n", p.index, p.total, p.label, p.error);
+    } else {
+      out_ << fmt::format("[{}/{}] {}: already stored\n", p.index, p.total, p.label);
+    }
+    out_.flush();
+    return;
+  }
+  // Rate and ETA count measured items only: stored ones are skipped in no time.
+  const double per_item = p.measured > 0 ? p.measuring_s / static_cast<double>(p.measured) : NAN;
+  const double rate = p.measured > 0 && p.elapsed_s > 0 ? 60.0 * p.measured / p.elapsed_s : 0;
+  const double eta = per_item * static_cast<double>(p.total - p.index);
+  const int width = 24;
+  const int filled = p.total > 0 ? static_cast<int>(width * p.index / p.total) : width;
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(static_cast<size_t>(width), '.');
+  std::string line = fmt::format("[{}] {}/{} {:.1f}/min ETA {}", bar, p.index, p.total, rate,
+                                 p.measured > 0 ? format_duration(eta) : std::string("?"));
+  if (p.skipped) line += fmt::format(" ({} stored)", p.skipped);
+  if (p.failed) line += fmt::format(" ({} failed)", p.failed);
+  line += " " + p.label;
+  if (line.size() > 150) line.resize(150);
+  if (p.status == "failed") {
+    // Failures stay on screen above the bar.
+    out_ << "\r\033[K" << fmt::format("failed: {}: {}\n", p.label, p.error);
+  }
+  out_ << "\r\033[K" << line;
+  out_.flush();
+  drawn_ = true;
+}
+
+void ProgressPrinter::finish() {
+  if (tty_ && drawn_) out_ << "\n";
+  out_.flush();
+  drawn_ = false;
+}
+
+}  // namespace nnjoule::store
