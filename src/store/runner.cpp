@@ -1,0 +1,190 @@
+#include "nnjoule/store/runner.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/exec/engine.hpp"
+#include "nnjoule/exec/harness.hpp"
+
+namespace nnjoule::store {
+using nlohmann::json;
+
+bench::ProtocolOptions protocol_profile(const std::string& name) {
+  bench::ProtocolOptions o;
+  if (name == "quick") {
+    o.warmup_runs = 3;
+    o.warmup_s = 0.1;
+    o.min_window_s = 0.1;
+    o.min_windows = 3;
+    o.max_windows = 50;
+    o.ci_target = 0.05;
+    o.time_cap_s = 5;
+    return o;
+  }
+  if (name == "standard") {
+    o.time_cap_s = 30;
+    return o;
+  }
+  fail("unknown measurement profile '{}' (expected quick or standard)", name);
+}
+
+namespace {
+
+std::string os_release() {
+  std::ifstream in("/etc/os-release");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("PRETTY_NAME=", 0) == 0) {
+      std::string v = line.substr(12);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    }
+  }
+  return {};
+}
+
+std::optional<double> dynamic_of(const std::optional<double>& energy_mj,
+                                 const std::optional<double>& idle_mw,
+                                 const std::optional<double>& latency_ms) {
+  if (!energy_mj || !idle_mw || !latency_ms) return std::nullopt;
+  return *energy_mj - *idle_mw * *latency_ms / 1000.0;
+}
+
+class EngineRunner : public Runner {
+ public:
+  EngineRunner(const bench::Context& ctx, const RunnerOptions& o) : ctx_(ctx), o_(o) {
+    if (!ctx_.sampler || ctx_.sampler->meters().empty()) fail("the runner needs a meter");
+    if (o_.threads < 1) fail("threads must be at least 1 (got {})", o_.threads);
+    device_ = describe_host(ctx_);
+  }
+
+  Device device() override { return device_; }
+  json key_settings() override {
+    return {{"threads", o_.threads},
+            {"cpus", o_.cpus},
+            {"meter", ctx_.sampler->meters().front()->name()},
+            {"runtime", device_.runtime}};
+  }
+  json run_settings() override {
+    const auto& p = o_.protocol;
+    json s = key_settings();
+    s["protocol"] = {{"warmup_runs", p.warmup_runs},   {"warmup_s", p.warmup_s},
+                     {"min_window_s", p.min_window_s}, {"min_updates", p.min_updates},
+                     {"ci_target", p.ci_target},       {"min_windows", p.min_windows},
+                     {"max_windows", p.max_windows},   {"time_cap_s", p.time_cap_s}};
+    s["idle_baseline"] = {{"idle_s", o_.idle_s}, {"every_s", o_.idle_every_s}, {"shared", true}};
+    s["breakdown_runs"] = o_.breakdown_runs;
+    s["input_seed"] = o_.input_seed;
+    return s;
+  }
+  Provenance provenance() override { return ctx_.sampler->meters().front()->provenance(); }
+  int threads() override { return o_.threads; }
+
+  RunResult measure(const graph::Graph& g, const std::vector<kernels::Kernel>& ks,
+                    bool breakdown) override {
+    exec::CompileOptions co;
+    co.threads = o_.threads;
+    co.cpus = o_.cpus;
+    exec::CompiledModel compiled = exec::compile(g, co);
+    exec::set_inputs(compiled, exec::random_inputs(compiled, o_.input_seed));
+    refresh_idle();
+
+    bench::ProtocolOptions po = o_.protocol;
+    po.idle_s = 0;
+    po.threads = o_.threads;
+    const bench::Measurement m = bench::measure_workload(
+        ctx_,
+        [&](int64_t n) {
+          for (int64_t i = 0; i < n; ++i) compiled.run();
+        },
+        g.name, po);
+    RunResult r;
+    r.measured_s = m.duration_ms / 1000.0;
+    r.m.latency_ms = m.latency_ms;
+    r.m.latency_ci_ms = m.latency_ci95_ms;
+    r.m.energy_mj = m.energy_per_inference_mj;
+    r.m.energy_ci_mj = m.energy_ci95_mj;
+    r.m.power_mw = m.avg_power_mw;
+    r.m.idle_power_mw = idle_mw_;
+    r.m.dynamic_energy_mj = dynamic_of(r.m.energy_mj, idle_mw_, r.m.latency_ms);
+    r.m.n = m.inferences;
+    r.m.provenance = m.provenance;
+    r.m.device_state = bench::to_json(m.device);
+    if (!m.converged) r.m.flags.push_back("ci_not_met");
+    if (breakdown) {
+      exec::HarnessOptions ho;
+      ho.warmup = 3;
+      ho.runs = o_.breakdown_runs;
+      ho.per_step = true;
+      const auto lat = exec::measure_latency(compiled, ho);
+      const auto timings = exec::per_kernel(compiled, lat, ks);
+      r.kernel_latency_ms.assign(ks.size(), std::nullopt);
+      for (size_t i = 0; i < ks.size(); ++i) {
+        for (const auto& t : timings) {
+          if (t.name == ks[i].name && !t.steps.empty()) r.kernel_latency_ms[i] = t.ms.median;
+        }
+      }
+    }
+    return r;
+  }
+
+ private:
+  // The shared idle baseline: idle power before and after a window around nothing.
+  void refresh_idle() {
+    if (o_.idle_s <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (idle_taken_ && (o_.idle_every_s <= 0 ||
+                        std::chrono::duration<double>(now - idle_at_).count() < o_.idle_every_s)) {
+      return;
+    }
+    bench::ProtocolOptions po = o_.protocol;
+    po.idle_s = o_.idle_s;
+    po.threads = o_.threads;
+    const bench::Measurement m = bench::measure_run(
+        ctx_, [] { return bench::CommandResult{}; }, "idle baseline", po);
+    idle_mw_ = m.idle_power_mw;
+    idle_taken_ = true;
+    idle_at_ = std::chrono::steady_clock::now();
+  }
+
+  bench::Context ctx_;
+  RunnerOptions o_;
+  Device device_;
+  std::optional<double> idle_mw_;
+  bool idle_taken_ = false;
+  std::chrono::steady_clock::time_point idle_at_;
+};
+
+}  // namespace
+
+Device describe_host(const bench::Context& ctx) {
+  Device d;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) d.name = host;
+  if (d.name.empty()) d.name = "localhost";
+  utsname u{};
+  std::string kernel;
+  if (uname(&u) == 0) {
+    d.arch = u.machine;
+    kernel = u.release;
+  }
+  const bench::DeviceState state = bench::read_device_state(
+      *ctx.fs, 0,
+      ctx.sampler ? ctx.sampler->meters() : std::vector<std::shared_ptr<meter::Meter>>{});
+  d.cpu = state.cpu_model;
+  d.cores = state.logical_cores;
+  const std::string os = os_release();
+  d.os = os.empty() ? "Linux " + kernel : fmt::format("{} (Linux {})", os, kernel);
+  d.runtime = "XNNPACK (nnjoule exec)";
+  return d;
+}
+
+std::unique_ptr<Runner> make_runner(const bench::Context& ctx, const RunnerOptions& options) {
+  return std::make_unique<EngineRunner>(ctx, options);
+}
+
+}  // namespace nnjoule::store
