@@ -136,6 +136,7 @@ struct KernelOptions {
   std::vector<std::string> kernels;
   int64_t count = 2000;
   int64_t floor = 10;
+  int prior_variants = 8;
   bool plan = false;
 };
 
@@ -144,6 +145,7 @@ void run_kernels(const KernelOptions& o) {
   ko.kernel_types = o.kernels;
   ko.count = o.count;
   ko.floor = o.floor;
+  ko.prior_variants = o.prior_variants;
   ko.seed = o.common.seed;
   ko.command = o.common.command_line("kernels");
   store::Store db(o.common.db);  // a bad dataset fails before any measuring
@@ -214,6 +216,9 @@ void register_collect(CLI::App& app) {
                  "type occurs in the zoo")
       ->check(CLI::NonNegativeNumber);
   kc->add_option("--floor", k->floor, "At least this many samples per type (default 10)")
+      ->check(CLI::NonNegativeNumber);
+  kc->add_option("--prior-variants", k->prior_variants,
+                 "Zoo variants per family behind the config prior (default 8)")
       ->check(CLI::NonNegativeNumber);
   kc->add_flag("--plan", k->plan,
                "Print the samples per type (and how many are stored); measure "

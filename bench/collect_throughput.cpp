@@ -1,0 +1,164 @@
+// Collection throughput: kernels per minute that `nnjoule collect kernels` measures and stores
+// with a measurement profile (default quick), and the harness overhead outside the measured
+// windows (building the single-kernel model, compiling it, warm-up, the shared idle baseline,
+// storing the row), beside a baseline run of the same kernels: the bare protocol on models
+// compiled beforehand, nothing built or stored.
+// Usage: bench_collect_throughput [kernels, default 30] [profile: quick|standard]
+#include <fmt/format.h>
+#include <time.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "nnjoule/common/table.hpp"
+#include "nnjoule/exec/engine.hpp"
+#include "nnjoule/exec/harness.hpp"
+#include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/meter/discovery.hpp"
+#include "nnjoule/store/runner.hpp"
+#include "nnjoule/zoo/kernel_models.hpp"
+
+using namespace nnjoule;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct Item {
+  double latency_ms = 0;
+  double wall_s = 0;      // the whole item in the collection
+  double windows_s = 0;   // inside measured windows
+  double baseline_s = 0;  // the bare protocol on a precompiled model
+};
+
+struct Share {
+  int n = 0;
+  double wall = 0, windows = 0, baseline = 0;
+  void add(const Item& i) {
+    ++n;
+    wall += i.wall_s;
+    windows += i.windows_s;
+    baseline += i.baseline_s;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t count = argc > 1 ? std::stoll(argv[1]) : 30;
+  const std::string profile = argc > 2 ? argv[2] : "quick";
+
+  meter::DiscoverOptions d;
+  d.fs = std::make_shared<const meter::SysFs>("/");
+  d.workload_cpu = process_cpu_s;
+  d.workload_cpu_source = "this process's CPU time";
+  auto sel = meter::select_meters(meter::discover_meters(d), {});
+  meter::SteadyClock clock;
+  meter::Sampler sampler(sel.meters, clock);
+  bench::Context ctx{&sampler, bench::real_sleeper(), d.fs};
+  store::RunnerOptions ro;
+  ro.protocol = store::protocol_profile(profile);
+  ro.idle_s = 1.0;
+  auto runner = store::make_runner(ctx, ro);
+  sampler.start();
+
+  const fs::path dir = fs::temp_directory_path() / fmt::format("nnjoule-bench-{}", getpid());
+  fs::create_directories(dir);
+  store::Store db(dir / "bench.db");
+
+  store::KernelCollectOptions ko;
+  ko.count = count;
+  ko.floor = 1;
+  ko.seed = 1;
+  auto t0 = Clock::now();
+  const auto plan = store::plan_kernels(*runner, ko);
+  const double plan_s = since(t0);
+
+  std::vector<Item> items;
+  double last_measuring = 0;
+  std::atomic<bool> stop{false};
+  t0 = Clock::now();
+  const auto report = store::collect_kernels(db, *runner, ko, stop, [&](const store::Progress& p) {
+    if (!p.result) return;
+    Item i;
+    i.latency_ms = p.result->m.latency_ms.value_or(0);
+    i.wall_s = p.measuring_s - last_measuring;
+    i.windows_s = p.result->measured_s;
+    last_measuring = p.measuring_s;
+    items.push_back(i);
+    fmt::print(stderr, "\r[{}/{}] {}", p.index, p.total, p.label.substr(0, 60));
+  });
+  const double collect_s = since(t0);
+  fmt::print(stderr, "\n");
+
+  // Baseline: the protocol alone on the same kernels, compiled beforehand.
+  bench::ProtocolOptions po = ro.protocol;
+  po.idle_s = 0;
+  size_t k = 0;
+  t0 = Clock::now();
+  for (const auto& p : plan) {
+    if (k >= items.size()) break;
+    const graph::Graph g = zoo::build_kernel_model(p.type, p.config, ko.seed, true);
+    auto compiled = exec::compile(g, {});
+    exec::set_inputs(compiled, exec::random_inputs(compiled, 1));
+    const auto b0 = Clock::now();
+    bench::measure_workload(
+        ctx,
+        [&](int64_t n) {
+          for (int64_t i = 0; i < n; ++i) compiled.run();
+        },
+        g.name, po);
+    items[k++].baseline_s = since(b0);
+  }
+  const double baseline_s = since(t0);
+  sampler.stop();
+  fs::remove_all(dir);
+
+  Share all, big, small;
+  for (const auto& i : items) {
+    all.add(i);
+    (i.latency_ms >= 1.0 ? big : small).add(i);
+  }
+  auto row = [](const char* name, const Share& s) -> std::vector<std::string> {
+    if (s.n == 0) return {name, "0", "-", "-", "-", "-"};
+    return {name,
+            std::to_string(s.n),
+            fmt::format("{:.1f}", 60.0 * s.n / s.wall),
+            fmt::format("{:.1f}%", 100.0 * (1 - s.windows / s.wall)),
+            fmt::format("{:.1f}", 60.0 * s.n / s.baseline),
+            fmt::format("{:.2f}", s.wall / s.baseline)};
+  };
+  TextTable t({"kernels", "n", "per minute", "overhead (outside windows)", "baseline per minute",
+               "ratio to baseline"},
+              {TextTable::Align::kLeft, TextTable::Align::kRight, TextTable::Align::kRight,
+               TextTable::Align::kRight, TextTable::Align::kRight, TextTable::Align::kRight});
+  t.add_row(row("all", all));
+  t.add_row(row(">= 1 ms", big));
+  t.add_row(row("< 1 ms", small));
+  fmt::print("collect kernels, profile {}, meter {} ({}), 1 thread\n", profile,
+             sampler.meters().front()->name(), report.provenance);
+  fmt::print("prior and plan: {:.1f} s (once per collection)\n", plan_s);
+  fmt::print("collection: {} kernels in {:.1f} s: {:.1f} kernels per minute (prior excluded)\n",
+             report.measured, collect_s, 60.0 * report.measured / collect_s);
+  fmt::print("baseline (protocol only, compiled beforehand): {:.1f} s\n\n", baseline_s);
+  fmt::print("{}", t.render());
+  if (big.n > 0) {
+    const double ov = 100.0 * (1 - big.windows / big.wall);
+    fmt::print(
+        "\ntarget: overhead under 20% of wall time for kernels of 1 ms and more: {:.1f}% "
+        "({})\n",
+        ov, ov < 20 ? "met" : "not met");
+  }
+  return 0;
+}

@@ -1,0 +1,192 @@
+// `nnjoule collect` end to end on this machine (the estimate meter works everywhere): rows,
+// resume, Ctrl-C and a hard kill in the middle of a collection.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/store/store.hpp"
+#include "support/test_support.hpp"
+
+using namespace nnjoule;
+using namespace nnjoule::store;
+using nnjoule::testing::read_text;
+using nnjoule::testing::run_cli;
+using nnjoule::testing::TempDir;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> collect_args(const fs::path& db, int count) {
+  return {"collect",
+          "kernels",
+          "--db",
+          db.string(),
+          "--kernels",
+          "fc,maxpool,add",
+          "--count",
+          std::to_string(count),
+          "--floor",
+          "1",
+          "--profile",
+          "quick",
+          "--idle",
+          "0",
+          "--meter",
+          "estimate",
+          "--prior-variants",
+          "0"};
+}
+
+int64_t stored_rows(const fs::path& db) {
+  if (!fs::exists(db)) return 0;
+  try {
+    Store s(db, Store::Options{.read_only = true, .check_integrity = false});
+    return static_cast<int64_t>(s.kernels().size());
+  } catch (const Error&) {
+    return 0;  // not created yet
+  }
+}
+
+struct Child {
+  pid_t pid = -1;
+  fs::path out, err;
+};
+
+Child spawn(const std::vector<std::string>& args, const TempDir& tmp) {
+  Child c;
+  c.out = tmp / "child.out";
+  c.err = tmp / "child.err";
+  c.pid = fork();
+  if (c.pid == 0) {
+    const int fo = open(c.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int fe = open(c.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    std::vector<std::string> copy = args;
+    std::string bin = NNJOULE_CLI;
+    std::vector<char*> argv = {bin.data()};
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return c;
+}
+
+// Waits (up to two minutes; no assertion depends on how long) until the dataset holds `n` rows;
+// false when the child exits first or time runs out.
+bool wait_for_rows(const Child& c, const fs::path& db, int64_t n) {
+  for (int i = 0; i < 2400; ++i) {
+    if (stored_rows(db) >= n) return true;
+    if (waitpid(c.pid, nullptr, WNOHANG) == c.pid) {
+      ADD_FAILURE() << "the collection ended early: " << read_text(c.err);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(c.pid, SIGKILL);
+  waitpid(c.pid, nullptr, 0);
+  return false;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST(CollectCli, StoresEstimatedRowsAndResumes) {
+  TempDir tmp;
+  const auto db = tmp / "d.db";
+  const auto r = run_cli(collect_args(db, 3));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("3 planned, 3 measured, 0 already stored, 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("numbers: estimated (cpu-time model)"));
+  EXPECT_THAT(r.err, HasSubstr("[1/3] add HW="));
+  EXPECT_THAT(r.err, HasSubstr("[3/3] maxpool HW="));  // plain lines: stderr is not a terminal
+  EXPECT_THAT(r.err, HasSubstr("(estimated (cpu-time model))"));
+  {
+    Store s(db, Store::Options{.read_only = true});
+    const auto rows = s.kernels();
+    ASSERT_EQ(rows.size(), 3u);
+    for (const auto& row : rows) {
+      EXPECT_EQ(row.m.provenance.origin, Origin::kEstimated);  // never "measured" without a sensor
+      EXPECT_GT(*row.m.energy_mj, 0);
+      EXPECT_GT(*row.m.latency_ms, 0);
+      EXPECT_FALSE(row.m.dynamic_energy_mj.has_value());  // --idle 0: no baseline, no dynamic
+      EXPECT_EQ(row.m.device_state["meter"], "estimate");
+    }
+  }
+  const auto again = run_cli(collect_args(db, 3));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("3 planned, 0 measured, 3 already stored"));
+  EXPECT_EQ(stored_rows(db), 3);
+
+  auto plan = collect_args(db, 3);
+  plan.push_back("--plan");
+  const auto p = run_cli(plan);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_THAT(p.out, HasSubstr("3 kernels planned"));
+  EXPECT_THAT(p.out, ::testing::ContainsRegex("maxpool +1 +1"));
+}
+
+TEST(CollectCli, RefusesABadDatasetBeforeMeasuring) {
+  TempDir tmp;
+  nnjoule::testing::write_text(tmp / "bad.db", std::string(4096, 'x'));
+  const auto r = run_cli(collect_args(tmp / "bad.db", 3));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("nnjoule: error: " + (tmp / "bad.db").string()));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("[1/")));
+  const auto k = run_cli({"collect", "kernels", "--db", (tmp / "x.db").string(), "--kernels",
+                          "teleport", "--meter", "estimate", "--prior-variants", "0"});
+  EXPECT_EQ(k.exit_code, 1);
+  EXPECT_THAT(k.err, HasSubstr("kernel type 'teleport' occurs nowhere in the zoo"));
+}
+
+TEST(CollectCli, CtrlCStopsAfterTheMeasurementInFlight) {
+  TempDir tmp;
+  const auto db = tmp / "d.db";
+  Child c = spawn(collect_args(db, 60), tmp);
+  ASSERT_TRUE(wait_for_rows(c, db, 1));
+  kill(c.pid, SIGINT);
+  const int code = wait_exit(c.pid);
+  EXPECT_EQ(code, 130) << read_text(c.err);
+  EXPECT_THAT(read_text(c.err), HasSubstr("stopping after the measurement in flight"));
+  EXPECT_THAT(read_text(c.out), HasSubstr("kernels collection interrupted"));
+  const int64_t n = stored_rows(db);
+  EXPECT_GE(n, 1);
+  EXPECT_LT(n, 60);
+  Store s(db, Store::Options{.read_only = true});
+  EXPECT_EQ(s.runs().at(0).status, "interrupted");
+  EXPECT_THAT(read_text(c.out), HasSubstr(fmt::format("{} measured", n)));
+}
+
+TEST(CollectCli, HardKillLosesAtMostTheMeasurementInFlight) {
+  TempDir tmp;
+  const auto db = tmp / "d.db";
+  Child c = spawn(collect_args(db, 60), tmp);
+  ASSERT_TRUE(wait_for_rows(c, db, 2));
+  kill(c.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
+  // The file opens (integrity checked), every committed row is there and whole.
+  Store s(db);
+  const auto rows = s.kernels();
+  EXPECT_GE(rows.size(), 2u);
+  for (const auto& r : rows) {
+    EXPECT_TRUE(r.config.has_value());
+    EXPECT_TRUE(r.m.energy_mj.has_value());
+  }
+  EXPECT_EQ(s.runs().at(0).status, "running");  // nobody was left to close it
+}
