@@ -68,6 +68,7 @@ class Session {
     ++report_.measured;
     report_.item_wall_s += item_s;
     report_.measured_s += r.measured_s;
+    for (const auto& [phase, t] : r.phases_s) report_.phases_s[phase] += t;
     emit(label, "measured", "", r);
   }
 
@@ -173,12 +174,14 @@ CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectO
       const auto t0 = Clock::now();
       KernelRow row;
       RunResult result;
+      double build_s = 0;
       const auto error = attempt([&] {
         const graph::Graph g = zoo::build_kernel_model(item.type, item.config, options.seed, true);
         const auto ks = kernels::detect_kernels(g);
         if (ks.size() != 1 || ks[0].type != item.type) {
           fail("the single-kernel model is not detected as one {} kernel", item.type);
         }
+        build_s = since(t0);
         result = runner.measure(g, ks, false);
         row.flops = ks[0].flops;
         row.params = ks[0].params;
@@ -197,8 +200,11 @@ CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectO
       row.config = item.config;
       row.threads = runner.threads();
       row.m = result.m;
+      const auto t_store = Clock::now();
       store.add_kernel(row);
-      session.measured(label, result, std::chrono::duration<double>(Clock::now() - t0).count());
+      result.phases_s["build"] = build_s;
+      result.phases_s["store"] = since(t_store);
+      session.measured(label, result, since(t0));
     }
   } catch (...) {
     session.abort();
@@ -239,6 +245,7 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
       Model model;
       ModelRow row;
       RunResult result;
+      double build_s = 0;
       bool already = false;
       const auto error = attempt([&] {
         const graph::Graph g = zoo::build_model(spec);
@@ -263,6 +270,7 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
           model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
         for (const auto& [op, node] : totals.unknown_ops)
           model.unknown_ops.push_back(op + " " + node);
+        build_s = since(t0);
         result = runner.measure(g, ks, options.breakdown);
       });
       if (already) {
@@ -278,8 +286,11 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
       row.threads = runner.threads();
       row.m = result.m;
       row.kernel_latency_ms = result.kernel_latency_ms;
+      const auto t_store = Clock::now();
       store.add_model_measurement(model, row);
-      session.measured(label, result, std::chrono::duration<double>(Clock::now() - t0).count());
+      result.phases_s["build"] = build_s;
+      result.phases_s["store"] = since(t_store);
+      session.measured(label, result, since(t0));
     }
   } catch (...) {
     session.abort();
@@ -311,6 +322,12 @@ std::string CollectReport::to_text() const {
         provenance, measured, format_duration(wall_s), measured / std::max(wall_s, 1e-9) * 60,
         item_wall_s > 0 ? 100 * measured_s / item_wall_s : 0.0);
   }
+  if (measured > 0 && item_wall_s > 0) {
+    s += "outside the windows:";
+    for (const auto& [phase, t] : phases_s)
+      s += fmt::format(" {} {:.0f}%,", phase, 100 * t / item_wall_s);
+    s.back() = '\n';
+  }
   for (const auto& f : failures) s += "  failed: " + f + "\n";
   if (interrupted) s += "stopped on request; run the same command again to resume\n";
   return s;
@@ -328,6 +345,7 @@ json CollectReport::to_json() const {
           {"wall_s", wall_s},
           {"item_wall_s", item_wall_s},
           {"measured_s", measured_s},
+          {"phases_s", phases_s},
           {"origin", provenance}};
 }
 

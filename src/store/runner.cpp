@@ -18,7 +18,7 @@ bench::ProtocolOptions protocol_profile(const std::string& name) {
   if (name == "quick") {
     o.warmup_runs = 3;
     o.warmup_s = 0.1;
-    o.min_window_s = 0.1;
+    o.min_window_s = 0.2;
     o.min_windows = 3;
     o.max_windows = 50;
     o.ci_target = 0.05;
@@ -86,12 +86,15 @@ class EngineRunner : public Runner {
 
   RunResult measure(const graph::Graph& g, const std::vector<kernels::Kernel>& ks,
                     bool breakdown) override {
+    RunResult r;
+    auto t = Clock::now();
     exec::CompileOptions co;
     co.threads = o_.threads;
     co.cpus = o_.cpus;
     exec::CompiledModel compiled = exec::compile(g, co);
     exec::set_inputs(compiled, exec::random_inputs(compiled, o_.input_seed));
-    refresh_idle();
+    r.phases_s["compile"] = lap(t);
+    if (refresh_idle()) r.phases_s["idle baseline"] = lap(t);
 
     bench::ProtocolOptions po = o_.protocol;
     po.idle_s = 0;
@@ -102,8 +105,8 @@ class EngineRunner : public Runner {
           for (int64_t i = 0; i < n; ++i) compiled.run();
         },
         g.name, po);
-    RunResult r;
     r.measured_s = m.duration_ms / 1000.0;
+    r.phases_s["warm-up and stopping rule"] = std::max(0.0, lap(t) - r.measured_s);
     r.m.latency_ms = m.latency_ms;
     r.m.latency_ci_ms = m.latency_ci95_ms;
     r.m.energy_mj = m.energy_per_inference_mj;
@@ -124,22 +127,32 @@ class EngineRunner : public Runner {
       const auto timings = exec::per_kernel(compiled, lat, ks);
       r.kernel_latency_ms.assign(ks.size(), std::nullopt);
       for (size_t i = 0; i < ks.size(); ++i) {
-        for (const auto& t : timings) {
-          if (t.name == ks[i].name && !t.steps.empty()) r.kernel_latency_ms[i] = t.ms.median;
+        for (const auto& kt : timings) {
+          if (kt.name == ks[i].name && !kt.steps.empty()) r.kernel_latency_ms[i] = kt.ms.median;
         }
       }
+      r.phases_s["breakdown"] = lap(t);
     }
     return r;
   }
 
  private:
-  // The shared idle baseline: idle power before and after a window around nothing.
-  void refresh_idle() {
-    if (o_.idle_s <= 0) return;
+  using Clock = std::chrono::steady_clock;
+  static double lap(Clock::time_point& t) {
+    const auto now = Clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  }
+
+  // The shared idle baseline: idle power before and after a window around nothing. True when
+  // it was (re)taken now.
+  bool refresh_idle() {
+    if (o_.idle_s <= 0) return false;
     const auto now = std::chrono::steady_clock::now();
     if (idle_taken_ && (o_.idle_every_s <= 0 ||
                         std::chrono::duration<double>(now - idle_at_).count() < o_.idle_every_s)) {
-      return;
+      return false;
     }
     bench::ProtocolOptions po = o_.protocol;
     po.idle_s = o_.idle_s;
@@ -149,6 +162,7 @@ class EngineRunner : public Runner {
     idle_mw_ = m.idle_power_mw;
     idle_taken_ = true;
     idle_at_ = std::chrono::steady_clock::now();
+    return true;
   }
 
   bench::Context ctx_;

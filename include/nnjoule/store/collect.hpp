@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -25,6 +26,9 @@ struct RunResult {
   // Per kernel of the graph (models, when a breakdown was asked for); empty otherwise.
   std::vector<std::optional<double>> kernel_latency_ms;
   double measured_s = 0;  // time inside measured windows (the rest is harness overhead)
+  // Where the runner's time went, seconds: "compile", "idle baseline", "warm-up and stopping
+  // rule" (the protocol outside its windows), "breakdown". The loop adds "build" and "store".
+  std::map<std::string, double> phases_s;
 };
 
 // Measures one graph on this device. The collection loop is written against this interface;
@@ -66,6 +70,7 @@ struct CollectReport {
   double wall_s = 0;
   double item_wall_s = 0;  // wall time of the measured items (build + measure + store)
   double measured_s = 0;   // of which inside measured windows
+  std::map<std::string, double> phases_s;  // the rest, by phase (RunResult::phases_s)
   std::string provenance;
   std::string to_text() const;
   nlohmann::json to_json() const;
