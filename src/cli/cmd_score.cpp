@@ -3,24 +3,26 @@
 
 #include "command.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/score/app_bench.hpp"
 #include "nnjoule/score/scores.hpp"
 
 namespace nnjoule::cli {
 namespace {
 
 struct ScoreArgs {
-  std::string measurements, devices;
+  std::string measurements, devices, db;
   std::vector<std::string> tdp;
   bool json = false;
 };
 
 void run_score(const ScoreArgs& a) {
-  if (a.measurements.empty()) fail("give --measurements CSV (with --devices CSV)");
-  score::ScoreInput in;
-  if (!a.measurements.empty()) {
-    in.results = score::read_measurements_csv(a.measurements);
-    if (!a.devices.empty()) in.devices = score::read_devices_csv(a.devices);
+  if (a.db.empty() && a.measurements.empty()) {
+    fail("give --db FILE, --measurements CSV (with --devices CSV), or both to compare");
   }
+  score::ScoreInput in;
+  if (!a.db.empty()) in = score::load_score_input(store::Store(a.db, {.read_only = true}));
+  if (!a.measurements.empty()) score::add_results(in, score::read_measurements_csv(a.measurements));
+  if (!a.devices.empty()) score::merge_devices(in.devices, score::read_devices_csv(a.devices));
   for (const auto& t : a.tdp) score::apply_tdp_override(in.devices, t);
   const auto report = score::compute_scores(in);
   if (a.json)
@@ -36,6 +38,7 @@ void register_score(CLI::App& app) {
                   "application results CSV: device,dnn,delegate,apc_w,eci_j[,latency_ms]");
   cmd->add_option("--devices", a->devices,
                   "devices CSV: device[,soc][,tdp_w][,price][,pcs_published][,iecs_published]");
+  cmd->add_option("--db", a->db, "nnjoule database with application measurements (nnjoule bench)");
   cmd->add_option("--tdp", a->tdp, "DEVICE=WATTS: a device's TDP for PCS (repeatable)");
   cmd->add_flag("--json", a->json, "print JSON instead of tables");
   cmd->callback([a] { run_score(*a); });

@@ -339,8 +339,8 @@ json trace_spec(const PowerTrace& t) {
   for (const auto& s : t.samples)
     values.push_back({{"t", s.t_s}, {"power", s.power_mw / 1000.0}, {"phase", s.phase}});
   return {{"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
-          {"width", 560},
-          {"height", 220},
+          {"width", "container"},
+          {"height", 240},
           {"data", {{"values", values}}},
           {"layer",
            json::array(
@@ -393,6 +393,7 @@ ul.notes { margin: 6px 0 0; padding-left: 18px; color: var(--muted); font-size: 
 .legend span { display: inline-block; width: 26px; height: 12px; margin: 0 2px -2px 8px; border: 1px solid #ccc; }
 .empty { color: var(--muted); font-style: italic; }
 #nnjoule-status { font-size: 12px; color: #d73027; }
+div.chart { width: 100%; }
 )css";
 
 }  // namespace
@@ -456,7 +457,7 @@ std::string render_html(const ReportInput& in) {
                               !s.devices.empty()
                           ? "price"
                           : "TDP") +
-          ". Computed from " + label_badges + "</p><div id=chart-bubble></div>";
+          ". Computed from " + label_badges + "</p><div id=chart-bubble class=chart></div>";
   if (!chart_notes.empty()) {
     body += "<ul class=notes>";
     for (const auto& n : chart_notes) body += "<li>" + esc(n) + "</li>";
@@ -475,7 +476,7 @@ std::string render_html(const ReportInput& in) {
       within += std::fabs(p.predicted_mj - p.measured_mj) <= 0.1 * p.measured_mj;
     body += fmt::format(
         "<p class=what>Energy per inference of {} models; the band is ±10% around "
-        "the diagonal, {} of them inside it. {}</p><div id=chart-predicted></div>",
+        "the diagonal, {} of them inside it. {}</p><div id=chart-predicted class=chart></div>",
         in.predicted.size(), within, b);
     charts.push_back({{"id", "chart-predicted"}, {"spec", predicted_spec(in.predicted)}});
   } else {
@@ -495,7 +496,7 @@ std::string render_html(const ReportInput& in) {
     body += "<p class=what>" + esc(in.breakdown->subject) + ": " +
             fmt::format("{} kernels, {:.3f} mJ per inference in total. ",
                         in.breakdown->kernels.size(), total) +
-            badge(in.breakdown->label) + "</p><div id=chart-kernels></div>";
+            badge(in.breakdown->label) + "</p><div id=chart-kernels class=chart></div>";
     charts.push_back({{"id", "chart-kernels"}, {"spec", breakdown_spec(*in.breakdown)}});
   } else {
     body +=
@@ -507,7 +508,7 @@ std::string render_html(const ReportInput& in) {
   body += "<section><h2>Power trace</h2>";
   if (in.trace && !in.trace->samples.empty()) {
     body += "<p class=what>" + esc(in.trace->subject) + ". " + badge(in.trace->label) +
-            "</p><div id=chart-trace></div>";
+            "</p><div id=chart-trace class=chart></div>";
     charts.push_back({{"id", "chart-trace"}, {"spec", trace_spec(*in.trace)}});
   } else {
     body +=

@@ -296,6 +296,32 @@ void apply_tdp_override(std::vector<DeviceInfo>& devices, const std::string& spe
   devices.push_back({.name = name, .tdp_w = w, .tdp_source = "--tdp"});
 }
 
+void add_results(ScoreInput& input, std::vector<AppResult> results) {
+  for (auto& r : results) {
+    if (!input.configs.empty() &&
+        std::find(input.configs.begin(), input.configs.end(), r.config) == input.configs.end()) {
+      input.configs.push_back(r.config);
+    }
+    input.results.push_back(std::move(r));
+  }
+}
+
+void merge_devices(std::vector<DeviceInfo>& devices, const std::vector<DeviceInfo>& more) {
+  for (const auto& m : more) {
+    auto it =
+        std::find_if(devices.begin(), devices.end(), [&](auto& d) { return d.name == m.name; });
+    if (it == devices.end()) {
+      devices.push_back(m);
+      continue;
+    }
+    if (m.tdp_w) it->tdp_w = m.tdp_w, it->tdp_source = m.tdp_source;
+    if (m.price) it->price = m.price;
+    if (!m.soc.empty()) it->soc = m.soc;
+    if (m.published_pcs) it->published_pcs = m.published_pcs;
+    if (m.published_iecs) it->published_iecs = m.published_iecs;
+  }
+}
+
 namespace {
 
 std::string opt(const std::optional<double>& v, int decimals) {

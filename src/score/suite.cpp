@@ -310,6 +310,11 @@ Suite parse_suite_json(const std::string& text, const std::filesystem::path& pat
         e.post.max_detections = r.integer(post["max_detections"], pp + ".max_detections", 1);
       }
     }
+    if (has_onnx && e.application == Application::kQuestionAnswering) {
+      r.error(p + ".application",
+              "question answering needs the built-in MobileBERT (the pipeline looks up its word "
+              "embeddings)");
+    }
     if (has_onnx && e.application == Application::kDetection) {
       r.error(p + ".application",
               "detection needs the SSD anchor layout, known for built-in models only");

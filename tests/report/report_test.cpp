@@ -30,7 +30,8 @@ ReportInput sample_input() {
   r.scores = score::compute_scores(in);
   r.predicted = {{"a", 10, 10.5, "estimated (cpu-time model)", "predicted (bundle)"},
                  {"b", 20, 25, "estimated (cpu-time model)", "predicted (bundle)"}};
-  r.breakdown = KernelBreakdown{"m1/CPU1 on host", "estimated (latency share)", {}};
+  r.breakdown =
+      KernelBreakdown{"m1/CPU1 on host", "estimated (cpu-time model)", "latency share", {}};
   for (int i = 0; i < 25; ++i) {
     r.breakdown->kernels.push_back(
         {"k" + std::to_string(i), i % 2 ? "conv" : "dwconv", 0.1 * i, 0.2 * i});

@@ -53,7 +53,8 @@ TEST(Scores, PublishedPcsOfAllEightPhonesWithTheReadmeTdps) {
   ASSERT_EQ(redmi.missing.size(), 2u);
   EXPECT_EQ(redmi.missing[0].label(), "DNN2/CPU4");
   EXPECT_EQ(redmi.missing[1].label(), "DNN11/NNAPI");
-  EXPECT_NE(redmi.notes.back().find("2 without a result (DNN2/CPU4, DNN11/NNAPI)"), std::string::npos);
+  EXPECT_NE(redmi.notes.back().find("2 without a result (DNN2/CPU4, DNN11/NNAPI)"),
+            std::string::npos);
   ASSERT_FALSE(redmi.notes.empty());
   EXPECT_NE(redmi.notes.back().find("lower bound"), std::string::npos);
   EXPECT_TRUE(rep.devices[0].missing.empty());

@@ -9,6 +9,7 @@
 
 #include "nnjoule/common/provenance.hpp"
 #include "nnjoule/score/scores.hpp"
+#include "nnjoule/store/store.hpp"
 
 namespace nnjoule::report {
 
@@ -30,7 +31,8 @@ struct KernelEnergy {
 
 struct KernelBreakdown {
   std::string subject;  // "DNN7/CPU1 (mobilenetv1) on host"
-  std::string label;    // how the per-kernel energies were obtained, with their origin
+  std::string label;    // origin of the energies the split starts from
+  std::string method;   // how the per-kernel energies were obtained
   std::vector<KernelEnergy> kernels;
 };
 
@@ -56,6 +58,11 @@ struct ReportInput {
   std::optional<PowerTrace> trace;
   std::vector<std::string> notes;  // shown under the title
 };
+
+// Scores, the per-kernel breakdown and the power trace from a database's application
+// measurements (nnjoule bench). `focus` names the configuration ("DNN7/CPU1", optionally
+// "device:DNN7/CPU1") whose breakdown and trace are shown; empty: the first one that has them.
+ReportInput load_report_input(const std::filesystem::path& db_path, const std::string& focus);
 
 // The whole page as one string (about 1 MB, the libraries included).
 std::string render_html(const ReportInput& input);

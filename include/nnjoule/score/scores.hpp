@@ -109,6 +109,14 @@ std::vector<DeviceInfo> read_devices_csv(const std::filesystem::path& path);
 // Throws Error naming the argument when it is malformed.
 void apply_tdp_override(std::vector<DeviceInfo>& devices, const std::string& spec);
 
+// Appends results (another table, another database) to an input; the suite's configuration
+// list, when it has one, grows by the configurations it lacks.
+void add_results(ScoreInput& input, std::vector<AppResult> results);
+
+// Completes `devices` with the facts (TDP, price, SoC, published scores) of `more`, adding the
+// devices it does not list.
+void merge_devices(std::vector<DeviceInfo>& devices, const std::vector<DeviceInfo>& more);
+
 // Plain-text device table, missing configurations, per-configuration ranks.
 std::string render_text(const ScoreReport& report);
 nlohmann::json to_json(const ScoreReport& report);

@@ -1,0 +1,119 @@
+#pragma once
+// Runs an application suite: each configuration's pipeline (pre-processing, inference,
+// post-processing) under the measurement protocol, as a whole and by stage, with a per-kernel
+// breakdown and a power trace; results go to the store as application measurements.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/exec/engine.hpp"
+#include "nnjoule/meter/discovery.hpp"
+#include "nnjoule/score/scores.hpp"
+#include "nnjoule/score/suite.hpp"
+#include "nnjoule/store/store.hpp"
+
+namespace nnjoule::score {
+
+// One application, ready to run: the model compiled for `threads`, its input prepared.
+class Pipeline {
+ public:
+  // Builds (built-in) or imports (ONNX) the model and checks that its inputs and outputs fit
+  // the application; throws Error naming the entry.
+  Pipeline(const SuiteEntry& entry, int threads, uint64_t seed);
+  ~Pipeline();
+  Pipeline(Pipeline&&) noexcept;
+
+  void pre();    // decode / tokenise / frame the input, fill the model input
+  void infer();  // run the model
+  void post();   // interpret the outputs
+  void run_once() { pre(), infer(), post(); }
+
+  const std::string& result() const;  // what post-processing found, one line
+  exec::CompiledModel& model();
+  const graph::Graph& graph() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct StageResult {
+  std::string stage;  // "pre-processing", "inference", "post-processing"
+  double latency_ms = 0;
+  std::optional<double> energy_mj;  // per run, from a protocol measurement of the stage alone
+};
+
+struct KernelShare {
+  std::string name, op;
+  double latency_ms = 0;
+  double energy_mj = 0;  // inference energy x the step's share of the inference latency
+};
+
+struct TraceSample {
+  double t_s = 0;
+  double power_mw = 0;
+  std::string phase;  // "idle" or "run"
+};
+
+struct ConfigResult {
+  ConfigKey config;
+  std::string title;        // the entry's title
+  std::string application;  // application_name
+  int threads = 0;
+  std::string unsupported;   // non-empty: not run, and why
+  std::string skipped;       // non-empty: already stored (resume)
+  bench::Measurement whole;  // one inference = one whole pipeline run
+  std::vector<StageResult> stages;
+  std::vector<KernelShare> kernels;
+  std::vector<TraceSample> trace;
+  std::string output;  // the pipeline's result line
+};
+
+struct SuiteRunOptions {
+  bench::ProtocolOptions protocol;        // the whole pipeline
+  bench::ProtocolOptions stage_protocol;  // each stage alone (no idle baselines)
+  uint64_t seed = 0;
+  double trace_idle_s = 0.4;                         // power trace: idle before and after ...
+  double trace_run_s = 1.0;                          // ... and at least this long running
+  double trace_step_s = 0.05;                        // one sample per window of this length
+  std::function<void(const std::string&)> progress;  // one line per step, for the CLI
+};
+
+// Protocol settings that keep a 16-configuration suite to a few minutes on a small machine.
+SuiteRunOptions quick_suite_options();
+
+// Runs one configuration (the sampler must be running).
+ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench::Context& ctx,
+                        const SuiteRunOptions& options);
+
+// This machine as a store device (host name, CPU, cores, OS, runtime "XNNPACK (CPU)").
+store::Device host_device(const meter::SysFs& fs);
+
+// Runs every configuration of the suite and stores each as soon as it is measured (one
+// transaction each): an interrupted run keeps what it finished, and a rerun skips configurations
+// already stored for this device and suite. Unsupported configurations are stored nowhere but
+// listed in the run's settings and in the results.
+struct SuiteRun {
+  int64_t run_id = 0;
+  store::Device device;
+  std::vector<ConfigResult> results;
+};
+SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& ctx,
+                   const Provenance& provenance, const SuiteRunOptions& options,
+                   const std::string& command, std::optional<double> tdp_w,
+                   const std::string& tdp_source);
+
+// The database's application measurements as score input: one device per store device, the
+// latest row per configuration, the suites' configurations (unsupported ones included) in suite
+// order. Throws Error naming the file when it holds no application measurements.
+ScoreInput load_score_input(const store::Store& db);
+
+// Seconds of CPU time this process has used (all threads): what the estimate meter charges to
+// an in-process workload.
+double process_cpu_seconds();
+
+}  // namespace nnjoule::score

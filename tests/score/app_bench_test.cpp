@@ -1,0 +1,162 @@
+#include "nnjoule/score/app_bench.hpp"
+
+#include <gtest/gtest.h>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/graph/builder.hpp"
+#include "nnjoule/graph/onnx.hpp"
+#include "nnjoule/meter/sampler.hpp"
+#include "nnjoule/score/processing.hpp"
+#include "support/test_support.hpp"
+
+namespace nnjoule::score {
+namespace {
+using nnjoule::testing::TempDir;
+using nnjoule::testing::write_text;
+
+// A sensor that always reads 5 W: energies are then 5 W x time, whatever the machine.
+class ConstantMeter : public meter::Meter {
+ public:
+  ConstantMeter() { domains_ = {{"total", meter::Signal::kPower}}; }
+  std::string kind() const override { return "constant"; }
+  void read(double, std::span<double> out) override { out[0] = 5000; }
+};
+
+SuiteRunOptions tiny_options() {
+  SuiteRunOptions o;
+  o.protocol.idle_s = 0.05;
+  o.protocol.warmup_runs = 1;
+  o.protocol.warmup_s = 0;
+  o.protocol.min_window_s = 0.02;
+  o.protocol.min_updates = 1;
+  o.protocol.min_windows = 2;
+  o.protocol.time_cap_s = 0.5;
+  o.stage_protocol = o.protocol;
+  o.stage_protocol.idle_s = 0;
+  o.trace_idle_s = 0.05;
+  o.trace_run_s = 0.1;
+  o.trace_step_s = 0.02;
+  return o;
+}
+
+graph::Graph tiny_classifier() {
+  graph::GraphBuilder b("tiny", 3);
+  auto x = b.relu(b.conv(b.input("input", {1, 3, 16, 16}), 8, 3, 2));
+  return b.finish({b.fc(b.flatten(b.global_avgpool(x)), 10)});
+}
+
+TEST(Pipeline, BuiltinApplicationsRunEndToEnd) {
+  const auto suite = builtin_suite("deepen2023");
+  // Detection (SSD decoding + NMS), classification and speech on generated inputs.
+  for (const char* id : {"DNN1", "DNN7", "DNN12"}) {
+    Pipeline p(suite.entry(id), 1, 0);
+    p.run_once();
+    EXPECT_FALSE(p.result().empty()) << id;
+  }
+  Pipeline speech(suite.entry("DNN12"), 1, 0);
+  speech.run_once();
+  EXPECT_NE(speech.result().find("of 12"), std::string::npos) << speech.result();
+  Pipeline det(suite.entry("DNN1"), 1, 0);
+  det.run_once();
+  EXPECT_NE(det.result().find("detections"), std::string::npos) << det.result();
+  EXPECT_THROW(Pipeline(suite.entry("DNN2"), 1, 0), Error);  // INT8: not supported
+}
+
+TEST(Pipeline, UserOnnxModelWithAnImageFile) {
+  TempDir tmp;
+  graph::save_onnx(tiny_classifier(), tmp / "tiny.onnx");
+  write_text(tmp / "in.ppm", encode_ppm(generate_image(40, 30, 1)));
+  write_text(tmp / "suite.json", R"({"name": "t", "delegates": ["CPU1"], "models": [
+      {"id": "m", "onnx": "tiny.onnx", "application": "classification",
+       "pre": {"input": "in.ppm"}, "post": {"top_k": 3}},
+      {"id": "s", "onnx": "tiny.onnx", "application": "segmentation"}]})");
+  const auto suite = parse_suite_file(tmp / "suite.json");
+  Pipeline p(suite.entry("m"), 1, 0);
+  p.run_once();
+  EXPECT_NE(p.result().find("of 10"), std::string::npos) << p.result();
+  // A classifier's [1,10] output is no segmentation mask: the error names the entry.
+  try {
+    Pipeline bad(suite.entry("s"), 1, 0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("suite entry 's' (segmentation): output [1,10]"),
+              std::string::npos)
+        << e.what();
+  }
+  write_text(tmp / "in.ppm", "P6 40 30 255\nshort");
+  try {
+    Pipeline bad(suite.entry("m"), 1, 0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in.ppm: PPM truncated"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SuiteRun, StoresResultsResumesAndScores) {
+  TempDir tmp;
+  graph::save_onnx(tiny_classifier(), tmp / "tiny.onnx");
+  write_text(tmp / "suite.json", R"({"name": "t", "delegates": ["CPU1", "CPU2", "GPU"], "models": [
+      {"id": "m", "onnx": "tiny.onnx", "application": "classification"},
+      {"id": "q", "builtin": "mobilenetv1", "precision": "int8"}]})");
+  const auto suite = parse_suite_file(tmp / "suite.json");
+
+  meter::SteadyClock clock;
+  meter::Sampler sampler({std::make_shared<ConstantMeter>()}, clock);
+  bench::Context ctx{&sampler, bench::real_sleeper(), std::make_shared<const meter::SysFs>("/")};
+  const Provenance prov{Origin::kMeasured, "constant"};
+  sampler.start();
+  SuiteRun run, again;
+  {
+    store::Store db(tmp / "r.db");
+    run = run_suite(suite, db, ctx, prov, tiny_options(), "test", 20.0, "test");
+    again = run_suite(suite, db, ctx, prov, tiny_options(), "test", 20.0, "test");
+  }
+  sampler.stop();
+  ASSERT_EQ(run.results.size(), 6u);
+  int measured = 0, unsupported = 0;
+  for (const auto& r : run.results) {
+    if (!r.unsupported.empty()) {
+      ++unsupported;
+      continue;
+    }
+    ++measured;
+    EXPECT_NEAR(r.whole.avg_power_mw, 5000, 1e-6);
+    ASSERT_EQ(r.stages.size(), 3u);
+    EXPECT_FALSE(r.kernels.empty());
+    EXPECT_FALSE(r.trace.empty());
+  }
+  EXPECT_EQ(measured, 2);  // m on CPU1 and CPU2
+  EXPECT_EQ(unsupported, 4);
+  for (const auto& r : again.results) {
+    if (r.unsupported.empty()) {
+      EXPECT_EQ(r.skipped, "already stored for this device");
+    }
+  }
+
+  const auto in = load_score_input(store::Store(tmp / "r.db", {.read_only = true}));
+  ASSERT_EQ(in.devices.size(), 1u);
+  EXPECT_EQ(in.devices[0].tdp_w, 20.0);
+  EXPECT_EQ(in.configs.size(), 6u);
+  EXPECT_EQ(in.unsupported.size(), 4u);
+  ASSERT_EQ(in.results.size(), 2u);
+  EXPECT_NEAR(in.results[0].apc_w, 5.0, 1e-9);
+  EXPECT_EQ(in.results[0].provenance.label(), "measured (constant)");
+  const auto rep = compute_scores(in);
+  EXPECT_NEAR(*rep.devices[0].pcs, 75.0, 1e-6);  // 100 x (1 - 5/20)
+  EXPECT_EQ(rep.devices[0].missing.size(), 4u);
+  EXPECT_NE(render_text(rep).find("not supported"), std::string::npos);
+}
+
+TEST(SuiteRun, EmptyDatabaseIsAnError) {
+  TempDir tmp;
+  { store::Store db(tmp / "e.db"); }
+  try {
+    load_score_input(store::Store(tmp / "e.db", {.read_only = true}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no application measurements"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace nnjoule::score
