@@ -112,11 +112,13 @@ std::string device_table(const score::ScoreReport& s) {
     if (price) h += "<td>" + opt(d.info.price, 0) + "</td>";
     h += fmt::format("<td>{}/{}</td><td>{}</td><td class=score>{}</td>", d.configs_run,
                      d.configs_total, num(d.mean_apc_w, 3), opt(d.pcs, 1));
-    if (published) h += "<td>" + opt(d.info.published_pcs, 0) + " " + badge("imported") + "</td>";
+    auto published_cell = [&](const std::optional<double>& v) {
+      return "<td>" + opt(v, 0) + (v ? " " + badge("imported") : "") + "</td>";
+    };
+    if (published) h += published_cell(d.info.published_pcs);
     h += "<td class=score>" + num(d.iecs, 1) + "</td>";
     if (published) {
-      h += "<td>" + opt(d.info.published_iecs, 0) + " " + badge("imported") + "</td><td>" +
-           opt(d.iecs_ratio, 3) + "</td>";
+      h += published_cell(d.info.published_iecs) + "<td>" + opt(d.iecs_ratio, 3) + "</td>";
     }
     h += "<td>" + num(d.ips_geomean, 2) + "</td><td class=score>" + num(d.perf_score, 1) + "</td>";
     std::string badges;
@@ -137,9 +139,9 @@ std::string rank_table(const score::ScoreReport& s, bool eci) {
     h += "<tr><td class=cfg>" + esc(label) + "</td>";
     for (size_t d = 0; d < cr.results.size(); ++d) {
       if (!cr.results[d]) {
-        auto it = s.unsupported.find(label);
-        if (it != s.unsupported.end()) {
-          h += "<td class=unsupported title=\"" + esc(it->second) + "\">not supported</td>";
+        const auto why = s.unsupported_reason(s.devices[d].info.name, cr.config);
+        if (!why.empty()) {
+          h += "<td class=unsupported title=\"" + esc(why) + "\">not supported</td>";
         } else {
           h += "<td class=missing>missing</td>";
         }
@@ -212,7 +214,8 @@ json bubble_spec(const score::ScoreReport& s, std::vector<std::string>& notes) {
   text_enc["text"] = {{"field", "device"}};
   return {
       {"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
-      {"width", 560},
+      {"width", "container"},
+      {"autosize", {{"type", "fit-x"}, {"contains", "padding"}}},
       {"height", 360},
       {"data", {{"values", values}}},
       {"layer",
@@ -249,7 +252,8 @@ json predicted_spec(const std::vector<PredictedPoint>& pts) {
   const json xs = {{"type", "log"}, {"domain", {lo, hi}}};
   return {
       {"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
-      {"width", 420},
+      {"width", "container"},
+      {"autosize", {{"type", "fit-x"}, {"contains", "padding"}}},
       {"height", 360},
       {"layer",
        json::array({{{"data", {{"values", band}}},
@@ -315,7 +319,8 @@ json breakdown_spec(const KernelBreakdown& b) {
   }
   return {
       {"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
-      {"width", 460},
+      {"width", "container"},
+      {"autosize", {{"type", "fit-x"}, {"contains", "padding"}}},
       {"data", {{"values", values}}},
       {"mark", {{"type", "bar"}}},
       {"encoding",
@@ -340,6 +345,7 @@ json trace_spec(const PowerTrace& t) {
     values.push_back({{"t", s.t_s}, {"power", s.power_mw / 1000.0}, {"phase", s.phase}});
   return {{"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
           {"width", "container"},
+          {"autosize", {{"type", "fit-x"}, {"contains", "padding"}}},
           {"height", 240},
           {"data", {{"values", values}}},
           {"layer",
@@ -375,7 +381,8 @@ p.what { color: var(--muted); margin: 0 0 12px; font-size: 13px; }
 .grid section { margin: 0; }
 table { border-collapse: collapse; font-size: 12px; }
 th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: right; white-space: nowrap; }
-th { background: #f0f4f8; font-weight: 600; text-align: center; }
+th { background: #f0f4f8; font-weight: 600; text-align: center; white-space: normal; }
+details summary { cursor: pointer; color: var(--muted); font-size: 12.5px; margin-top: 8px; }
 td.dev, td.cfg { text-align: left; font-weight: 600; }
 td.score { font-weight: 700; }
 td.missing { background: #eceff1; color: #7b8794; text-align: center; font-style: italic; }
@@ -428,9 +435,13 @@ std::string render_html(const ReportInput& in) {
   for (const auto& d : s.devices) {
     for (const auto& n : d.notes) notes += "<li>" + esc(d.info.name) + ": " + esc(n) + "</li>";
   }
-  for (const auto& [cfg, why] : s.unsupported)
-    notes += "<li>" + esc(cfg) + ": " + esc(why) + "</li>";
-  if (!notes.empty()) body += "<ul class=notes>" + notes + "</ul>";
+  for (const auto& line : score::unsupported_lines(s)) notes += "<li>" + esc(line) + "</li>";
+  if (!notes.empty()) {
+    body +=
+        "<details><summary>Notes: TDP sources, missing and unsupported configurations and "
+        "their effect on each score</summary><ul class=notes>" +
+        notes + "</ul></details>";
+  }
   body += "</section>";
 
   const std::string legend =
@@ -444,10 +455,11 @@ std::string render_html(const ReportInput& in) {
       "<span style=\"background:" +
       rank_colour(3, 3) + "\"></span>worst</span>. Values: " + label_badges +
       "hover a cell for its latency and origin.</p>";
-  body += "<section><h2>Average power consumption (APC, W) per configuration</h2>" + legend +
-          rank_table(s, false) + "</section>";
-  body += "<section><h2>Energy per inference (ECI, J) per configuration</h2>" + legend +
-          rank_table(s, true) + "</section>";
+  const std::string rank_tables =
+      "<section><h2>Average power consumption (APC, W) per configuration</h2>" + legend +
+      rank_table(s, false) + "</section>" +
+      "<section><h2>Energy per inference (ECI, J) per configuration</h2>" + legend +
+      rank_table(s, true) + "</section>";
 
   body += "<div class=grid>";
   charts.push_back({{"id", "chart-bubble"}, {"spec", bubble_spec(s, chart_notes)}});
@@ -494,8 +506,9 @@ std::string render_html(const ReportInput& in) {
     double total = 0;
     for (const auto& k : in.breakdown->kernels) total += k.energy_mj;
     body += "<p class=what>" + esc(in.breakdown->subject) + ": " +
-            fmt::format("{} kernels, {:.3f} mJ per inference in total. ",
+            fmt::format("{} kernels, {:.3f} mJ per inference in total",
                         in.breakdown->kernels.size(), total) +
+            (in.breakdown->method.empty() ? "" : "; " + esc(in.breakdown->method)) + ". " +
             badge(in.breakdown->label) + "</p><div id=chart-kernels class=chart></div>";
     charts.push_back({{"id", "chart-kernels"}, {"spec", breakdown_spec(*in.breakdown)}});
   } else {
@@ -516,6 +529,8 @@ std::string render_html(const ReportInput& in) {
         "run).</p>";
   }
   body += "</section></div>";
+  // The long per-configuration tables come last, after the charts.
+  body += rank_tables;
 
   std::string head_notes;
   for (const auto& n : in.notes) head_notes += "<li>" + esc(n) + "</li>";

@@ -285,7 +285,8 @@ std::vector<TraceSample> record_trace(Pipeline& p, const bench::Context& ctx,
     ctx.sleep(o.trace_idle_s);
     running = true;
     const auto t = Clock::now();
-    for (int n = 0; n < 2 || ms_since(t) < o.trace_run_s * 1000; ++n) p.run_once();
+    do p.run_once();
+    while (ms_since(t) < o.trace_run_s * 1000);
     running = false;
     ctx.sleep(o.trace_idle_s);
   } catch (...) {
@@ -354,7 +355,9 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench
   const auto& steps = model.steps();
   std::vector<std::vector<double>> per_step(steps.size());
   std::vector<double> buf(steps.size());
-  for (int run = 0; run < 3; ++run) {
+  // Up to three runs, fewer when one takes long (a slow model on an oversubscribed machine).
+  const auto kernels_t0 = Clock::now();
+  for (int run = 0; run < 3 && (run == 0 || ms_since(kernels_t0) < 1000); ++run) {
     p.pre();
     model.run_timed(buf);
     for (size_t i = 0; i < steps.size(); ++i) per_step[i].push_back(buf[i]);
@@ -562,9 +565,10 @@ ScoreInput load_score_input(const store::Store& db) {
         if (seen.insert(k.label()).second) in.configs.push_back(k);
       }
     }
-    if (run.settings.contains("unsupported")) {
+    if (run.settings.contains("unsupported") && info_index.count(run.device_id)) {
+      const auto& dev = in.devices[info_index[run.device_id]].name;
       for (const auto& [label, why] : run.settings["unsupported"].items())
-        in.unsupported[label] = why.get<std::string>();
+        in.unsupported[{dev, label}] = why.get<std::string>();
     }
   }
   std::map<std::pair<int64_t, std::string>, const store::AppRow*> latest;

@@ -48,6 +48,24 @@ double geomean(const std::vector<double>& xs) {
 
 }  // namespace
 
+std::string ScoreReport::unsupported_reason(const std::string& device, const ConfigKey& c) const {
+  auto it = unsupported.find({device, c.label()});
+  return it == unsupported.end() ? "" : it->second;
+}
+
+std::vector<std::string> unsupported_lines(const ScoreReport& rep) {
+  // One line per device and reason: "vm: not supported on this runtime (...): DNN1/GPU, ...".
+  std::map<std::pair<std::string, std::string>, std::string> grouped;
+  for (const auto& [key, reason] : rep.unsupported) {
+    auto& list = grouped[{key.first, reason}];
+    list += (list.empty() ? "" : ", ") + key.second;
+  }
+  std::vector<std::string> out;
+  for (const auto& [key, configs] : grouped)
+    out.push_back(key.first + ": " + key.second + ": " + configs);
+  return out;
+}
+
 double latency_ms(const AppResult& r) {
   return r.latency_ms ? *r.latency_ms : 1000.0 * r.eci_j / r.apc_w;
 }
@@ -173,7 +191,7 @@ ScoreReport compute_scores(const ScoreInput& input) {
                 : "PCS: n/a";
       std::vector<ConfigKey> unsupported, absent;
       for (const auto& c : s.missing)
-        (input.unsupported.count(c.label()) ? unsupported : absent).push_back(c);
+        (input.unsupported.count({s.info.name, c.label()}) ? unsupported : absent).push_back(c);
       std::string what;
       if (!absent.empty())
         what = fmt::format("{} without a result ({})", absent.size(), config_list(absent));
@@ -381,9 +399,7 @@ std::string render_text(const ScoreReport& rep) {
     }
     for (const auto& n : d.notes) notes += fmt::format("- {}: {}\n", d.info.name, n);
   }
-  for (const auto& [config, reason] : rep.unsupported) {
-    notes += fmt::format("- {}: {}\n", config, reason);
-  }
+  for (const auto& line : unsupported_lines(rep)) notes += "- " + line + "\n";
   if (!notes.empty()) out += "\nNotes:\n" + notes;
 
   // Per-configuration ranks, one table for APC and one for ECI.
@@ -397,7 +413,9 @@ std::string render_text(const ScoreReport& rep) {
       std::vector<std::string> row = {cr.config.label()};
       for (size_t d = 0; d < cr.results.size(); ++d) {
         if (!cr.results[d]) {
-          row.push_back(rep.unsupported.count(cr.config.label()) ? "not supported" : "missing");
+          const auto& dev = rep.devices[d].info.name;
+          row.push_back(rep.unsupported_reason(dev, cr.config).empty() ? "missing"
+                                                                       : "not supported");
           continue;
         }
         const double v = which == 0 ? cr.results[d]->apc_w : cr.results[d]->eci_j;
@@ -422,7 +440,10 @@ nlohmann::json to_json(const ScoreReport& rep) {
   json j;
   j["configs"] = keys(rep.configs);
   j["common_configs"] = keys(rep.common);
-  j["unsupported"] = rep.unsupported;
+  j["unsupported"] = nlohmann::json::array();
+  for (const auto& [key, reason] : rep.unsupported) {
+    j["unsupported"].push_back({{"device", key.first}, {"config", key.second}, {"reason", reason}});
+  }
   j["devices"] = json::array();
   for (const auto& d : rep.devices) {
     j["devices"].push_back({

@@ -23,7 +23,7 @@ ReportInput sample_input() {
   in.results = {result("host <a>", "m1", 5, 0.2), result("host <a>", "m2", 6, 0.5),
                 result("board", "m1", 3, 0.3)};
   in.configs = {{"m1", "CPU1"}, {"m2", "CPU1"}, {"m3", "CPU1"}};
-  in.unsupported["m3/CPU1"] = "INT8 not supported";
+  in.unsupported[{"host <a>", "m3/CPU1"}] = "INT8 not supported";
   ReportInput r;
   r.title = "test </script> report";
   r.source = "test.db";

@@ -48,9 +48,9 @@ struct ScoreInput {
   // The suite's configurations in display order; empty: the union of the results' configs in
   // order of first appearance.
   std::vector<ConfigKey> configs;
-  // Configurations that cannot run on this runtime, by label ("DNN2/CPU1"), with the reason;
-  // they are shown as "not supported" wherever a result is missing.
-  std::map<std::string, std::string> unsupported;
+  // Configurations a device cannot run, (device, config label "DNN2/CPU1") -> the reason;
+  // shown as "not supported" instead of "missing" on that device.
+  std::map<std::pair<std::string, std::string>, std::string> unsupported;
 };
 
 struct DeviceScore {
@@ -86,10 +86,12 @@ struct ConfigRanks {
 
 struct ScoreReport {
   std::vector<DeviceScore> devices;
-  std::vector<ConfigKey> configs;                  // the suite's configurations
-  std::vector<ConfigKey> common;                   // those every device ran
-  std::vector<ConfigRanks> ranks;                  // one per config
-  std::map<std::string, std::string> unsupported;  // config label -> reason
+  std::vector<ConfigKey> configs;  // the suite's configurations
+  std::vector<ConfigKey> common;   // those every device ran
+  std::vector<ConfigRanks> ranks;  // one per config
+  std::map<std::pair<std::string, std::string>, std::string> unsupported;  // as in ScoreInput
+  // The reason a configuration is not supported on a device; empty when it is.
+  std::string unsupported_reason(const std::string& device, const ConfigKey& c) const;
 };
 
 // Throws Error for a non-positive APC, ECI, latency or TDP, or a duplicate result.
@@ -116,6 +118,9 @@ void add_results(ScoreInput& input, std::vector<AppResult> results);
 // Completes `devices` with the facts (TDP, price, SoC, published scores) of `more`, adding the
 // devices it does not list.
 void merge_devices(std::vector<DeviceInfo>& devices, const std::vector<DeviceInfo>& more);
+
+// The unsupported configurations grouped, one line per device and reason.
+std::vector<std::string> unsupported_lines(const ScoreReport& report);
 
 // Plain-text device table, missing configurations, per-configuration ranks.
 std::string render_text(const ScoreReport& report);
