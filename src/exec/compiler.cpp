@@ -174,6 +174,7 @@ int Compiler::ensure(int v, const Perm& p, bool output_io) {
     s.info.io = io;
     s.reads = {v};
     s.writes = {out};
+    if (io) s.io_map = std::make_shared<IndexMap>(map);
     s.bind = [map, v, out](const BindContext& c) -> std::function<void()> {
       const float* src = c.ptr(v);
       float* dst = c.ptr(out);
@@ -181,7 +182,7 @@ int Compiler::ensure(int v, const Perm& p, bool output_io) {
       return [map, src, dst, pool] { map.run(src, dst, pool); };
     };
     add_step(std::move(s));
-    ++counts_["layout conversions"];
+    if (!io) ++counts_["layout conversions"];
   }
   converted_[{v, p}] = out;
   return out;
@@ -987,6 +988,24 @@ void Compiler::lower_unary(size_t i) {
   }
   std::vector<size_t> nodes = {i};
   std::string out = n.outputs[0];
+  std::string kind_op = op;
+  // x * HardSigmoid(x) with PyTorch's constants is h-swish (how torch exports Hardswish
+  // before opset 14): one XNNPACK operator.
+  if (op == "HardSigmoid" && std::fabs(n.attr_float("alpha", 0.2f) - 1.f / 6.f) < 1e-6f &&
+      n.attr_float("beta", 0.5f) == 0.5f) {
+    const long j = sole_consumer(out);
+    if (j >= 0 && g_.nodes[j].op_type == "Mul") {
+      const Node& mul = g_.nodes[j];
+      const std::string& other = mul.inputs[0] == out ? mul.inputs[1] : mul.inputs[0];
+      if (other == n.inputs[0] && g_.shape(mul.outputs[0]) == x.shape) {
+        done_[j] = true;
+        nodes.push_back(static_cast<size_t>(j));
+        out = mul.outputs[0];
+        kind_op = "HardSwish";
+        ++counts_["h-swish patterns recognised"];
+      }
+    }
+  }
   Clamp c;
   if (op == "Relu" || op == "Clip") {
     if (!absorb_clamp(n, c)) node_fail(n, "empty clip range");
@@ -1000,7 +1019,7 @@ void Compiler::lower_unary(size_t i) {
   val_[out] = y;
   const size_t count = static_cast<size_t>(x.numel());
   const std::string name = n.name;
-  if (op == "Tanh" || op == "HardSigmoid") {
+  if (kind_op == "Tanh" || kind_op == "HardSigmoid") {
     UnaryKernel k;
     k.kind = op == "Tanh" ? UnaryKind::kTanh : UnaryKind::kHardSigmoid;
     k.alpha = n.attr_float("alpha", 0.2f);
@@ -1018,11 +1037,12 @@ void Compiler::lower_unary(size_t i) {
     add_step(std::move(st));
     return;
   }
-  std::string kind = op == "Sigmoid"     ? "sigmoid"
-                     : op == "HardSwish" ? "hswish"
-                     : op == "LeakyRelu" ? "leakyrelu"
-                                         : "clamp";
-  if (op != "Sigmoid" && op != "HardSwish" && op != "LeakyRelu" && op != "Relu" && op != "Clip") {
+  std::string kind = kind_op == "Sigmoid"     ? "sigmoid"
+                     : kind_op == "HardSwish" ? "hswish"
+                     : kind_op == "LeakyRelu" ? "leakyrelu"
+                                              : "clamp";
+  if (kind_op != "Sigmoid" && kind_op != "HardSwish" && kind_op != "LeakyRelu" &&
+      kind_op != "Relu" && kind_op != "Clip") {
     node_fail(n, "op not supported by the execution engine");
   }
   const float slope = n.attr_float("alpha", 0.01f);
@@ -1032,11 +1052,11 @@ void Compiler::lower_unary(size_t i) {
   auto xop = std::make_shared<XnnOp>();
   st.create = [=] {
     xnn_status s;
-    if (op == "Sigmoid")
+    if (kind_op == "Sigmoid")
       s = xnn_create_sigmoid_nc_f32(count, count, count, 0, &xop->op);
-    else if (op == "HardSwish")
+    else if (kind_op == "HardSwish")
       s = xnn_create_hardswish_nc_f32(count, count, count, 0, &xop->op);
-    else if (op == "LeakyRelu") {
+    else if (kind_op == "LeakyRelu") {
       s = xnn_create_leaky_relu_nc_f32(count, count, count, slope, 0, &xop->op);
     } else {
       s = xnn_create_clamp_nc_f32(count, count, count, c.lo, c.hi, 0, &xop->op);
@@ -1047,11 +1067,11 @@ void Compiler::lower_unary(size_t i) {
     xnn_status s;
     const float* src = b.ptr(in);
     float* dst = b.ptr(y);
-    if (op == "Sigmoid")
+    if (kind_op == "Sigmoid")
       s = xnn_setup_sigmoid_nc_f32(xop->op, 1, src, dst, b.pool);
-    else if (op == "HardSwish")
+    else if (kind_op == "HardSwish")
       s = xnn_setup_hardswish_nc_f32(xop->op, 1, src, dst, b.pool);
-    else if (op == "LeakyRelu")
+    else if (kind_op == "LeakyRelu")
       s = xnn_setup_leaky_relu_nc_f32(xop->op, 1, src, dst, b.pool);
     else
       s = xnn_setup_clamp_nc_f32(xop->op, 1, src, dst, b.pool);
@@ -1564,6 +1584,56 @@ void Compiler::lower(size_t i) {
   node_fail(n, "op not supported by the execution engine");
 }
 
+// Conversions at the graph's edges leave run(): an input read only through one conversion is
+// written converted by set_input, an output made by one is converted when read.
+void Compiler::move_io_conversions() {
+  std::vector<bool> drop(m_.steps.size(), false);
+  auto buffer_of = [&](int v) { return m_.values[v].buffer; };
+  for (size_t i = 0; i < m_.input_values.size(); ++i) {
+    const int b = buffer_of(m_.input_values[i]);
+    long conv = -1;
+    bool other_use = false;
+    for (size_t s = 0; s < m_.steps.size(); ++s) {
+      for (int v : m_.steps[s].reads) {
+        if (buffer_of(v) != b) continue;
+        if (m_.steps[s].io_map && conv < 0)
+          conv = static_cast<long>(s);
+        else
+          other_use = true;
+      }
+    }
+    for (int v : m_.output_values) other_use |= buffer_of(v) == b;
+    m_.input_maps.push_back(nullptr);
+    if (conv < 0 || other_use) continue;
+    drop[conv] = true;
+    m_.input_maps.back() = m_.steps[conv].io_map;
+    m_.input_values[i] = m_.steps[conv].writes[0];
+  }
+  for (size_t o = 0; o < m_.output_values.size(); ++o) {
+    m_.output_maps.push_back(nullptr);
+    const int v = m_.output_values[o];
+    for (size_t s = 0; s < m_.steps.size(); ++s) {
+      const auto& st = m_.steps[s];
+      if (drop[s] || !st.io_map || st.writes[0] != v || st.info.name.rfind("output:", 0) != 0) {
+        continue;
+      }
+      // Nothing else may read the converted tensor (another output naming the same tensor).
+      bool shared = false;
+      for (size_t p = 0; p < m_.output_values.size(); ++p)
+        shared |= p != o && m_.output_values[p] == v;
+      if (shared) break;
+      drop[s] = true;
+      m_.output_maps.back() = st.io_map;
+      m_.output_values[o] = st.reads[0];
+      break;
+    }
+  }
+  std::vector<StepImpl> kept;
+  for (size_t s = 0; s < m_.steps.size(); ++s)
+    if (!drop[s]) kept.push_back(std::move(m_.steps[s]));
+  m_.steps = std::move(kept);
+}
+
 void Compiler::run() {
   g_.validate();
   m_.name = g_.name;
@@ -1613,6 +1683,7 @@ void Compiler::run() {
     m_.output_values.push_back(v);
     m_.outputs.push_back({t, s});
   }
+  move_io_conversions();
   for (const auto& [what, count] : counts_) m_.notes.push_back(fmt::format("{}: {}", what, count));
 }
 

@@ -65,6 +65,7 @@ class Compiler {
   const std::vector<float>& weights(const graph::Node& n, size_t i, const char* what) const;
 
   void fold_constants();
+  void move_io_conversions();
   void lower(size_t i);
   void lower_conv(size_t i, bool transpose);
   void lower_batchnorm(size_t i);

@@ -105,6 +105,7 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
   m->arena = std::unique_ptr<float, void (*)(void*)>(static_cast<float*>(raw), std::free);
   std::memset(raw, 0, arena);
 
+  m->output_staging.resize(m->outputs.size());
   BindContext ctx;
   CompiledModel::Impl* impl = m.get();
   ctx.ptr = [impl](int v) { return impl->ptr(v); };
@@ -164,7 +165,12 @@ void CompiledModel::set_input(size_t index, std::span<const float> data) {
          graph::shape_str(info.shape), want, want * sizeof(float), data.size(),
          data.size() * sizeof(float));
   }
-  std::memcpy(impl_->ptr(impl_->input_values[index]), data.data(), want * sizeof(float));
+  float* dst = impl_->ptr(impl_->input_values[index]);
+  if (const auto& map = impl_->input_maps[index]) {
+    map->run(data.data(), dst, impl_->pool->get());
+  } else {
+    std::memcpy(dst, data.data(), want * sizeof(float));
+  }
 }
 
 void CompiledModel::run() {
@@ -190,7 +196,14 @@ std::span<const float> CompiledModel::output(size_t index) const {
     fail("model '{}' has {} outputs, no output {}", impl_->name, impl_->outputs.size(), index);
   }
   const auto n = static_cast<size_t>(graph::numel(impl_->outputs[index].shape));
-  return {impl_->ptr(impl_->output_values[index]), n};
+  const float* src = impl_->ptr(impl_->output_values[index]);
+  if (const auto& map = impl_->output_maps[index]) {
+    auto& staging = impl_->output_staging[index];
+    staging.resize(n);
+    map->run(src, staging.data(), impl_->pool->get());
+    return {staging.data(), n};
+  }
+  return {src, n};
 }
 
 Tensor CompiledModel::output_tensor(size_t index) const {

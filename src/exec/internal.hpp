@@ -145,8 +145,9 @@ struct BindContext {
 
 struct StepImpl {
   Step info;
-  std::vector<int> reads, writes;  // value ids
-  std::function<void()> create;    // creates operators; runs after the memory check
+  std::shared_ptr<IndexMap> io_map;  // set on NCHW <-> NHWC conversions at the graph's edges
+  std::vector<int> reads, writes;    // value ids
+  std::function<void()> create;      // creates operators; runs after the memory check
   std::function<std::function<void()>(const BindContext&)> bind;  // setup; returns the runner
   std::function<void()> run;
 };
@@ -162,6 +163,10 @@ struct CompiledModel::Impl {
   std::string name;
   std::vector<TensorInfo> inputs, outputs;
   std::vector<int> input_values, output_values;
+  // A graph input whose only use is a layout conversion is written converted by set_input;
+  // an output that needs one is converted when read (run() stays the model's compute).
+  std::vector<std::shared_ptr<detail::IndexMap>> input_maps, output_maps;
+  mutable std::vector<std::vector<float>> output_staging;
   std::vector<detail::Value> values;
   std::vector<detail::Buffer> buffers;
   std::vector<std::vector<float>> constants;  // physical layout, padded for XNNPACK reads

@@ -108,7 +108,8 @@ void IndexMap::simplify() {
     }
     kept.push_back(std::move(a));
   }
-  if (kept.empty()) kept.push_back(Axis{});
+  // run() tiles the last two axes.
+  while (kept.size() < 2) kept.insert(kept.begin(), Axis{});
   axes = std::move(kept);
 }
 
@@ -117,53 +118,74 @@ struct IndexMapRun {
   const IndexMap* m;
   const float* src;
   float* dst;
-  int64_t row_len;
-  bool contiguous;  // last axis affine with step 1
+  size_t outer_axes;  // axes walked by division; the last two form the tile
 };
 
-void index_map_rows(void* ctx, size_t start, size_t count) {
+// Source offset of the outer multi-index `flat` (axes [0, outer_axes)), or kFill.
+int64_t outer_offset(const IndexMap& m, size_t outer_axes, int64_t flat) {
+  int64_t off = m.base;
+  bool fill = false;
+  for (size_t j = outer_axes; j-- > 0;) {
+    const int64_t t = m.axes[j].offset(flat % m.axes[j].extent);
+    flat /= m.axes[j].extent;
+    if (t == kFill)
+      fill = true;
+    else
+      off += t;
+  }
+  return fill ? kFill : off;
+}
+
+// Rows [start, start + count) of axis r-2 for one outer index, each row one run of axis r-1.
+void index_map_tile(void* ctx, size_t outer, size_t start, size_t count) {
   const auto& c = *static_cast<const IndexMapRun*>(ctx);
   const auto& m = *c.m;
-  const size_t r = m.axes.size();
-  const auto& last = m.axes[r - 1];
-  for (size_t row = start; row < start + count; ++row) {
-    float* out = c.dst + static_cast<int64_t>(row) * c.row_len;
-    int64_t off = m.base;
-    bool fill = false;
-    auto rem = static_cast<int64_t>(row);
-    for (size_t j = r - 1; j-- > 0;) {
-      const int64_t t = m.axes[j].offset(rem % m.axes[j].extent);
-      rem /= m.axes[j].extent;
-      if (t == kFill)
-        fill = true;
-      else
-        off += t;
+  const auto& rows = m.axes[m.axes.size() - 2];
+  const auto& cols = m.axes.back();
+  const int64_t base = outer_offset(m, c.outer_axes, static_cast<int64_t>(outer));
+  const int64_t n = cols.extent;
+  float* out =
+      c.dst + (static_cast<int64_t>(outer) * rows.extent + static_cast<int64_t>(start)) * n;
+  if (base != kFill && n < 16 && rows.affine && cols.affine) {
+    // Narrow rows (NCHW -> NHWC with 3 channels): walk the contiguous source axis inside.
+    const float* src = c.src + base + rows.start + static_cast<int64_t>(start) * rows.step;
+    for (int64_t j = 0; j < n; ++j) {
+      const float* s = src + cols.start + j * cols.step;
+      for (size_t i = 0; i < count; ++i)
+        out[static_cast<int64_t>(i) * n + j] = s[static_cast<int64_t>(i) * rows.step];
     }
-    if (fill) {
-      std::fill(out, out + c.row_len, m.fill);
-    } else if (c.contiguous) {
-      std::memcpy(out, c.src + off + last.start, static_cast<size_t>(c.row_len) * sizeof(float));
-    } else if (last.affine) {
-      const float* src = c.src + off + last.start;
-      for (int64_t i = 0; i < c.row_len; ++i) out[i] = src[i * last.step];
+    return;
+  }
+  for (size_t i = start; i < start + count; ++i, out += n) {
+    const int64_t r = rows.offset(static_cast<int64_t>(i));
+    if (base == kFill || r == kFill) {
+      std::fill(out, out + n, m.fill);
+      continue;
+    }
+    const float* src = c.src + base + r;
+    if (cols.affine && cols.step == 1) {
+      std::memcpy(out, src + cols.start, static_cast<size_t>(n) * sizeof(float));
+    } else if (cols.affine) {
+      const int64_t step = cols.step;
+      src += cols.start;
+      for (int64_t j = 0; j < n; ++j) out[j] = src[j * step];
     } else {
-      for (int64_t i = 0; i < c.row_len; ++i) {
-        out[i] = last.table[i] == kFill ? m.fill : c.src[off + last.table[i]];
-      }
+      for (int64_t j = 0; j < n; ++j) out[j] = cols.table[j] == kFill ? m.fill : src[cols.table[j]];
     }
   }
 }
 }  // namespace
 
 void IndexMap::run(const float* src, float* dst, pthreadpool_t pool) const {
-  const Axis& last = axes.back();
-  IndexMapRun c{this, src, dst, last.extent, last.affine && (last.step == 1 || last.extent == 1)};
-  int64_t rows = 1;
-  for (size_t j = 0; j + 1 < axes.size(); ++j) rows *= axes[j].extent;
+  const size_t r = axes.size();
+  if (r < 2) fail("index map run before simplify()");
+  IndexMapRun c{this, src, dst, r - 2};
+  int64_t outer = 1;
+  for (size_t j = 0; j + 2 < r; ++j) outer *= axes[j].extent;
   // About 16K elements per task keeps the dispatch cost small against the copying.
-  const auto tile =
-      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, c.row_len)));
-  pthreadpool_parallelize_1d_tile_1d(pool, index_map_rows, &c, static_cast<size_t>(rows), tile, 0);
+  const auto tile = static_cast<size_t>(std::max<int64_t>(1, 16384 / axes.back().extent));
+  pthreadpool_parallelize_2d_tile_1d(pool, index_map_tile, &c, static_cast<size_t>(outer),
+                                     static_cast<size_t>(axes[r - 2].extent), tile, 0);
 }
 
 // ---- ReduceMean ----

@@ -179,8 +179,9 @@ TEST(ExecEngine, FusionsOfResNetAndMobileNet) {
   }
   EXPECT_EQ(conv, 20u);   // every BN and ReLU folded into its conv
   EXPECT_EQ(add, 8u);     // add-relu
-  EXPECT_EQ(layout, 1u);  // the input; [1,512,1,1] -> [1,512] needs no copy
-  EXPECT_EQ(compute_steps(r18), 20u + 8u + 1u + 1u + 1u);  // + maxpool, GAP, fc
+  // The input is written NHWC by set_input; [1,512,1,1] -> [1,512] needs no copy.
+  EXPECT_EQ(layout, 0u);
+  EXPECT_EQ(r18.steps().size(), 20u + 8u + 1u + 1u + 1u);  // + maxpool, GAP, fc
 }
 
 TEST(ExecHarness, MeasuresAndBreaksDownByKernel) {
@@ -196,8 +197,7 @@ TEST(ExecHarness, MeasuresAndBreaksDownByKernel) {
   ASSERT_EQ(r.step_ms.size(), m.steps().size());
   const auto ks = kernels::detect_kernels(g);
   const auto kt = exec::per_kernel(m, r, ks);
-  ASSERT_EQ(kt.size(), ks.size() + 1);  // + the input layout conversion
-  EXPECT_EQ(kt.back().name, "io:layout");
+  ASSERT_EQ(kt.size(), ks.size());  // no conversion at the edges inside run()
   // Every step lands in exactly one row.
   size_t steps = 0;
   for (const auto& k : kt) steps += k.steps.size();
@@ -212,6 +212,24 @@ TEST(ExecHarness, MeasuresAndBreaksDownByKernel) {
   const auto st = exec::measure_standalone(g, ks, {}, {.warmup = 1, .runs = 3}, 1);
   ASSERT_EQ(st.size(), ks.size());
   for (size_t k = 0; k < ks.size(); ++k) EXPECT_EQ(st[k].ran, !kt[k].steps.empty()) << ks[k].name;
+}
+
+TEST(ExecEngine, EdgeConversionsLeaveRun) {
+  // The input goes to a conv (NHWC) and straight to an output (NCHW): it is read in two
+  // layouts, so its conversion stays a step; the conv's output is converted when read.
+  GraphBuilder b("edges", 9);
+  auto x = b.input("x", {2, 3, 6, 5});
+  auto y = b.conv(x, 4, 3, 1);
+  auto g = b.finish({y, x, b.relu(x)});
+  EXPECT_LE(engine_error(g), kTolerance);
+  auto m = exec::compile(g);
+  size_t io = 0;
+  for (const auto& s : m.steps()) io += s.io;
+  EXPECT_EQ(io, 1u);
+  exec::set_inputs(m, exec::random_inputs(m, 4));
+  const auto r = exec::measure_latency(m, {.warmup = 0, .runs = 2, .per_step = true});
+  const auto kt = exec::per_kernel(m, r, kernels::detect_kernels(g));
+  EXPECT_EQ(kt.back().name, "io:layout");
 }
 
 TEST(ExecHarness, KernelGraphsAgreeWithTheWholeModel) {

@@ -222,9 +222,13 @@ TEST(ExecOps, Activations) {
   outs.push_back(b.clip(x, -0.5f, 0.25f));
   outs.push_back(b.node("Identity", {c})[0]);
   outs.push_back(b.node("Clip", {x}, {{"max", 0.1f}})[0]);
+  outs.push_back(b.mul(c, b.hsigmoid(c)));  // h-swish as torch exports it before opset 14
   auto g = b.finish(outs);
   EXPECT_LE(engine_error(g), kTolerance);
   EXPECT_LE(engine_error(g, 2), kTolerance);
+  size_t hswish = 0;
+  for (const auto& s : exec::compile(g).steps()) hswish += s.op == "hswish";
+  EXPECT_EQ(hswish, 2u);
 }
 
 TEST(ExecOps, Softmax) {

@@ -52,12 +52,16 @@ class CompiledModel {
   int64_t constant_bytes() const;          // weights and constants kept (before XNNPACK packing)
   std::vector<std::string> notes() const;  // what the compiler chose (fusions, fallbacks)
 
-  // Copies one input in (NCHW); throws Error naming the input when the size differs.
+  // Copies one input in (NCHW), converting it to the layout the model reads it in (NHWC for
+  // images); throws Error naming the input when the size differs.
   void set_input(size_t index, std::span<const float> data);
+  // Runs the model's compute; inputs and outputs stay in the engine's layout.
   void run();
   // Runs once and stores each step's wall time (monotonic clock) in ms; size = steps().size().
   void run_timed(std::span<double> step_ms);
-  std::span<const float> output(size_t index) const;  // NCHW, valid until the next run
+  // One output in NCHW (converted from NHWC on reading when needed); valid until the next run
+  // or the next output() call.
+  std::span<const float> output(size_t index) const;
   Tensor output_tensor(size_t index) const;
 
   struct Impl;
