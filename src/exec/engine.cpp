@@ -75,7 +75,8 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
   for (int v : m->input_values) touch(v, 0);
   for (int v : m->output_values) touch(v, n_steps);
   for (auto& b : m->buffers) {
-    if (b.last < 0) b.first = b.last = 0;  // never used: still give it a place
+    // Untouched: an input whose conversion moved into set_input, a value nothing reads.
+    if (b.last < 0) b.first = b.last = 0, b.bytes = 0;
     m->activation_bytes += b.bytes;
   }
   m->arena_bytes = detail::plan_arena(m->buffers, 64);

@@ -177,8 +177,8 @@ TEST(ExecEngine, FusionsOfResNetAndMobileNet) {
     add += s.op == "add";
     layout += s.op == "layout";
   }
-  EXPECT_EQ(conv, 20u);   // every BN and ReLU folded into its conv
-  EXPECT_EQ(add, 8u);     // add-relu
+  EXPECT_EQ(conv, 20u);  // every BN and ReLU folded into its conv
+  EXPECT_EQ(add, 8u);    // add-relu
   // The input is written NHWC by set_input; [1,512,1,1] -> [1,512] needs no copy.
   EXPECT_EQ(layout, 0u);
   EXPECT_EQ(r18.steps().size(), 20u + 8u + 1u + 1u + 1u);  // + maxpool, GAP, fc
@@ -230,6 +230,18 @@ TEST(ExecEngine, EdgeConversionsLeaveRun) {
   const auto r = exec::measure_latency(m, {.warmup = 0, .runs = 2, .per_step = true});
   const auto kt = exec::per_kernel(m, r, kernels::detect_kernels(g));
   EXPECT_EQ(kt.back().name, "io:layout");
+}
+
+TEST(ExecEngine, ModelsWithoutSteps) {
+  GraphBuilder b("views", 10);
+  auto x = b.input("x", {2, 3, 4});
+  auto y = b.node("Identity", {b.transpose(x, {0, 2, 1})})[0];
+  auto g = b.finish({y, b.reshape(x, {6, 4}), b.weight({2, 2}, 2, "w")});
+  EXPECT_LE(engine_error(g), kTolerance);
+  auto m = exec::compile(g);
+  EXPECT_EQ(compute_steps(m), 0u);  // the constant output is an io copy step
+  exec::set_inputs(m, exec::random_inputs(m, 1));
+  EXPECT_EQ(exec::measure_latency(m, {.warmup = 0, .runs = 3}).latency_ms.n, 3);
 }
 
 TEST(ExecHarness, KernelGraphsAgreeWithTheWholeModel) {

@@ -227,7 +227,8 @@ TEST(ExecOps, Activations) {
   EXPECT_LE(engine_error(g), kTolerance);
   EXPECT_LE(engine_error(g, 2), kTolerance);
   size_t hswish = 0;
-  for (const auto& s : exec::compile(g).steps()) hswish += s.op == "hswish";
+  const auto m = exec::compile(g);
+  for (const auto& s : m.steps()) hswish += s.op == "hswish";
   EXPECT_EQ(hswish, 2u);
 }
 
