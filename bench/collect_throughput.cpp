@@ -4,6 +4,7 @@
 // storing the row), beside a baseline run of the same kernels: the bare protocol on models
 // compiled beforehand, nothing built or stored.
 // Usage: bench_collect_throughput [kernels, default 30] [profile: quick|standard]
+// Numbers on the development VM are in docs/datasets.md (Collecting).
 #include <fmt/format.h>
 #include <time.h>
 
