@@ -96,6 +96,7 @@ class Converter {
   std::set<std::string> consts_;                          // IR Const nodes (materialized lazily)
   std::set<std::string> skipped_;                         // IR nodes without a tensor of ours
   std::map<std::string, size_t> producer_;                // our tensor -> node index
+  std::map<std::string, bool> plumbing_;
   int counter_ = 0;
 
   // ---- IR access --------------------------------------------------------------------------
@@ -257,6 +258,67 @@ class Converter {
     if (s.size() >= 3 && s[0] == 'b' && (s[1] == '\'' || s[1] == '"'))
       s = s.substr(2, s.size() - 3);
     return s;
+  }
+
+  // A reshape's target from its output_shape (or "shape" attribute); one unknown dimension
+  // (-1, 0 or null, as TensorFlow's flatten writes it) is what the element count leaves.
+  Shape reshape_target(const std::string& name, int64_t elements) const {
+    const json& a = attr(name);
+    const json* src = nullptr;
+    if (a.contains("output_shape") && a.at("output_shape").is_array() &&
+        !a.at("output_shape").empty() && a.at("output_shape").at(0).is_array()) {
+      src = &a.at("output_shape").at(0);
+    } else if (attrs(name).contains("shape") && attrs(name).at("shape").is_array()) {
+      src = &attrs(name).at("shape");
+    }
+    if (!src || src->empty()) node_fail(name, "no target shape (output_shape)");
+    Shape t;
+    int unknown = -1;
+    int64_t known = 1;
+    for (size_t d = 0; d < src->size(); ++d) {
+      const json& v = src->at(d);
+      if (v.is_null() || (v.is_number_integer() && v.get<int64_t>() <= 0)) {
+        if (unknown >= 0) {
+          node_fail(name, fmt::format("target shape {} has more than one unknown dimension",
+                                      src->dump()));
+        }
+        unknown = static_cast<int>(d);
+        t.push_back(1);
+        continue;
+      }
+      if (!v.is_number_integer()) node_fail(name, "'output_shape' must hold integers");
+      t.push_back(v.get<int64_t>());
+      known *= t.back();
+    }
+    if (unknown >= 0) {
+      if (known <= 0 || elements % known != 0) {
+        node_fail(name, fmt::format("reshape of {} values to {}", elements, src->dump()));
+      }
+      t[static_cast<size_t>(unknown)] = elements / known;
+    }
+    return t;
+  }
+
+  // Nodes that only compute a shape for a Reshape (TensorFlow's Shape -> StridedSlice -> Pack
+  // flatten): everything they feed is shape plumbing or a reshape. Their result is already in
+  // the IR's shapes, so they are dropped (with a note).
+  bool is_plumbing(const std::string& name) {
+    auto it = plumbing_.find(name);
+    if (it != plumbing_.end()) return it->second;
+    plumbing_[name] = false;  // cycles are reported by topo_order
+    bool p = kShapePlumbing.count(type_of(name)) > 0 && type_of(name) != "Identity";
+    if (p) {
+      const auto users = names(name, "outbounds");
+      for (const auto& u : users) {
+        if (!ir_.contains(u)) continue;
+        const std::string t = type_of(u);
+        if (t == "Reshape" || t == "Fill") continue;
+        if (!is_plumbing(u)) p = false;
+      }
+      if (users.empty()) p = false;
+    }
+    plumbing_[name] = p;
+    return p;
   }
 
   // ---- layouts ------------------------------------------------------------------------------
@@ -526,7 +588,7 @@ class Converter {
       outs_[name] = {in.runtime.front()};
       return;
     }
-    if (kShapePlumbing.count(type) && in.runtime.empty()) {
+    if (kShapePlumbing.count(type) && (in.runtime.empty() || is_plumbing(name))) {
       skipped_.insert(name);
       g_.notes.push_back(
           fmt::format("node '{}' ({}) computes a shape only; its result is taken from "
@@ -812,16 +874,7 @@ class Converter {
     const std::string x = first_input(name, in);
     const Shape xs = g_.shape(x);
     const Perm xp = perm_of(x);
-    Shape target_ir = ir_shape(name, "output_shape", 0);
-    if (target_ir.empty()) {
-      target_ir = ints(name, "shape");
-      if (!target_ir.empty() && target_ir[0] <= 0) target_ir[0] = 1;
-    }
-    if (target_ir.empty()) node_fail(name, "no target shape (output_shape)");
-    for (int64_t d : target_ir)
-      if (d <= 0)
-        node_fail(name, fmt::format("target shape {} has an unknown dimension",
-                                    graph::shape_str(target_ir)));
+    Shape target_ir = reshape_target(name, graph::numel(xs));
     Perm op = default_perm(target_ir.size());
     // Splitting the channels of an NHWC tensor into two axes (channel shuffle): the spatial
     // axes stay last in our layout.
@@ -867,6 +920,21 @@ class Converter {
     const std::string x = first_input(name, in);
     const Perm p = perm_of(x);
     const size_t rank = p.size();
+    // TensorFlow's paddings come as a Const input: [[begin, end] per axis].
+    auto const_paddings = [&](const Inputs& ins) -> const json* {
+      for (const auto& c : ins.constants) {
+        const json& a = attrs(c);
+        if (!a.contains("constant")) continue;
+        const json& v = a.at("constant");
+        if (!v.is_array() || v.size() != rank) continue;
+        bool ok = true;
+        for (const auto& be : v)
+          ok = ok && be.is_array() && be.size() == 2 && be.at(0).is_number_integer() &&
+               be.at(1).is_number_integer();
+        if (ok) return &v;
+      }
+      return nullptr;
+    };
     std::vector<int64_t> pads(2 * rank, 0);
     const json& a = attrs(name);
     if (a.contains("paddings") && a.at("paddings").is_array()) {
@@ -878,6 +946,11 @@ class Converter {
           node_fail(name, "'paddings' entries are [begin, end]");
         pads[static_cast<size_t>(p[ax])] = be.at(0).get<int64_t>();
         pads[static_cast<size_t>(p[ax]) + rank] = be.at(1).get<int64_t>();
+      }
+    } else if (const json* pc = const_paddings(in); pc) {
+      for (size_t ax = 0; ax < rank; ++ax) {
+        pads[static_cast<size_t>(p[ax])] = pc->at(ax).at(0).get<int64_t>();
+        pads[static_cast<size_t>(p[ax]) + rank] = pc->at(ax).at(1).get<int64_t>();
       }
     } else if (auto pv = ints(name, "pads"); pv.size() == 2 * rank) {
       for (size_t ax = 0; ax < rank; ++ax) {

@@ -181,6 +181,30 @@ TEST(NnMeterIr, OnnxGraphAndUnknownOps) {
               ElementsAre("conv-relu", "unknown:MysteryOp", "global-avgpool", "reshape", "fc"));
 }
 
+// TensorFlow's flatten (Shape -> StridedSlice -> Pack -> Reshape with an unknown dimension) and
+// a Pad whose paddings come as a Const input.
+TEST(NnMeterIr, ShapePlumbingAndConstPaddings) {
+  IrBuilder b;
+  b.add("x", "Placeholder", {}, {{1, 4, 4, 8}}, {{"shape", {1, 4, 4, 8}}});
+  b.add("pad/paddings", "Const", {}, {{4, 2}},
+        {{"constant", {{0, 0}, {1, 1}, {2, 2}, {0, 0}}}, {"tensor_shape", {4, 2}}});
+  b.add("pad", "Pad", {"x", "pad/paddings"}, {{1, 6, 8, 8}});
+  b.add("conv", "Conv2D", {"pad"}, {{1, 4, 6, 8}},
+        {{"strides", {1, 1}}, {"padding", "VALID"}, {"weight_shape", {3, 3, 8, 8}}});
+  b.add("flat/Shape", "Shape", {"conv"}, {{4}});
+  b.add("flat/strided_slice", "StridedSlice", {"flat/Shape"}, {{1}});
+  b.add("flat/Pack", "Pack", {"flat/strided_slice"}, {{2}});
+  b.add("flat/Reshape", "Reshape", {"conv", "flat/Pack"}, {{-1, 192}});
+  b.add("fc", "MatMul", {"flat/Reshape"}, {{1, 10}});
+  const graph::Graph g = graph_from_nnmeter_ir(b.finish(), "p");
+  EXPECT_EQ(g.shape("pad"), (graph::Shape{1, 8, 6, 8}));
+  EXPECT_EQ(g.shape("flat/Reshape"), (graph::Shape{1, 192}));
+  EXPECT_THAT(kernel_types(g), ElementsAre("pad", "conv", "reshape", "fc"));
+  int dropped = 0;
+  for (const auto& n : g.notes) dropped += n.find("computes a shape only") != std::string::npos;
+  EXPECT_EQ(dropped, 3);
+}
+
 TEST(NnMeterIr, MalformedGraphsNameTheNode) {
   IrBuilder b;
   b.add("x", "Placeholder", {}, {{1, 8, 8, 3}}, {{"shape", {1, 8, 8, 3}}});
