@@ -71,9 +71,9 @@ bool probe_says_live(const Meter& meter, const MeterStats& s, std::string* why) 
   if (counter && s.reads >= 2 && s.changes == 0) {
     if (why)
       *why = fmt::format(
-          "{}: the energy counter did not advance in {} reads (a virtual machine's stub PMU, or "
-          "a sensor that is off)",
-          meter.name(), s.reads);
+          "the energy counter did not advance in {} reads (a virtual machine's stub PMU, or a "
+          "sensor that is off)",
+          s.reads);
     return false;
   }
   return true;
@@ -114,7 +114,7 @@ Selection select_meters(const std::vector<Finding>& findings, const std::vector<
       std::string why;
       if (!probe_says_live(*candidates[i], stats[i], &why)) {
         if (!names.empty()) fail("meter '{}' cannot measure here: {}", candidates[i]->name(), why);
-        sel.notes.push_back("skipped " + why);
+        sel.notes.push_back("skipped " + candidates[i]->name() + ": " + why);
         continue;
       }
       if (names.empty() && candidates[i]->kind() == "perf" && have_rapl) {

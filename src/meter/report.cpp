@@ -74,8 +74,8 @@ json meters_json(const std::vector<Finding>& findings,
 
 std::string format_meters(const std::vector<Finding>& findings,
                           const std::vector<std::optional<MeterStats>>& stats, double probe_s) {
-  TextTable t(
-      {"meter", "status", "domain", "signal", "readable", "update period", "resolution", "note"});
+  TextTable t({"meter", "status", "domain", "signal", "readable", "update period",
+               "resolution (min step)", "note"});
   std::string tail;
   for (size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
