@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
-#include <regex>
 #include <sstream>
 
 #include "nnjoule/common/error.hpp"
@@ -19,32 +19,66 @@ constexpr double kDefaultTdpW = 15;
 constexpr double kIdleShareOfTdp = 0.2;  // package idle vs TDP, laptops and desktops
 
 struct Known {
-  const char* pattern;  // regex on the model name
-  const char* label;
+  std::string label;
   double tdp_w;
   double idle_w;  // 0: kIdleShareOfTdp x TDP
 };
 
+// The digits and then the suffix after `pos` ("1185G7" -> "1185", "G7").
+std::pair<std::string, std::string> model_number(const std::string& s, size_t pos) {
+  size_t i = pos;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  size_t j = i;
+  while (j < s.size() && std::isalnum(static_cast<unsigned char>(s[j]))) ++j;
+  return {s.substr(pos, i - pos), s.substr(i, j - i)};
+}
+
 // A small table: boards by their measured idle and full-load power, x86 parts by TDP class.
-const Known kKnown[] = {
-    {"Raspberry Pi 5", "Raspberry Pi 5 (board)", 7.5, 2.7},
-    {"Raspberry Pi 4", "Raspberry Pi 4 (board)", 6.4, 2.7},
-    {"Raspberry Pi 3", "Raspberry Pi 3 (board)", 3.7, 1.4},
-    {"Jetson AGX Orin", "Jetson AGX Orin (module, max mode)", 60, 0},
-    {"Orin NX", "Jetson Orin NX (module)", 25, 0},
-    {"Orin Nano", "Jetson Orin Nano (module)", 15, 0},
-    {"Xavier NX", "Jetson Xavier NX (module)", 15, 0},
-    {"Jetson Nano", "Jetson Nano (module)", 10, 0},
-    {R"(Core\(TM\) i[3579]-\d{4,5}(U|G\d))", "Intel Core U-series", 15, 0},
-    {R"(Core\(TM\) Ultra \d \d{3}U)", "Intel Core Ultra U-series", 15, 0},
-    {R"(Core\(TM\) Ultra \d \d{3}H)", "Intel Core Ultra H-series", 28, 0},
-    {R"(Core\(TM\) i[3579]-\d{4,5}H)", "Intel Core H-series", 45, 0},
-    {R"(Core\(TM\) i[3579]-\d{4,5}K)", "Intel Core K-series desktop", 125, 0},
-    {R"(Core\(TM\) i[3579]-\d{4,5})", "Intel Core desktop", 65, 0},
-    {R"(Ryzen .*\d{4}U)", "AMD Ryzen U-series", 15, 0},
-    {R"(Ryzen .*\d{4}H)", "AMD Ryzen H-series", 45, 0},
-    {R"(Ryzen)", "AMD Ryzen desktop", 65, 0},
-};
+// (Plain string matching: GCC 12's <regex> trips -Wmaybe-uninitialized under the sanitizers.)
+std::optional<Known> known_cpu(const std::string& m) {
+  auto has = [&](const char* s) { return m.find(s) != std::string::npos; };
+  if (has("Raspberry Pi 5")) return Known{"Raspberry Pi 5 (board)", 7.5, 2.7};
+  if (has("Raspberry Pi 4")) return Known{"Raspberry Pi 4 (board)", 6.4, 2.7};
+  if (has("Raspberry Pi 3")) return Known{"Raspberry Pi 3 (board)", 3.7, 1.4};
+  if (has("Jetson AGX Orin")) return Known{"Jetson AGX Orin (module, max mode)", 60, 0};
+  if (has("Orin NX")) return Known{"Jetson Orin NX (module)", 25, 0};
+  if (has("Orin Nano")) return Known{"Jetson Orin Nano (module)", 15, 0};
+  if (has("Xavier NX")) return Known{"Jetson Xavier NX (module)", 15, 0};
+  if (has("Jetson Nano")) return Known{"Jetson Nano (module)", 10, 0};
+  if (auto at = m.find("Core(TM) Ultra "); at != std::string::npos && at + 17 < m.size()) {
+    const auto [num, suffix] = model_number(m, at + 17);  // "Core(TM) Ultra 7 155H"
+    if (num.size() == 3 && !suffix.empty()) {
+      if (suffix[0] == 'U') return Known{"Intel Core Ultra U-series", 15, 0};
+      if (suffix[0] == 'H') return Known{"Intel Core Ultra H-series", 28, 0};
+    }
+  }
+  if (auto at = m.find("Core(TM) i"); at != std::string::npos && at + 12 < m.size() &&
+                                      std::string("3579").find(m[at + 10]) != std::string::npos &&
+                                      m[at + 11] == '-') {
+    const auto [num, suffix] = model_number(m, at + 12);  // "Core(TM) i7-1185G7"
+    if (num.size() == 4 || num.size() == 5) {
+      if (!suffix.empty() && (suffix[0] == 'U' || (suffix[0] == 'G' && suffix.size() > 1)))
+        return Known{"Intel Core U-series", 15, 0};
+      if (!suffix.empty() && suffix[0] == 'H') return Known{"Intel Core H-series", 45, 0};
+      if (!suffix.empty() && suffix[0] == 'K') return Known{"Intel Core K-series desktop", 125, 0};
+      return Known{"Intel Core desktop", 65, 0};
+    }
+  }
+  if (auto at = m.find("Ryzen"); at != std::string::npos) {
+    for (size_t i = at; i < m.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(m[i])) ||
+          (i > 0 && std::isdigit(static_cast<unsigned char>(m[i - 1]))))
+        continue;
+      const auto [num, suffix] = model_number(m, i);
+      if (num.size() != 4) continue;
+      if (!suffix.empty() && suffix[0] == 'U') return Known{"AMD Ryzen U-series", 15, 0};
+      if (!suffix.empty() && suffix[0] == 'H') return Known{"AMD Ryzen H-series", 45, 0};
+      break;
+    }
+    return Known{"AMD Ryzen desktop", 65, 0};
+  }
+  return std::nullopt;
+}
 
 class EstimateMeter : public Meter {
  public:
@@ -105,9 +139,11 @@ std::string cpu_model_name(const SysFs& fs) {
                                          cpuinfo_field(info, "Model"), board,
                                          cpuinfo_field(info, "Hardware")};
   // "ARMv8 Processor rev 1 (v8l)" says less than the board's name.
-  static const std::regex generic(R"(^ARMv\d+ Processor.*)");
+  auto generic = [](const std::string& c) {
+    return c.rfind("ARMv", 0) == 0 && c.find(" Processor") != std::string::npos;
+  };
   for (const auto& c : candidates)
-    if (!c.empty() && !std::regex_match(c, generic)) return c;
+    if (!c.empty() && !generic(c)) return c;
   for (const auto& c : candidates)
     if (!c.empty()) return c;
   return "unknown";
@@ -145,13 +181,10 @@ EstimateModel estimate_model(const std::string& cpu_model, int logical_cores,
     tdp = *config.tdp_w;
     basis = fmt::format("TDP {} W (device file)", tdp);
   } else {
-    for (const auto& k : kKnown) {
-      if (std::regex_search(cpu_model, std::regex(k.pattern))) {
-        tdp = k.tdp_w;
-        idle = k.idle_w;
-        basis = fmt::format("{} W max (table: {})", tdp, k.label);
-        break;
-      }
+    if (auto k = known_cpu(cpu_model)) {
+      tdp = k->tdp_w;
+      idle = k->idle_w;
+      basis = fmt::format("{} W max (table: {})", tdp, k->label);
     }
     if (basis.empty())
       basis = fmt::format("default {} W package: no TDP known for '{}'", kDefaultTdpW, cpu_model);

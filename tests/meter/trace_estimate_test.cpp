@@ -292,3 +292,17 @@ TEST(Discovery, AutoPrefersTheBoardRailAndKeepsOthers) {
   ASSERT_EQ(sel.notes.size(), 1u);
   EXPECT_TRUE(contains(sel.notes[0], "rapl: the energy counter did not advance")) << sel.notes[0];
 }
+
+TEST(Estimate, TdpClassesByModelName) {
+  auto label = [](const std::string& model) { return estimate_model(model, 4, {}).basis; };
+  EXPECT_TRUE(contains(label("Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz"), "Intel Core U-series"));
+  EXPECT_TRUE(contains(label("12th Gen Intel(R) Core(TM) i7-12700H"), "Intel Core H-series"));
+  EXPECT_TRUE(contains(label("Intel(R) Core(TM) i9-9900K CPU @ 3.60GHz"), "K-series"));
+  EXPECT_TRUE(contains(label("Intel(R) Core(TM) i7-4790 CPU @ 3.60GHz"), "Intel Core desktop"));
+  EXPECT_TRUE(contains(label("Intel(R) Core(TM) Ultra 7 155H"), "Intel Core Ultra H-series"));
+  EXPECT_TRUE(contains(label("AMD Ryzen 7 5800U with Radeon Graphics"), "AMD Ryzen U-series"));
+  EXPECT_TRUE(contains(label("AMD Ryzen 9 7945HX with Radeon Graphics"), "AMD Ryzen H-series"));
+  EXPECT_TRUE(contains(label("AMD Ryzen 5 5600X 6-Core Processor"), "AMD Ryzen desktop"));
+  EXPECT_TRUE(contains(label("NVIDIA Jetson Orin Nano Developer Kit"), "Jetson Orin Nano"));
+  EXPECT_TRUE(contains(label("AMD EPYC 7763 64-Core Processor"), "no TDP known"));
+}
