@@ -9,6 +9,7 @@
 #include "nnjoule/bench/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
+#include "nnjoule/graph/onnx.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -29,12 +30,6 @@ struct Options {
 bool is_model(const std::vector<std::string>& args) {
   const std::string& a = args.front();
   return args.size() == 1 && a.size() > 5 && a.substr(a.size() - 5) == ".onnx";
-}
-
-// The ONNX importer (graph::load_onnx) is declared but not yet built into nnjoule; once it is,
-// this returns graph::load_onnx(path).
-graph::Graph load_model(const std::string& path) {
-  fail("measure: {}: this build cannot load ONNX files yet (the ONNX importer is not in it)", path);
 }
 
 double process_cpu_s() {
@@ -72,7 +67,7 @@ void run(const Options& o) {
   std::optional<graph::Graph> g;
   bench::ModelOptions mo;
   if (model) {
-    g = load_model(o.args.front());  // before the sampler starts: a bad file fails fast
+    g = graph::load_onnx(o.args.front());  // before the sampler starts: a bad file fails fast
     mo.threads = o.threads.value_or(1);
     if (!o.cpus.empty()) mo.cpus = exec::parse_cpu_list(o.cpus);
   }

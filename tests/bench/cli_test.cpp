@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "meter/fake_tree.hpp"
+#include "nnjoule/graph/builder.hpp"
+#include "nnjoule/graph/onnx.hpp"
 #include "support/test_support.hpp"
 
 using nnjoule::testing::FakeTree;
@@ -124,4 +126,34 @@ TEST(Cli, MeasureModelOptionsAndBadModels) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("nnjoule: error: "), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("bad.onnx"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, MeasureAModelRunsTheProtocol) {
+  FakeTree t;
+  bare_machine(t);
+  ina_board(t);
+  nnjoule::testing::TempDir dir;
+  nnjoule::graph::GraphBuilder b("tiny", 1);
+  auto x = b.input("x", {1, 3, 16, 16});
+  auto y = b.relu(b.conv(x, 8, 3));
+  nnjoule::graph::save_onnx(b.finish({b.global_avgpool(y)}), dir / "tiny.onnx");
+  auto r = run_cli({"measure", (dir / "tiny.onnx").string(), "--root", t.root().string(), "--idle",
+                    "0.02", "--min-window", "0.01", "--time-cap", "2", "--threads", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kind"], "model");
+  EXPECT_EQ(j["provenance"]["label"], "measured (ina)");
+  EXPECT_GE(j["windows"].get<int>(), 2);
+  EXPECT_GE(j["inferences"].get<int64_t>(), j["windows"].get<int64_t>());
+  EXPECT_GT(j["latency_ms"].get<double>(), 0);
+  // A constant 5 W rail: every inference costs 5 W x its latency.
+  EXPECT_NEAR(j["energy_per_inference_mj"].get<double>(), 5.0 * j["latency_ms"].get<double>(),
+              1e-6 * j["energy_per_inference_mj"].get<double>());
+  EXPECT_EQ(j["device"]["threads"], 1);
+  EXPECT_EQ(j["exit_code"], nullptr);
+  auto text = run_cli({"measure", (dir / "tiny.onnx").string(), "--root", t.root().string(),
+                       "--idle", "0", "--min-window", "0.01", "--time-cap", "1"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("energy / inference"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("measured (ina)"), std::string::npos);
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Fake sysfs/procfs trees for meter tests: files written under a TempDir used as the root.
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
@@ -63,7 +64,7 @@ class FunctionMeter : public meter::Meter {
     ++reads;
     for (size_t i = 0; i < fns_.size(); ++i) out[i] = fns_[i](now_s);
   }
-  int reads = 0;
+  std::atomic<int> reads{0};
 
  private:
   std::string name_;
