@@ -210,7 +210,8 @@ std::string format_measurement(const Measurement& m) {
     row("cpu time", format_number(*m.cpu_time_ms) + " ms", "measured (wait4 rusage)");
   if (m.kind == "model") {
     row("inferences (N)",
-        fmt::format("{} in {} windows of {}", m.inferences, m.windows, m.inferences_per_window),
+        fmt::format("{} in {} windows ({} per window at the end)", m.inferences, m.windows,
+                    m.inferences_per_window),
         "counted");
     row("energy / inference", num(m.energy_per_inference_mj, "mJ"), src);
     row("95% CI",
