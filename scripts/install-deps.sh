@@ -27,8 +27,19 @@ if [ "$bench" = 1 ]; then
   packages+=(python3-torch python3-torchvision python3-sklearn libopencv-dev python3-opencv)
 fi
 
+# Node.js from another source (NodeSource bundles npm) conflicts with Debian's npm package:
+# a working `node` and `npm` on the PATH are enough for the report's web assets.
+skip_if_present() {
+  case "$1" in
+    nodejs) command -v node >/dev/null 2>&1 ;;
+    npm) command -v npm >/dev/null 2>&1 ;;
+    *) return 1 ;;
+  esac
+}
+
 missing=()
 for p in "${packages[@]}"; do
+  if skip_if_present "$p"; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
