@@ -1,0 +1,153 @@
+#pragma once
+// A predictor bundle: a directory with predictor.json (device, runtime, threads, meter, fusion
+// rules, kernel types, feature lists, training-data summary and hash, CV metrics, fallback
+// rates, nnjoule version) and one XGBoost JSON model per kernel type and target. Predicting a
+// model: kernels -> per-kernel predictions -> sums, each kernel's contribution listed.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "nnjoule/common/provenance.hpp"
+#include "nnjoule/graph/graph.hpp"
+#include "nnjoule/kernels/fusion.hpp"
+#include "nnjoule/kernels/kernel.hpp"
+#include "nnjoule/predict/dataset.hpp"
+#include "nnjoule/predict/train.hpp"
+
+namespace nnjoule::predict {
+
+inline constexpr int kBundleFormatVersion = 1;
+
+// Device-wide rates for kernel types without a regressor: medians over the training rows of
+// one feature family, or of all rows.
+struct FallbackRates {
+  size_t rows = 0;
+  std::optional<double> energy_mj_per_mflop, latency_ms_per_mflop;  // rows with FLOPs
+  std::optional<double> energy_mj_per_mb, latency_ms_per_mb;        // all rows, per MB moved
+  std::optional<double> power_mw;
+};
+
+struct TrainingSummary {
+  size_t rows = 0;
+  std::string hash;    // KernelDataset::hash()
+  std::string source;  // database file, release directory
+  std::map<std::string, size_t> rows_by_type;
+  std::string energy_origin;   // "imported (deepen2023)", "estimated (cpu-time model)", ...
+  std::string latency_origin;  // "measured (...)", "imported (deepen2023)"
+};
+
+struct BundleInfo {
+  std::string name;
+  int format_version = kBundleFormatVersion;
+  std::string nnjoule_version;
+  std::string created;  // UTC, ISO 8601
+  DeviceInfo device;
+  FeatureSet feature_set = FeatureSet::kFull;
+  Mode mode = Mode::kBoosted;
+  bool log_target = true;
+  TrainingSummary training;
+};
+
+// One kernel to predict. flops / bytes are used by the per-FLOP fallback when the config alone
+// cannot give them (kernels detected in a graph carry their own counts).
+struct KernelInput {
+  std::string name;
+  std::string type;
+  kernels::KernelConfig config;
+  std::optional<double> flops, bytes;
+};
+
+struct KernelPrediction {
+  std::string name, type;
+  kernels::KernelConfig config;
+  Targets predicted;                      // a target is absent when nothing can predict it
+  std::map<Target, std::string> method;   // "regressor", "fallback: ..." per target
+  bool fallback = false;                  // some target came from a fallback
+  double energy_share = 0, latency_share = 0;  // of the model total (0..1)
+};
+
+struct ModelPrediction {
+  std::string model;
+  std::string predictor;  // bundle name
+  Provenance provenance;  // predicted (bundle name)
+  DeviceInfo device;
+  std::string training_energy_origin;
+  std::vector<KernelPrediction> kernels;
+  Targets total;  // energy and latency summed; power = energy / latency
+  std::map<std::string, std::string> fallback_types;  // type -> how it was predicted
+  std::vector<std::pair<std::string, std::string>> unknown_ops;  // (op type, node), excluded
+  bool lower_bound = false;  // unknown ops were left out of the totals
+  std::vector<std::string> warnings;
+
+  nlohmann::json to_json() const;
+  std::string render() const;  // table for the terminal, every number labelled
+};
+
+struct RegressorEntry {
+  std::string type;
+  Target target;
+  std::vector<std::string> feature_names;
+  RegressorParams params;
+  bool searched = false;
+  size_t rows = 0;
+  std::optional<Accuracy> cv;
+  std::string file;  // "<type>.<target>.json"
+  Regressor regressor;
+};
+
+class Predictor {
+ public:
+  // Trains regressors for every type with enough rows and the fallback rates.
+  static Predictor train(const KernelDataset& ds, const TrainOptions& o,
+                         const kernels::FusionRules& rules, const std::string& name);
+  // Checks everything; throws Error with one line naming the file and the problem.
+  static Predictor load(const std::filesystem::path& dir);
+  // Writes a new directory beside the target and swaps it in, so an old bundle is replaced
+  // whole or not at all. Refuses to overwrite a directory that is not a predictor bundle.
+  void save(const std::filesystem::path& dir) const;
+
+  const BundleInfo& info() const { return info_; }
+  const std::string& name() const { return info_.name; }
+  void set_name(std::string name) { info_.name = std::move(name); }
+  Provenance provenance() const { return {Origin::kPredicted, info_.name}; }
+  const kernels::FusionRules& fusion_rules() const { return rules_; }
+  const std::vector<RegressorEntry>& regressors() const { return regressors_; }
+  const std::map<std::string, FallbackRates>& fallback_rates() const { return rates_; }
+  const RegressorEntry* find(const std::string& type, Target t) const;
+  // How `type` is predicted for `t`: "regressor", or the fallback's description.
+  std::string method(const std::string& type, Target t) const;
+
+  std::vector<KernelPrediction> predict_kernels(std::span<const KernelInput> in) const;
+  // Unknown kernels (unknown:<Op>) are excluded, listed and make the total a lower bound.
+  ModelPrediction predict(const std::vector<kernels::Kernel>& kernels,
+                          const std::string& model_name,
+                          const graph::Graph* g = nullptr) const;
+  // Detects kernels with the bundle's fusion rules first.
+  ModelPrediction predict(const graph::Graph& g) const;
+
+  nlohmann::json manifest() const;  // predictor.json
+
+ private:
+  struct Resolution {
+    const RegressorEntry* regressor = nullptr;  // direct or related type
+    std::string related;                        // type whose regressor stands in
+    std::string family;                         // rate fallback: family key of rates_
+    std::string description;
+  };
+  Resolution resolve(const std::string& type, Target t) const;
+
+  BundleInfo info_;
+  kernels::FusionRules rules_ = kernels::FusionRules::xnnpack_default();
+  std::vector<RegressorEntry> regressors_;
+  std::map<std::string, FallbackRates> rates_;  // by feature family name, and "all"
+};
+
+// Fallback rates of a dataset (exposed for tests).
+std::map<std::string, FallbackRates> compute_fallback_rates(const KernelDataset& ds);
+
+}  // namespace nnjoule::predict

@@ -1,0 +1,54 @@
+#pragma once
+// Regressor features of a kernel, computed from its type and nn-Meter config alone, so that a
+// kernel measured on its own (config only, as in nn-Meter and DeepEn2023 datasets) and the same
+// kernel detected inside a model get identical features. See docs/prediction.md.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nnjoule/kernels/kernel.hpp"
+
+namespace nnjoule::predict {
+
+// Which config keys and derived quantities a kernel type is described by.
+enum class FeatureFamily {
+  kConv,    // conv*, convtrans*: HW CIN COUT KERNEL_SIZE STRIDES FLOPs params
+  kDwconv,  // dwconv*: HW CIN COUT(=CIN) KERNEL_SIZE STRIDES FLOPs params
+  kFc,      // fc*: CIN COUT FLOPs params
+  kPool,    // maxpool, avgpool: HW CIN COUT(=CIN) KERNEL_SIZE POOL_STRIDES
+  kConcat,  // concat: HW CIN1..CIN4
+  kAdd,     // add, add-relu, sub, mul, div (two inputs): HW CIN1 CIN2
+  kMatmul,  // matmul: M K N
+  kOther,   // everything else: HW CIN
+};
+FeatureFamily feature_family(std::string_view kernel_type);
+std::string_view family_name(FeatureFamily f);
+
+enum class FeatureSet {
+  kNnMeter,  // exactly nn-Meter's features (its FLOPs and params formulas), for baselines
+  kFull,     // nn-Meter's plus memory bytes, arithmetic intensity and output size
+};
+std::string_view feature_set_name(FeatureSet s);
+FeatureSet parse_feature_set(std::string_view name);  // "nn-meter" | "full"
+
+// Work and traffic of a kernel as the predictor counts them: float32, "same" padding
+// (output side ceil(HW / stride)), bias included for conv and fc.
+struct KernelSizes {
+  double flops = 0;
+  double params = 0;
+  double input_elems = 0;
+  double output_elems = 0;
+  double bytes = 0;  // 4 * (inputs + outputs + params)
+};
+// Throws Error naming the kernel type and key when a required key is missing or not positive.
+KernelSizes kernel_sizes(std::string_view kernel_type, const kernels::KernelConfig& config);
+
+// Names of the features, in order.
+std::vector<std::string> feature_names(std::string_view kernel_type, FeatureSet set);
+// Appends the features of one kernel to `out`; throws Error naming the type and the key.
+void append_features(std::string_view kernel_type, const kernels::KernelConfig& config,
+                     FeatureSet set, std::vector<float>& out);
+std::vector<float> features(std::string_view kernel_type, const kernels::KernelConfig& config,
+                            FeatureSet set);
+
+}  // namespace nnjoule::predict

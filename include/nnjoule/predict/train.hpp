@@ -1,0 +1,78 @@
+#pragma once
+// Training per kernel type and target: feature matrices, log targets, per-type default
+// hyperparameters, k-fold cross-validation and an optional cross-validated grid search.
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nnjoule/predict/dataset.hpp"
+#include "nnjoule/predict/features.hpp"
+#include "nnjoule/predict/metrics.hpp"
+#include "nnjoule/predict/regressor.hpp"
+
+namespace nnjoule::predict {
+
+struct TrainOptions {
+  std::vector<Target> targets = {kAllTargets.begin(), kAllTargets.end()};
+  Mode mode = Mode::kBoosted;
+  FeatureSet feature_set = FeatureSet::kFull;
+  bool log_target = true;  // fit log(y): errors become relative, as the metrics are
+  bool search = false;     // cross-validated grid search per type and target
+  int cv_folds = 5;        // folds for the CV metrics stored in the bundle; 0 = none
+  size_t min_samples = 5;  // types with fewer rows get no regressor (a labelled fallback)
+  int jobs = 2;            // regressors trained in parallel, each single-threaded
+  uint64_t seed = 0;
+  // Per kernel type parameters that replace the defaults (and the search) for that type.
+  std::map<std::string, RegressorParams> overrides;
+  std::function<void(const std::string&)> progress;  // one line per trained regressor
+};
+
+// Defaults by kernel type and row count. Forest mode uses nn-Meter's per-kernel settings
+// (conv 320 trees depth 70, dwconv 240/50, fc 370/50, pools 210/50, others 370/50; column
+// share = nn-Meter's max_features / feature count).
+RegressorParams default_params(std::string_view kernel_type, Mode mode, size_t rows,
+                               size_t n_features);
+// The grid the search tries (defaults first).
+std::vector<RegressorParams> search_grid(std::string_view kernel_type, Mode mode, size_t rows,
+                                         size_t n_features);
+
+// Feature matrix and labels of one kernel type and target (rows lacking the target skipped).
+struct TypeData {
+  std::string type;
+  Target target;
+  std::vector<std::string> feature_names;
+  Matrix x;
+  std::vector<double> y;
+  std::vector<size_t> sample_index;  // index into KernelDataset::samples of each row
+};
+TypeData type_data(const KernelDataset& ds, const std::string& type, Target target,
+                   FeatureSet set);
+
+// Fits one regressor; with log_target the model predicts log(y).
+Regressor fit(const Matrix& x, std::span<const double> y, const RegressorParams& p,
+              bool log_target);
+// Back-transformed predictions.
+std::vector<double> predict_values(const Regressor& r, const Matrix& x, bool log_target);
+
+// Out-of-fold predictions for every row under the given fold assignment.
+std::vector<double> cross_val_predict(const Matrix& x, std::span<const double> y,
+                                      std::span<const int> folds, const RegressorParams& p,
+                                      bool log_target);
+
+struct TrainedRegressor {
+  std::string type;
+  Target target;
+  std::vector<std::string> feature_names;
+  RegressorParams params;
+  bool searched = false;
+  size_t rows = 0;
+  std::optional<Accuracy> cv;  // out-of-fold accuracy with `params`
+  Regressor regressor;
+};
+
+// Trains every (type, target) with at least min_samples rows. Deterministic for a seed.
+std::vector<TrainedRegressor> train_regressors(const KernelDataset& ds, const TrainOptions& o);
+
+}  // namespace nnjoule::predict

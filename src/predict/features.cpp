@@ -1,0 +1,334 @@
+#include "nnjoule/predict/features.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nnjoule/common/error.hpp"
+
+namespace nnjoule::predict {
+
+using kernels::KernelConfig;
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// A required key, positive.
+double need(std::string_view type, const KernelConfig& c, std::string_view key) {
+  if (!c.has(key)) fail("kernel {}: config lacks {} (has: {})", type, key, c.str());
+  const int64_t v = c.get(key);
+  if (v <= 0) fail("kernel {}: config {}={} must be positive", type, key, v);
+  return static_cast<double>(v);
+}
+
+// An optional key, positive when present.
+double opt(std::string_view type, const KernelConfig& c, std::string_view key, double fallback) {
+  if (!c.has(key)) return fallback;
+  return need(type, c, key);
+}
+
+// An optional key that may be zero (unused concat inputs are written as 0 by nn-Meter).
+double opt_nonneg(std::string_view type, const KernelConfig& c, std::string_view key) {
+  if (!c.has(key)) return 0;
+  const int64_t v = c.get(key);
+  if (v < 0) fail("kernel {}: config {}={} must not be negative", type, key, v);
+  return static_cast<double>(v);
+}
+
+bool is_data_movement(std::string_view type) {
+  const auto* t = kernels::find_kernel_type(type);
+  return t != nullptr && t->group == "data";
+}
+
+// Up to four concat input channel counts; inputs past the fourth are folded into the fourth
+// (nn-Meter's feature vector has four slots).
+std::vector<double> concat_channels(std::string_view type, const KernelConfig& c) {
+  std::vector<double> cin(4, 0.0);
+  int n = 0;
+  for (int i = 1;; ++i) {
+    const std::string key = "CIN" + std::to_string(i);
+    if (!c.has(key)) break;
+    const double v = opt_nonneg(type, c, key);
+    cin[static_cast<size_t>(std::min(i, 4) - 1)] += v;
+    ++n;
+  }
+  if (n < 2) fail("kernel {}: config needs CIN1 and CIN2 (has: {})", type, c.str());
+  if (cin[0] <= 0 || cin[1] <= 0) {
+    fail("kernel {}: config CIN1 and CIN2 must be positive (has: {})", type, c.str());
+  }
+  return cin;
+}
+
+// nn-Meter's FLOPs and params (nn_meter/predictor/prediction/utils.py): bias counted, float
+// division by the stride, fc params written as (2 * CIN + 1) * COUT.
+struct NnMeterCounts {
+  double flops = 0, params = 0;
+};
+
+NnMeterCounts nn_meter_counts(FeatureFamily f, std::string_view type, const KernelConfig& c) {
+  NnMeterCounts r;
+  if (f == FeatureFamily::kConv) {
+    const double hw = need(type, c, "HW"), w = opt(type, c, "WIDTH", hw);
+    const double cin = need(type, c, "CIN"), cout = need(type, c, "COUT");
+    const double k = need(type, c, "KERNEL_SIZE"), kw = opt(type, c, "KERNEL_W", k);
+    const double s = need(type, c, "STRIDES"), g = opt(type, c, "GROUPS", 1);
+    r.params = cout * (k * kw * cin / g + 1);
+    r.flops = 2 * hw / s * w / s * r.params;
+  } else if (f == FeatureFamily::kDwconv) {
+    const double hw = need(type, c, "HW"), w = opt(type, c, "WIDTH", hw);
+    const double cout = opt(type, c, "COUT", need(type, c, "CIN"));
+    const double k = need(type, c, "KERNEL_SIZE"), kw = opt(type, c, "KERNEL_W", k);
+    const double s = need(type, c, "STRIDES");
+    r.params = cout * (k * kw + 1);
+    r.flops = 2 * hw / s * w / s * r.params;
+  } else if (f == FeatureFamily::kFc) {
+    const double cin = need(type, c, "CIN"), cout = need(type, c, "COUT");
+    r.params = (2 * cin + 1) * cout;
+    r.flops = r.params * opt(type, c, "ROWS", 1);
+  }
+  return r;
+}
+
+}  // namespace
+
+FeatureFamily feature_family(std::string_view t) {
+  if (starts_with(t, "dwconv")) return FeatureFamily::kDwconv;
+  if (starts_with(t, "conv")) return FeatureFamily::kConv;  // conv*, convtrans*
+  if (t == "fc" || starts_with(t, "fc-")) return FeatureFamily::kFc;
+  if (starts_with(t, "maxpool") || starts_with(t, "avgpool")) return FeatureFamily::kPool;
+  if (t == "concat") return FeatureFamily::kConcat;
+  for (std::string_view b : {"add", "sub", "mul", "div"}) {
+    if (t == b || (starts_with(t, b) && t.size() > b.size() && t[b.size()] == '-')) {
+      return FeatureFamily::kAdd;
+    }
+  }
+  if (t == "matmul") return FeatureFamily::kMatmul;
+  return FeatureFamily::kOther;
+}
+
+std::string_view family_name(FeatureFamily f) {
+  switch (f) {
+    case FeatureFamily::kConv: return "conv";
+    case FeatureFamily::kDwconv: return "dwconv";
+    case FeatureFamily::kFc: return "fc";
+    case FeatureFamily::kPool: return "pool";
+    case FeatureFamily::kConcat: return "concat";
+    case FeatureFamily::kAdd: return "add";
+    case FeatureFamily::kMatmul: return "matmul";
+    case FeatureFamily::kOther: return "other";
+  }
+  return "other";
+}
+
+std::string_view feature_set_name(FeatureSet s) {
+  return s == FeatureSet::kNnMeter ? "nn-meter" : "full";
+}
+
+FeatureSet parse_feature_set(std::string_view name) {
+  if (name == "nn-meter") return FeatureSet::kNnMeter;
+  if (name == "full") return FeatureSet::kFull;
+  fail("unknown feature set '{}' (expected nn-meter or full)", name);
+}
+
+KernelSizes kernel_sizes(std::string_view type, const KernelConfig& c) {
+  KernelSizes r;
+  const FeatureFamily f = feature_family(type);
+  switch (f) {
+    case FeatureFamily::kConv: {
+      const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
+      const double cin = need(type, c, "CIN"), cout = need(type, c, "COUT");
+      const double k = need(type, c, "KERNEL_SIZE"), kw = opt(type, c, "KERNEL_W", k);
+      const double s = need(type, c, "STRIDES"), g = opt(type, c, "GROUPS", 1);
+      const bool trans = starts_with(type, "convtrans");
+      const double ho = trans ? h * s : std::ceil(h / s), wo = trans ? w * s : std::ceil(w / s);
+      r.params = cout * (k * kw * cin / g + 1);
+      r.input_elems = h * w * cin;
+      r.output_elems = ho * wo * cout;
+      r.flops = 2 * (trans ? h * w : ho * wo) * cout * k * kw * cin / g;
+      break;
+    }
+    case FeatureFamily::kDwconv: {
+      const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
+      const double cin = need(type, c, "CIN"), cout = opt(type, c, "COUT", cin);
+      const double k = need(type, c, "KERNEL_SIZE"), kw = opt(type, c, "KERNEL_W", k);
+      const double s = need(type, c, "STRIDES");
+      const double ho = std::ceil(h / s), wo = std::ceil(w / s);
+      r.params = cout * (k * kw + 1);
+      r.input_elems = h * w * cin;
+      r.output_elems = ho * wo * cout;
+      r.flops = 2 * ho * wo * cout * k * kw;
+      break;
+    }
+    case FeatureFamily::kFc: {
+      const double cin = need(type, c, "CIN"), cout = need(type, c, "COUT");
+      const double rows = opt(type, c, "ROWS", 1);
+      r.params = cin * cout + cout;
+      r.input_elems = rows * cin;
+      r.output_elems = rows * cout;
+      r.flops = 2 * rows * cin * cout + rows * cout;
+      break;
+    }
+    case FeatureFamily::kPool: {
+      const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
+      const double cin = need(type, c, "CIN"), k = need(type, c, "KERNEL_SIZE");
+      const double s = opt(type, c, "POOL_STRIDES", opt(type, c, "STRIDES", 1));
+      const double ho = std::ceil(h / s), wo = std::ceil(w / s);
+      r.input_elems = h * w * cin;
+      r.output_elems = ho * wo * cin;
+      r.flops = ho * wo * cin * k * k;
+      break;
+    }
+    case FeatureFamily::kConcat: {
+      const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
+      double total = 0;
+      for (double v : concat_channels(type, c)) total += v;
+      r.input_elems = h * w * total;
+      r.output_elems = r.input_elems;
+      break;
+    }
+    case FeatureFamily::kAdd: {
+      const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
+      const double cin = c.has("CIN1") ? need(type, c, "CIN1") : need(type, c, "CIN");
+      const double cin2 = opt(type, c, "CIN2", cin);
+      r.input_elems = h * w * (cin + cin2);
+      r.output_elems = h * w * std::max(cin, cin2);
+      r.flops = r.output_elems;
+      break;
+    }
+    case FeatureFamily::kMatmul: {
+      const double m = need(type, c, "M"), k = need(type, c, "K"), n = need(type, c, "N");
+      const double b = opt(type, c, "BATCH", 1);
+      r.input_elems = b * (m * k + k * n);
+      r.output_elems = b * m * n;
+      r.flops = 2 * b * m * k * n;
+      break;
+    }
+    case FeatureFamily::kOther: {
+      const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
+      const double cin = need(type, c, "CIN");
+      const double elems = h * w * cin;
+      r.input_elems = elems;
+      r.output_elems = elems;
+      r.flops = is_data_movement(type) ? 0 : elems;
+      if (type == "global-avgpool" || type == "reducemean") {
+        r.output_elems = cin;
+      } else if (type == "se") {
+        const double mid = opt(type, c, "CMID", std::max(1.0, std::floor(cin / 4)));
+        r.params = 2 * cin * mid + mid + cin;
+        r.flops = 2 * elems + 4 * cin * mid;
+      } else if (type == "resize") {
+        const double scale = opt(type, c, "SCALE", 1);
+        r.output_elems = elems * scale * scale;
+      }
+      break;
+    }
+  }
+  r.bytes = 4 * (r.input_elems + r.output_elems + r.params);
+  return r;
+}
+
+std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
+  std::vector<std::string> n;
+  const FeatureFamily f = feature_family(type);
+  switch (f) {
+    case FeatureFamily::kConv:
+    case FeatureFamily::kDwconv:
+      n = {"HW", "CIN", "COUT", "KERNEL_SIZE", "STRIDES", "FLOPS_2M", "PARAMS_M"};
+      break;
+    case FeatureFamily::kFc: n = {"CIN", "COUT", "FLOPS_2M", "PARAMS_M"}; break;
+    case FeatureFamily::kPool: n = {"HW", "CIN", "COUT", "KERNEL_SIZE", "POOL_STRIDES"}; break;
+    case FeatureFamily::kConcat: n = {"HW", "CIN1", "CIN2", "CIN3", "CIN4"}; break;
+    case FeatureFamily::kAdd: n = {"HW", "CIN1", "CIN2"}; break;
+    case FeatureFamily::kMatmul: n = {"M", "K", "N"}; break;
+    case FeatureFamily::kOther: n = {"HW", "CIN"}; break;
+  }
+  if (set == FeatureSet::kFull) {
+    n.push_back("BYTES_M");
+    n.push_back("OUT_M");
+    if (f == FeatureFamily::kConv || f == FeatureFamily::kDwconv || f == FeatureFamily::kFc ||
+        f == FeatureFamily::kPool || f == FeatureFamily::kMatmul) {
+      n.push_back("INTENSITY");
+    }
+  }
+  return n;
+}
+
+void append_features(std::string_view type, const KernelConfig& c, FeatureSet set,
+                     std::vector<float>& out) {
+  const FeatureFamily f = feature_family(type);
+  const size_t start = out.size();
+  auto put = [&](double v) { out.push_back(static_cast<float>(v)); };
+  switch (f) {
+    case FeatureFamily::kConv:
+    case FeatureFamily::kDwconv: {
+      const auto nm = nn_meter_counts(f, type, c);
+      const double cin = need(type, c, "CIN");
+      put(need(type, c, "HW"));
+      put(cin);
+      put(f == FeatureFamily::kConv ? need(type, c, "COUT") : opt(type, c, "COUT", cin));
+      put(need(type, c, "KERNEL_SIZE"));
+      put(need(type, c, "STRIDES"));
+      put(nm.flops / 2e6);
+      put(nm.params / 1e6);
+      break;
+    }
+    case FeatureFamily::kFc: {
+      const auto nm = nn_meter_counts(f, type, c);
+      put(need(type, c, "CIN"));
+      put(need(type, c, "COUT"));
+      put(nm.flops / 2e6);
+      put(nm.params / 1e6);
+      break;
+    }
+    case FeatureFamily::kPool: {
+      const double cin = need(type, c, "CIN");
+      put(need(type, c, "HW"));
+      put(cin);
+      put(cin);
+      put(need(type, c, "KERNEL_SIZE"));
+      put(opt(type, c, "POOL_STRIDES", opt(type, c, "STRIDES", 1)));
+      break;
+    }
+    case FeatureFamily::kConcat: {
+      put(need(type, c, "HW"));
+      for (double v : concat_channels(type, c)) put(v);
+      break;
+    }
+    case FeatureFamily::kAdd: {
+      const double cin = c.has("CIN1") ? need(type, c, "CIN1") : need(type, c, "CIN");
+      put(need(type, c, "HW"));
+      put(cin);
+      put(opt(type, c, "CIN2", cin));
+      break;
+    }
+    case FeatureFamily::kMatmul:
+      put(need(type, c, "M"));
+      put(need(type, c, "K"));
+      put(need(type, c, "N"));
+      break;
+    case FeatureFamily::kOther:
+      put(need(type, c, "HW"));
+      put(need(type, c, "CIN"));
+      break;
+  }
+  if (set == FeatureSet::kFull) {
+    const KernelSizes s = kernel_sizes(type, c);
+    put(s.bytes / 1e6);
+    put(s.output_elems / 1e6);
+    if (f == FeatureFamily::kConv || f == FeatureFamily::kDwconv || f == FeatureFamily::kFc ||
+        f == FeatureFamily::kPool || f == FeatureFamily::kMatmul) {
+      put(s.bytes > 0 ? s.flops / s.bytes : 0.0);
+    }
+  }
+  for (size_t i = start; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) fail("kernel {}: feature overflow for config {}", type, c.str());
+  }
+}
+
+std::vector<float> features(std::string_view type, const KernelConfig& c, FeatureSet set) {
+  std::vector<float> out;
+  append_features(type, c, set, out);
+  return out;
+}
+
+}  // namespace nnjoule::predict
