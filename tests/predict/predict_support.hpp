@@ -1,0 +1,60 @@
+#pragma once
+// Synthetic kernel datasets whose targets are exact functions of the config, so tests know the
+// answer.
+#include <string>
+
+#include "nnjoule/common/rng.hpp"
+#include "nnjoule/predict/dataset.hpp"
+#include "nnjoule/predict/features.hpp"
+
+namespace nnjoule::predict::testing {
+
+// energy = 2e-6 mJ per MFLOP-ish scale + traffic, latency = energy / 2.5 W, power = 2500 mW.
+inline Targets synthetic_targets(const std::string& type, const kernels::KernelConfig& c) {
+  const KernelSizes z = kernel_sizes(type, c);
+  Targets t;
+  t.energy_mj = 2e-8 * z.flops + 5e-8 * z.bytes + 0.001;
+  t.latency_ms = *t.energy_mj / 2.5;
+  t.power_mw = 2500;
+  return t;
+}
+
+inline KernelDataset synthetic_dataset(size_t conv_rows = 120, size_t pool_rows = 30,
+                                       uint64_t seed = 7) {
+  KernelDataset ds;
+  ds.device = DeviceInfo{"test-device", "xnnpack", 1, "estimate"};
+  ds.source = "synthetic";
+  Rng rng(seed);
+  const int64_t hws[] = {7, 14, 28, 56};
+  const int64_t chans[] = {16, 32, 64, 96, 128};
+  for (size_t i = 0; i < conv_rows; ++i) {
+    KernelSample s;
+    s.id = "conv" + std::to_string(i);
+    s.type = "conv-bn-relu";
+    s.config = {{"HW", hws[rng.uniform_int(0, 3)]},
+                {"CIN", chans[rng.uniform_int(0, 4)]},
+                {"COUT", chans[rng.uniform_int(0, 4)]},
+                {"KERNEL_SIZE", rng.uniform_int(0, 1) ? 3 : 1},
+                {"STRIDES", rng.uniform_int(1, 2)}};
+    s.targets = synthetic_targets(s.type, s.config);
+    s.energy_origin = {Origin::kEstimated, "synthetic"};
+    s.latency_origin = {Origin::kMeasured, "synthetic clock"};
+    ds.samples.push_back(std::move(s));
+  }
+  for (size_t i = 0; i < pool_rows; ++i) {
+    KernelSample s;
+    s.id = "pool" + std::to_string(i);
+    s.type = "maxpool";
+    s.config = {{"HW", hws[rng.uniform_int(0, 3)]},
+                {"CIN", chans[rng.uniform_int(0, 4)]},
+                {"KERNEL_SIZE", 3},
+                {"POOL_STRIDES", 2}};
+    s.targets = synthetic_targets(s.type, s.config);
+    s.energy_origin = {Origin::kEstimated, "synthetic"};
+    s.latency_origin = {Origin::kMeasured, "synthetic clock"};
+    ds.samples.push_back(std::move(s));
+  }
+  return ds;
+}
+
+}  // namespace nnjoule::predict::testing

@@ -1,0 +1,178 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/graph/builder.hpp"
+#include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/predict/bundle.hpp"
+#include "predict/predict_support.hpp"
+
+namespace nnjoule::predict {
+namespace {
+
+// Leaked on purpose: see regressor.hpp on static destruction.
+const Predictor& trained() {
+  static const Predictor* p = [] {
+    TrainOptions o;
+    o.cv_folds = 0;
+    o.jobs = 1;
+    RegressorParams rp;
+    rp.n_estimators = 80;
+    rp.max_depth = 4;
+    rp.learning_rate = 0.2;
+    o.overrides["conv-bn-relu"] = rp;
+    o.overrides["maxpool"] = rp;
+    return new Predictor(Predictor::train(testing::synthetic_dataset(), o,
+                                          kernels::FusionRules::xnnpack_default(), "unit"));
+  }();
+  return *p;
+}
+
+// conv-bn-relu (regressor), conv-bn-relu6 (related type), maxpool (regressor),
+// global-avgpool and fc (device rates), flatten (rate per MB: no FLOPs).
+graph::Graph small_model() {
+  graph::GraphBuilder b("small", 3, false);
+  std::string x = b.input("input", {1, 16, 28, 28});
+  x = b.relu(b.bn(b.conv(x, 32, 3, 1)));
+  x = b.relu6(b.bn(b.conv(x, 32, 3, 2)));
+  x = b.maxpool(x, 3, 2, 1);
+  x = b.global_avgpool(x);
+  x = b.flatten(x);
+  x = b.fc(x, 10);
+  return b.finish({x});
+}
+
+TEST(Predict, TotalsAreTheSumOfKernelContributions) {
+  const graph::Graph g = small_model();
+  const ModelPrediction mp = trained().predict(g);
+  ASSERT_EQ(mp.kernels.size(), kernels::detect_kernels(g).size());
+  ASSERT_TRUE(mp.total.energy_mj && mp.total.latency_ms && mp.total.power_mw);
+  double e = 0, l = 0, es = 0, ls = 0;
+  for (const auto& k : mp.kernels) {
+    ASSERT_TRUE(k.predicted.energy_mj.has_value()) << k.name;
+    ASSERT_TRUE(k.predicted.latency_ms.has_value()) << k.name;
+    ASSERT_TRUE(k.predicted.power_mw.has_value()) << k.name;
+    EXPECT_GT(*k.predicted.energy_mj, 0) << k.name;  // never a silent zero
+    EXPECT_GT(*k.predicted.latency_ms, 0) << k.name;
+    e += *k.predicted.energy_mj;
+    l += *k.predicted.latency_ms;
+    es += k.energy_share;
+    ls += k.latency_share;
+  }
+  EXPECT_NEAR(*mp.total.energy_mj, e, 1e-12 * e);
+  EXPECT_NEAR(*mp.total.latency_ms, l, 1e-12 * l);
+  EXPECT_NEAR(*mp.total.power_mw, e / l * 1000, 1e-9 * e / l * 1000);
+  EXPECT_NEAR(es, 1.0, 1e-12);
+  EXPECT_NEAR(ls, 1.0, 1e-12);
+  EXPECT_FALSE(mp.lower_bound);
+  EXPECT_EQ(mp.provenance.label(), "predicted (unit)");
+  const auto j = mp.to_json();
+  EXPECT_EQ(j["provenance"], "predicted (unit)");
+  EXPECT_EQ(j["kernels"].size(), mp.kernels.size());
+  EXPECT_NE(mp.render().find("predicted (unit)"), std::string::npos);
+}
+
+TEST(Predict, RegressorPredictionsAreAccurateOnKnownFunction) {
+  // The synthetic targets are an exact function of the config: the regressor should be close.
+  const kernels::KernelConfig c{{"HW", 28}, {"CIN", 64}, {"COUT", 64}, {"KERNEL_SIZE", 3},
+                                {"STRIDES", 1}};
+  const KernelInput in[] = {{"k", "conv-bn-relu", c, {}, {}}};
+  const auto p = trained().predict_kernels(in);
+  const Targets truth = testing::synthetic_targets("conv-bn-relu", c);
+  EXPECT_NEAR(*p[0].predicted.energy_mj, *truth.energy_mj, 0.15 * *truth.energy_mj);
+  EXPECT_EQ(p[0].method.at(Target::kEnergy), "regressor");
+  EXPECT_FALSE(p[0].fallback);
+}
+
+TEST(Predict, FallbacksAreLabelled) {
+  const ModelPrediction mp = trained().predict(small_model());
+  std::map<std::string, const KernelPrediction*> by_type;
+  for (const auto& k : mp.kernels) by_type[k.type] = &k;
+  ASSERT_TRUE(by_type.count("conv-bn-relu6"));
+  const auto* relu6 = by_type.at("conv-bn-relu6");
+  EXPECT_TRUE(relu6->fallback);
+  EXPECT_EQ(relu6->method.at(Target::kEnergy),
+            "fallback: regressor of related type conv-bn-relu");
+  ASSERT_TRUE(by_type.count("global-avgpool"));
+  const auto* gap = by_type.at("global-avgpool");
+  EXPECT_TRUE(gap->fallback);
+  EXPECT_NE(gap->method.at(Target::kEnergy).find("fallback: median energy per MFLOP"),
+            std::string::npos)
+      << gap->method.at(Target::kEnergy);
+  EXPECT_NE(gap->method.at(Target::kPower).find("fallback: median power"), std::string::npos);
+  ASSERT_TRUE(by_type.count("fc"));
+  EXPECT_TRUE(by_type.at("fc")->fallback);
+  EXPECT_FALSE(by_type.at("conv-bn-relu")->fallback);
+  EXPECT_FALSE(by_type.at("maxpool")->fallback);
+  // Every fallback type is listed with how it was predicted.
+  EXPECT_TRUE(mp.fallback_types.count("conv-bn-relu6"));
+  EXPECT_TRUE(mp.fallback_types.count("global-avgpool"));
+  EXPECT_TRUE(mp.fallback_types.count("fc"));
+  EXPECT_FALSE(mp.fallback_types.count("conv-bn-relu"));
+  EXPECT_NE(mp.render().find("fallback*"), std::string::npos);
+  // The related-type fallback predicts what the related regressor predicts for that config.
+  const KernelInput in[] = {{"a", "conv-bn-relu", relu6->config, {}, {}}};
+  EXPECT_EQ(trained().predict_kernels(in)[0].predicted.energy_mj, relu6->predicted.energy_mj);
+  // The rate fallback is the device's median rate times the kernel's FLOPs.
+  const auto& rates = trained().fallback_rates().at("all");
+  const KernelSizes z = kernel_sizes("global-avgpool", gap->config);
+  EXPECT_NEAR(*gap->predicted.energy_mj, *rates.energy_mj_per_mflop * z.flops / 1e6, 1e-15);
+  EXPECT_DOUBLE_EQ(*gap->predicted.power_mw, *rates.power_mw);
+}
+
+TEST(Predict, UnknownOpsAreExcludedAndMakeALowerBound) {
+  const graph::Graph g = small_model();
+  auto ks = kernels::detect_kernels(g);
+  kernels::Kernel unknown;
+  unknown.type = "unknown:FancyOp";
+  unknown.name = "fancy_1";
+  ks.push_back(unknown);
+  const ModelPrediction mp = trained().predict(ks, "small+fancy");
+  EXPECT_EQ(mp.kernels.size(), ks.size() - 1);
+  EXPECT_TRUE(mp.lower_bound);
+  ASSERT_EQ(mp.unknown_ops.size(), 1u);
+  EXPECT_EQ(mp.unknown_ops[0].first, "FancyOp");
+  EXPECT_EQ(mp.unknown_ops[0].second, "fancy_1");
+  ASSERT_FALSE(mp.warnings.empty());
+  EXPECT_NE(mp.warnings.back().find("lower bound"), std::string::npos);
+  EXPECT_NE(mp.warnings.back().find("FancyOp"), std::string::npos);
+  EXPECT_NE(mp.render().find("lower bound"), std::string::npos);
+  EXPECT_TRUE(mp.to_json()["lower_bound"].get<bool>());
+}
+
+TEST(Predict, KernelsWithoutUsableConfigAreErrorsNamingTheKernel) {
+  const KernelInput in[] = {{"row7", "conv-bn-relu", {{"HW", 28}, {"CIN", 3}}, {}, {}}};
+  try {
+    trained().predict_kernels(in);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row7"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("COUT"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Predict, TargetsWithoutDataAreAbsentNotZero) {
+  KernelDataset ds = testing::synthetic_dataset(60, 0);
+  for (auto& s : ds.samples) {
+    s.targets.energy_mj.reset();
+    s.targets.power_mw.reset();
+  }
+  TrainOptions o;
+  o.cv_folds = 0;
+  o.jobs = 1;
+  const Predictor p =
+      Predictor::train(ds, o, kernels::FusionRules::xnnpack_default(), "latency-only");
+  const ModelPrediction mp = p.predict(small_model());
+  EXPECT_FALSE(mp.total.energy_mj.has_value());
+  EXPECT_FALSE(mp.total.power_mw.has_value());
+  EXPECT_TRUE(mp.total.latency_ms.has_value());
+  EXPECT_TRUE(mp.to_json()["total"]["energy_mj"].is_null());
+  EXPECT_NE(mp.render().find("n/a"), std::string::npos);
+  EXPECT_NE(mp.kernels[0].method.at(Target::kEnergy).find("no energy_mj data"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace nnjoule::predict
