@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -114,11 +115,52 @@ Accuracy accuracy_from(const json& j) {
   return a;
 }
 
+// The feature count an XGBoost JSON model declares ("num_feature":"10" in its
+// learner_model_param), read without parsing the whole model.
+std::optional<size_t> declared_features(const std::string& text) {
+  const std::string key = "\"num_feature\":\"";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  size_t n = 0, i = at + key.size();
+  if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    n = n * 10 + static_cast<size_t>(text[i] - '0');
+  }
+  return n;
+}
+
 std::string fmt_value(const std::optional<double>& v) {
   return v ? format_number(*v) : std::string("n/a");
 }
 
 }  // namespace
+
+LazyRegressor::LazyRegressor(Regressor r) : regressor_(std::move(r)) {}
+
+LazyRegressor::LazyRegressor(fs::path path, std::string sha, size_t n_features)
+    : path_(std::move(path)), sha_(std::move(sha)), n_features_(n_features) {}
+
+bool LazyRegressor::loaded() const {
+  std::lock_guard lock(mutex_);
+  return regressor_.has_value();
+}
+
+const Regressor& LazyRegressor::get() const {
+  std::lock_guard lock(mutex_);
+  if (regressor_) return *regressor_;
+  const std::string text = read_file(path_);
+  if (content_hash(text) != sha_) {
+    fail("{}: changed since its bundle was loaded (hash differs from {})", path_.string(),
+         kManifest);
+  }
+  Regressor r = Regressor::from_json(text, path_.string());
+  if (r.num_features() != n_features_) {
+    fail("{}: model has {} features, {} lists {}", path_.string(), r.num_features(), kManifest,
+         n_features_);
+  }
+  regressor_ = std::move(r);
+  return *regressor_;
+}
 
 std::map<std::string, FallbackRates> compute_fallback_rates(const KernelDataset& ds) {
   struct Acc {
@@ -210,7 +252,8 @@ Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& o,
     e.rows = tr.rows;
     e.cv = tr.cv;
     e.file = model_file(tr.type, tr.target);
-    e.regressor = std::move(tr.regressor);
+    e.sha = content_hash(tr.regressor.to_json());
+    e.model = std::make_shared<LazyRegressor>(std::move(tr.regressor));
     p.regressors_.push_back(std::move(e));
   }
   p.rates_ = compute_fallback_rates(ds);
@@ -348,7 +391,7 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
                      [&] { append_features(in[i].type, in[i].config, info_.feature_set, row); });
         m.append_row(row);
       }
-      const auto v = predict_values(reg->regressor, m, info_.log_target);
+      const auto v = predict_values(reg->regressor(), m, info_.log_target);
       for (size_t j = 0; j < idx.size(); ++j) out[idx[j]].predicted.set(t, v[j]);
     }
   }
@@ -514,7 +557,7 @@ json Predictor::manifest() const {
     }
     t["models"][std::string(target_name(r.target))] = {
         {"file", r.file},
-        {"sha", content_hash(r.regressor.to_json())},
+        {"sha", r.sha},
         {"rows", r.rows},
         {"searched", r.searched},
         {"params", r.params.to_json()},
@@ -574,7 +617,7 @@ void Predictor::save(const fs::path& target) const {
   const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + tag);
   ensure_directory(tmp);
   try {
-    for (const auto& r : regressors_) write_file_atomic(tmp / r.file, r.regressor.to_json());
+    for (const auto& r : regressors_) write_file_atomic(tmp / r.file, r.regressor().to_json());
     write_file_atomic(tmp / kManifest, manifest().dump(2) + "\n");
     if (fs::exists(dir)) {
       const fs::path old = parent / (dir.filename().string() + ".old-" + tag);
@@ -593,7 +636,7 @@ void Predictor::save(const fs::path& target) const {
   }
 }
 
-Predictor Predictor::load(const fs::path& dir) {
+Predictor Predictor::load(const fs::path& dir, Load mode) {
   const std::string d = dir.string();
   if (!fs::is_directory(dir)) fail("{}: no such predictor bundle (not a directory)", d);
   const fs::path mpath = dir / kManifest;
@@ -675,16 +718,19 @@ Predictor Predictor::load(const fs::path& dir) {
         if (!fs::exists(mf)) fail("{}: missing (listed in {} for {} {})", mf.string(), kManifest,
                                   type, tname);
         const std::string text = read_file(mf);
-        if (content_hash(text) != mj.at("sha").get<std::string>()) {
+        e.sha = mj.at("sha").get<std::string>();
+        if (content_hash(text) != e.sha) {
           fail("{}: content does not match the hash in {} (file changed, truncated or corrupt)",
                mf.string(), kManifest);
         }
-        e.regressor = Regressor::from_json(text, mf.string());
-        const size_t nf = e.regressor.num_features();
-        if (nf != feats.size()) {
-          fail("{}: model has {} features, {} lists {} for {}", mf.string(), nf, kManifest,
+        const std::optional<size_t> declared = declared_features(text);
+        if (!declared) fail("{}: not an XGBoost JSON model (no num_feature)", mf.string());
+        if (*declared != feats.size()) {
+          fail("{}: model has {} features, {} lists {} for {}", mf.string(), *declared, kManifest,
                feats.size(), type);
         }
+        e.model = std::make_shared<LazyRegressor>(mf, e.sha, feats.size());
+        if (mode == Load::kEager) e.model->get();
         p.regressors_.push_back(std::move(e));
       }
     }

@@ -84,17 +84,18 @@ std::string KernelDataset::hash() const {
 
 namespace {
 
-json parse_json_file(const fs::path& p) {
+// Ordered: config keys keep the file's order (HW, CIN, COUT, ...).
+nlohmann::ordered_json parse_json_file(const fs::path& p) {
   const std::string text = read_file(p);
   try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
+    return nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::ordered_json::parse_error& e) {
     fail("{}: invalid JSON at byte {}", p.string(), e.byte);
   }
 }
 
 // DeepEn2023 writes numbers as strings ("2.981"); nn-Meter's profiler as "42.0 +- 1.0".
-double parse_value(const json& v, const fs::path& file, const std::string& id,
+double parse_value(const nlohmann::ordered_json& v, const fs::path& file, const std::string& id,
                    const std::string& field) {
   if (v.is_number()) return v.get<double>();
   if (!v.is_string()) fail("{}: {}.{} is not a number", file.string(), id, field);
@@ -126,7 +127,7 @@ KernelDataset read_deepen2023(const fs::path& dir) {
   }
   std::sort(config_files.begin(), config_files.end());
   for (const auto& f : config_files) {
-    const json j = parse_json_file(f);
+    const auto j = parse_json_file(f);
     if (!j.is_object()) fail("{}: expected an object of kernels", f.string());
     for (const auto& [kernel, ids] : j.items()) {
       if (!ids.is_object()) fail("{}: {} is not an object of ids", f.string(), kernel);
@@ -160,7 +161,7 @@ KernelDataset read_deepen2023(const fs::path& dir) {
     }
     std::sort(paths.begin(), paths.end());
     for (const auto& f : paths) {
-      const json j = parse_json_file(f);
+      const auto j = parse_json_file(f);
       if (!j.is_object()) fail("{}: expected an object of kernels", f.string());
       for (const auto& [kernel, ids] : j.items()) {
         if (!ids.is_object()) fail("{}: {} is not an object of ids", f.string(), kernel);

@@ -83,9 +83,9 @@ RegressorParams default_params(std::string_view type, Mode mode, size_t rows, si
     p.learning_rate = 0.1;
     p.subsample = 1.0;
   } else {
-    p.n_estimators = 1000;
+    p.n_estimators = 500;
     p.max_depth = 4;
-    p.learning_rate = 0.03;
+    p.learning_rate = 0.06;
     p.subsample = 0.8;
   }
   p.colsample = 1.0;

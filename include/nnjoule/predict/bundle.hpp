@@ -5,12 +5,14 @@
 // model: kernels -> per-kernel predictions -> sums, each kernel's contribution listed.
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "nnjoule/common/provenance.hpp"
 #include "nnjoule/graph/graph.hpp"
@@ -88,6 +90,25 @@ struct ModelPrediction {
   std::string render() const;  // table for the terminal, every number labelled
 };
 
+// A regressor held in memory, or read from its bundle file on first use: XGBoost parses its JSON
+// models slowly (~50 ms per MB), and a model needs only the kernel types it contains.
+class LazyRegressor {
+ public:
+  explicit LazyRegressor(Regressor r);
+  LazyRegressor(std::filesystem::path path, std::string sha, size_t n_features);
+  // Thread-safe. Throws Error naming the file when it changed since the bundle was loaded, or
+  // XGBoost cannot read it, or its feature count is not the expected one.
+  const Regressor& get() const;
+  bool loaded() const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::optional<Regressor> regressor_;
+  std::filesystem::path path_;
+  std::string sha_;
+  size_t n_features_ = 0;
+};
+
 struct RegressorEntry {
   std::string type;
   Target target;
@@ -97,7 +118,10 @@ struct RegressorEntry {
   size_t rows = 0;
   std::optional<Accuracy> cv;
   std::string file;  // "<type>.<target>.json"
-  Regressor regressor;
+  std::string sha;   // content hash of the model's JSON
+  std::shared_ptr<LazyRegressor> model;
+
+  const Regressor& regressor() const { return model->get(); }
 };
 
 class Predictor {
@@ -105,8 +129,12 @@ class Predictor {
   // Trains regressors for every type with enough rows and the fallback rates.
   static Predictor train(const KernelDataset& ds, const TrainOptions& o,
                          const kernels::FusionRules& rules, const std::string& name);
-  // Checks everything; throws Error with one line naming the file and the problem.
-  static Predictor load(const std::filesystem::path& dir);
+  // Checks the manifest, that every model file is present with the recorded hash and declares
+  // the listed feature count; throws Error with one line naming the file and the problem.
+  // Eager loading also parses every model with XGBoost; lazy loading parses a model on first
+  // use (what `nnjoule predict` does: a model needs a few of the kernel types).
+  enum class Load { kEager, kLazy };
+  static Predictor load(const std::filesystem::path& dir, Load mode = Load::kEager);
   // Writes a new directory beside the target and swaps it in, so an old bundle is replaced
   // whole or not at all. Refuses to overwrite a directory that is not a predictor bundle.
   void save(const std::filesystem::path& dir) const;

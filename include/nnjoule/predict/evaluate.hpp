@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/predict/dataset.hpp"

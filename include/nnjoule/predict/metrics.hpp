@@ -4,7 +4,7 @@
 #include <span>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 namespace nnjoule::predict {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 namespace nnjoule::predict {
 
@@ -46,6 +46,8 @@ struct RegressorParams {
   std::string str() const;  // "boosted rounds=400 depth=6 eta=0.05 ..."
 };
 
+// Not for static storage: XGBoost frees per-thread caches at thread exit, and a booster freed
+// after that (during static destruction) reads freed memory.
 class Regressor {
  public:
   Regressor();
