@@ -76,7 +76,9 @@ std::vector<std::string> split_ops(const std::string& type) {
   return out;
 }
 
-json opt_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json opt_json(const std::optional<double>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 std::optional<double> opt_from(const json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
@@ -175,8 +177,8 @@ std::map<std::string, FallbackRates> compute_fallback_rates(const KernelDataset&
     } catch (const Error&) {
       continue;  // a config the predictor cannot size says nothing about rates
     }
-    for (const std::string& key : {std::string(family_name(feature_family(s.type))),
-                                  std::string("all")}) {
+    for (const std::string& key :
+         {std::string(family_name(feature_family(s.type))), std::string("all")}) {
       Acc& a = acc[key];
       ++a.rows;
       const auto e = s.targets.energy_mj, l = s.targets.latency_ms, p = s.targets.power_mw;
@@ -268,18 +270,21 @@ const RegressorEntry* Predictor::find(const std::string& type, Target t) const {
 
 Predictor::Resolution Predictor::resolve(const std::string& type, Target t) const {
   Resolution res;
-  if (const RegressorEntry* r = find(type, t)) {
-    res.regressor = r;
-    res.description = "regressor";
-    return res;
+  for (size_t i = 0; i < regressors_.size(); ++i) {
+    if (regressors_[i].type == type && regressors_[i].target == t) {
+      res.regressor = i;
+      res.description = "regressor";
+      return res;
+    }
   }
   // A related type: same feature family (so the same features) and the longest shared run of
   // leading ops (conv-bn-relu6 -> conv-bn-relu); ties go to the type with more rows.
   const FeatureFamily fam = feature_family(type);
   const auto ops = split_ops(type);
   const RegressorEntry* best = nullptr;
-  size_t best_prefix = 0;
-  for (const auto& r : regressors_) {
+  size_t best_prefix = 0, best_index = 0;
+  for (size_t i = 0; i < regressors_.size(); ++i) {
+    const RegressorEntry& r = regressors_[i];
     if (r.target != t || feature_family(r.type) != fam) continue;
     const auto rops = split_ops(r.type);
     size_t k = 0;
@@ -288,10 +293,11 @@ Predictor::Resolution Predictor::resolve(const std::string& type, Target t) cons
     if (k > best_prefix || (k == best_prefix && best && r.rows > best->rows)) {
       best = &r;
       best_prefix = k;
+      best_index = i;
     }
   }
   if (best) {
-    res.regressor = best;
+    res.regressor = best_index;
     res.related = best->type;
     res.description = fmt::format("fallback: regressor of related type {}", best->type);
     return res;
@@ -299,9 +305,12 @@ Predictor::Resolution Predictor::resolve(const std::string& type, Target t) cons
   const std::string fname(family_name(fam));
   auto has_rate = [&](const FallbackRates& r) {
     switch (t) {
-      case Target::kEnergy: return r.energy_mj_per_mflop || r.energy_mj_per_mb;
-      case Target::kLatency: return r.latency_ms_per_mflop || r.latency_ms_per_mb;
-      case Target::kPower: return r.power_mw.has_value();
+      case Target::kEnergy:
+        return r.energy_mj_per_mflop || r.energy_mj_per_mb;
+      case Target::kLatency:
+        return r.latency_ms_per_mflop || r.latency_ms_per_mb;
+      case Target::kPower:
+        return r.power_mw.has_value();
     }
     return false;
   };
@@ -319,9 +328,10 @@ Predictor::Resolution Predictor::resolve(const std::string& type, Target t) cons
   res.description =
       t == Target::kPower
           ? fmt::format("fallback: median power of {} on this device ({} rows)", who, r.rows)
-          : fmt::format("fallback: median {} per MFLOP (per MB without FLOPs) of {} on this "
-                        "device ({} rows)",
-                        t == Target::kEnergy ? "energy" : "latency", who, r.rows);
+          : fmt::format(
+                "fallback: median {} per MFLOP (per MB without FLOPs) of {} on this "
+                "device ({} rows)",
+                t == Target::kEnergy ? "energy" : "latency", who, r.rows);
   return res;
 }
 
@@ -329,40 +339,67 @@ std::string Predictor::method(const std::string& type, Target t) const {
   return resolve(type, t).description;
 }
 
+const Predictor::Resolution& Predictor::cached_resolve(const std::string& type, Target t) const {
+  std::lock_guard lock(cache_->mutex);
+  const auto key = std::make_pair(type, t);
+  auto it = cache_->resolutions.find(key);
+  if (it == cache_->resolutions.end())
+    it = cache_->resolutions.emplace(key, resolve(type, t)).first;
+  return it->second;  // std::map nodes stay put
+}
+
 std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelInput> in) const {
   std::vector<KernelPrediction> out(in.size());
+  // Models repeat kernels (ResNet-50: 73 kernels, 31 distinct): predict each distinct one once.
+  std::vector<size_t> unique;                          // index into `in` of each distinct kernel
+  std::vector<size_t> which(in.size());                // distinct kernel of each input
+  std::map<std::string, std::vector<size_t>> by_type;  // type -> positions in `unique`
   for (size_t i = 0; i < in.size(); ++i) {
     out[i].name = in[i].name;
     out[i].type = in[i].type;
     out[i].config = in[i].config;
+    auto& same = by_type[in[i].type];
+    size_t u = unique.size();
+    for (size_t cand : same) {
+      if (in[unique[cand]].config == in[i].config) {
+        u = cand;
+        break;
+      }
+    }
+    if (u == unique.size()) {
+      unique.push_back(i);
+      same.push_back(u);
+    }
+    which[i] = u;
   }
-  std::map<std::string, Resolution> cache;
-  std::vector<float> row;
+  // Features once per distinct kernel, in the bundle's feature set.
+  std::vector<std::vector<float>> feats(unique.size());
+  std::vector<Targets> pred(unique.size());
+  std::vector<std::map<Target, std::string>> method(unique.size());
+  std::vector<bool> fallback(unique.size(), false);
   for (Target t : kAllTargets) {
-    cache.clear();
-    std::map<const RegressorEntry*, std::vector<size_t>> groups;
-    for (size_t i = 0; i < in.size(); ++i) {
-      auto it = cache.find(in[i].type);
-      if (it == cache.end()) it = cache.emplace(in[i].type, resolve(in[i].type, t)).first;
-      const Resolution& r = it->second;
-      out[i].method[t] = r.description;
-      if (r.regressor) {
-        groups[r.regressor].push_back(i);
-        if (!r.related.empty()) out[i].fallback = true;
+    std::map<size_t, std::vector<size_t>> groups;  // regressor index -> distinct kernels
+    for (size_t u = 0; u < unique.size(); ++u) {
+      const KernelInput& k = in[unique[u]];
+      const Resolution& r = cached_resolve(k.type, t);
+      method[u][t] = r.description;
+      if (r.regressor != Resolution::kNone) {
+        groups[r.regressor].push_back(u);
+        if (!r.related.empty()) fallback[u] = true;
         continue;
       }
       if (r.family.empty()) continue;  // nothing can predict this target
-      out[i].fallback = true;
+      fallback[u] = true;
       const FallbackRates& rate = rates_.at(r.family);
-      std::optional<double> flops = in[i].flops, bytes = in[i].bytes;
+      std::optional<double> flops = k.flops, bytes = k.bytes;
       try {
-        const KernelSizes z = kernel_sizes(in[i].type, in[i].config);
+        const KernelSizes z = kernel_sizes(k.type, k.config);
         flops = z.flops;
         bytes = z.bytes;
       } catch (const Error&) {
         if (!flops || !bytes) {
-          fail("kernel '{}' ({}): cannot size it for the fallback from config {}", in[i].name,
-               in[i].type, in[i].config.str());
+          fail("kernel '{}' ({}): cannot size it for the fallback from config {}", k.name, k.type,
+               k.config.str());
         }
       }
       std::optional<double> per_mflop, per_mb;
@@ -373,27 +410,40 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
         per_mflop = rate.latency_ms_per_mflop;
         per_mb = rate.latency_ms_per_mb;
       } else {
-        out[i].predicted.set(t, *rate.power_mw);
+        pred[u].set(t, *rate.power_mw);
         continue;
       }
       if (*flops > 0 && per_mflop) {
-        out[i].predicted.set(t, *per_mflop * *flops / 1e6);
+        pred[u].set(t, *per_mflop * *flops / 1e6);
       } else if (per_mb) {
-        out[i].predicted.set(t, *per_mb * *bytes / 1e6);
+        pred[u].set(t, *per_mb * *bytes / 1e6);
       }
     }
-    for (const auto& [reg, idx] : groups) {
-      Matrix m;
-      m.cols = reg->feature_names.size();
-      for (size_t i : idx) {
-        row.clear();
-        with_context(fmt::format("kernel '{}'", in[i].name),
-                     [&] { append_features(in[i].type, in[i].config, info_.feature_set, row); });
-        m.append_row(row);
+    for (const auto& [ri, us] : groups) {
+      const RegressorEntry& reg = regressors_[ri];
+      Matrix m(0, reg.feature_names.size());
+      m.data.reserve(us.size() * m.cols);
+      for (size_t u : us) {
+        const KernelInput& k = in[unique[u]];
+        if (feats[u].empty()) {
+          try {
+            append_features(k.type, k.config, info_.feature_set, feats[u]);
+          } catch (const Error& e) {
+            fail("kernel '{}': {}", k.name, e.what());
+          }
+        }
+        m.append_row(feats[u]);
       }
-      const auto v = predict_values(reg->regressor(), m, info_.log_target);
-      for (size_t j = 0; j < idx.size(); ++j) out[idx[j]].predicted.set(t, v[j]);
+      const auto v = reg.regressor().predict(m);
+      for (size_t j = 0; j < us.size(); ++j) {
+        pred[us[j]].set(t, info_.log_target ? std::exp(v[j]) : v[j]);
+      }
     }
+  }
+  for (size_t i = 0; i < in.size(); ++i) {
+    out[i].predicted = pred[which[i]];
+    out[i].method = method[which[i]];
+    out[i].fallback = fallback[which[i]];
   }
   return out;
 }
@@ -518,12 +568,11 @@ json ModelPrediction::to_json() const {
 
 std::string ModelPrediction::render() const {
   const std::string label = provenance.label();
-  std::string s = fmt::format("{}: {} for {} ({}, {} thread{})\n", model.empty() ? "kernels" : model,
-                              label, device.name, device.runtime, device.threads,
-                              device.threads == 1 ? "" : "s");
-  s += fmt::format("  trained on energy {}\n", training_energy_origin.empty()
-                                                   ? std::string("(none)")
-                                                   : training_energy_origin);
+  std::string s =
+      fmt::format("{}: {} for {} ({}, {} thread{})\n", model.empty() ? "kernels" : model, label,
+                  device.name, device.runtime, device.threads, device.threads == 1 ? "" : "s");
+  s += fmt::format("  trained on energy {}\n",
+                   training_energy_origin.empty() ? std::string("(none)") : training_energy_origin);
   TextTable t({"#", "kernel", "type", "config", "energy_mj", "latency_ms", "power_mw", "energy %",
                "method"},
               {TextTable::Align::kRight, TextTable::Align::kLeft, TextTable::Align::kLeft,
@@ -534,8 +583,7 @@ std::string ModelPrediction::render() const {
     std::string how = k.fallback ? "fallback*" : "regressor";
     t.add_row({std::to_string(i + 1), k.name, k.type, k.config.str(),
                fmt_value(k.predicted.energy_mj), fmt_value(k.predicted.latency_ms),
-               fmt_value(k.predicted.power_mw), fmt::format("{:.1f}", 100 * k.energy_share),
-               how});
+               fmt_value(k.predicted.power_mw), fmt::format("{:.1f}", 100 * k.energy_share), how});
   }
   s += t.render();
   s += fmt::format("total energy_mj: {}   latency_ms: {}   average power_mw: {}   [{}{}]\n",
@@ -612,8 +660,10 @@ void Predictor::save(const fs::path& target) const {
   }
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   ensure_directory(parent);
-  const std::string tag = fmt::format("{:016x}", Rng(static_cast<uint64_t>(
-      std::chrono::steady_clock::now().time_since_epoch().count())).next());
+  const std::string tag = fmt::format(
+      "{:016x}",
+      Rng(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()))
+          .next());
   const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + tag);
   ensure_directory(tmp);
   try {
@@ -657,9 +707,10 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
     info.format_version = m.at("format_version").get<int>();
     info.nnjoule_version = m.at("nnjoule_version").get<std::string>();
     if (info.format_version > kBundleFormatVersion) {
-      fail("{}: bundle format {} written by nnjoule {} is newer than this nnjoule {} reads "
-           "(format {}); upgrade nnjoule",
-           src, info.format_version, info.nnjoule_version, kVersion, kBundleFormatVersion);
+      fail(
+          "{}: bundle format {} written by nnjoule {} is newer than this nnjoule {} reads "
+          "(format {}); upgrade nnjoule",
+          src, info.format_version, info.nnjoule_version, kVersion, kBundleFormatVersion);
     }
     if (info.format_version < 1) fail("{}: invalid format_version {}", src, info.format_version);
     if (parse_version(info.nnjoule_version, src) > parse_version(kVersion, "this build")) {
@@ -669,8 +720,9 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
     info.name = m.at("name").get<std::string>();
     info.created = m.at("created").get<std::string>();
     const json& dev = m.at("device");
-    info.device = DeviceInfo{dev.at("name").get<std::string>(), dev.at("runtime").get<std::string>(),
-                             dev.at("threads").get<int>(), dev.at("meter").get<std::string>()};
+    info.device =
+        DeviceInfo{dev.at("name").get<std::string>(), dev.at("runtime").get<std::string>(),
+                   dev.at("threads").get<int>(), dev.at("meter").get<std::string>()};
     info.feature_set = parse_feature_set(m.at("feature_set").get<std::string>());
     info.mode = parse_mode(m.at("mode").get<std::string>());
     const std::string tt = m.at("target_transform").get<std::string>();
@@ -679,8 +731,8 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
     }
     info.log_target = tt == "log";
     const json& fr = m.at("fusion_rules");
-    p.rules_ = kernels::FusionRules::from_json(fr.at("rules").dump(),
-                                               fr.at("source").get<std::string>());
+    p.rules_ =
+        kernels::FusionRules::from_json(fr.at("rules").dump(), fr.at("source").get<std::string>());
     p.rules_.patterns = fr.at("patterns").get<bool>();
     const json& tr = m.at("training");
     info.training.rows = tr.at("rows").get<size_t>();
@@ -696,9 +748,10 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
       const auto feats = t.at("features").get<std::vector<std::string>>();
       const auto expected = feature_names(type, info.feature_set);
       if (feats != expected) {
-        fail("{}: {} lists {} features, this nnjoule computes {} for the '{}' feature set "
-             "(incompatible bundle)",
-             src, type, feats.size(), expected.size(), feature_set_name(info.feature_set));
+        fail(
+            "{}: {} lists {} features, this nnjoule computes {} for the '{}' feature set "
+            "(incompatible bundle)",
+            src, type, feats.size(), expected.size(), feature_set_name(info.feature_set));
       }
       for (const auto& [tname, mj] : t.at("models").items()) {
         RegressorEntry e;
@@ -715,8 +768,8 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
         e.params = RegressorParams::from_json(mj.at("params"), src);
         if (!mj.at("cv").is_null()) e.cv = accuracy_from(mj.at("cv"));
         const fs::path mf = dir / e.file;
-        if (!fs::exists(mf)) fail("{}: missing (listed in {} for {} {})", mf.string(), kManifest,
-                                  type, tname);
+        if (!fs::exists(mf))
+          fail("{}: missing (listed in {} for {} {})", mf.string(), kManifest, type, tname);
         const std::string text = read_file(mf);
         e.sha = mj.at("sha").get<std::string>();
         if (content_hash(text) != e.sha) {
@@ -738,6 +791,101 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
     fail("{}: missing or malformed field: {}", src, e.what());
   }
   return p;
+}
+
+namespace {
+
+json kernel_json(const KernelPrediction& k) {
+  json cfg = json::object();
+  for (const auto& [key, v] : k.config.items()) cfg[key] = v;
+  json methods = json::object();
+  for (const auto& [t, m] : k.method) methods[std::string(target_name(t))] = m;
+  return {{"name", k.name},
+          {"type", k.type},
+          {"config", cfg},
+          {"energy_mj", opt_json(k.predicted.energy_mj)},
+          {"latency_ms", opt_json(k.predicted.latency_ms)},
+          {"power_mw", opt_json(k.predicted.power_mw)},
+          {"fallback", k.fallback},
+          {"method", methods}};
+}
+
+std::string fallback_notes(const std::vector<KernelPrediction>& ks) {
+  std::map<std::string, std::string> fb;
+  for (const auto& k : ks) {
+    if (!k.fallback || fb.count(k.type)) continue;
+    std::string how;
+    for (const auto& [t, m] : k.method) {
+      if (m == "regressor") continue;
+      how += (how.empty() ? "" : "; ") + std::string(target_name(t)) + ": " + m;
+    }
+    fb[k.type] = how;
+  }
+  std::string s;
+  for (const auto& [type, how] : fb) s += fmt::format("* {}: {}\n", type, how);
+  return s;
+}
+
+}  // namespace
+
+std::string render_kernel_predictions(const Predictor& p, const std::vector<KernelPrediction>& ks) {
+  const auto& d = p.info().device;
+  std::string s = fmt::format("kernels: {} for {} ({}, {} thread{}); trained on energy {}\n",
+                              p.provenance().label(), d.name, d.runtime, d.threads,
+                              d.threads == 1 ? "" : "s", p.info().training.energy_origin);
+  using A = TextTable::Align;
+  TextTable t({"name", "type", "config", "energy_mj", "latency_ms", "power_mw", "method"},
+              {A::kLeft, A::kLeft, A::kLeft, A::kRight, A::kRight, A::kRight, A::kLeft});
+  for (const auto& k : ks) {
+    t.add_row({k.name, k.type, k.config.str(), fmt_value(k.predicted.energy_mj),
+               fmt_value(k.predicted.latency_ms), fmt_value(k.predicted.power_mw),
+               k.fallback ? "fallback*" : "regressor"});
+  }
+  s += t.render();
+  s += fallback_notes(ks);
+  return s;
+}
+
+json kernel_predictions_json(const Predictor& p, const std::vector<KernelPrediction>& ks) {
+  json rows = json::array();
+  for (const auto& k : ks) rows.push_back(kernel_json(k));
+  const auto& d = p.info().device;
+  return {{"origin", "predicted"},
+          {"provenance", p.provenance().label()},
+          {"predictor", p.name()},
+          {"device",
+           {{"name", d.name}, {"runtime", d.runtime}, {"threads", d.threads}, {"meter", d.meter}}},
+          {"training_energy_origin", p.info().training.energy_origin},
+          {"kernels", rows}};
+}
+
+std::string render_summary(const Predictor& p) {
+  const BundleInfo& i = p.info();
+  std::string s = fmt::format(
+      "predictor {}: {} ({}, {} thread{}), {} regressors, {} features, log targets: {}\n", i.name,
+      i.device.name, i.device.runtime, i.device.threads, i.device.threads == 1 ? "" : "s",
+      mode_name(i.mode), feature_set_name(i.feature_set), i.log_target ? "yes" : "no");
+  s += fmt::format("training data: {} rows from {} (hash {}); energy {}; latency {}\n",
+                   i.training.rows, i.training.source, i.training.hash, i.training.energy_origin,
+                   i.training.latency_origin);
+  using A = TextTable::Align;
+  TextTable t({"kernel type", "target", "rows", "CV RMSPE", "CV ±10%", "params"},
+              {A::kLeft, A::kLeft, A::kRight, A::kRight, A::kRight, A::kLeft});
+  for (const auto& r : p.regressors()) {
+    t.add_row({r.type, std::string(target_name(r.target)), std::to_string(r.rows),
+               r.cv ? fmt::format("{:.2f}%", r.cv->rmspe) : "-",
+               r.cv ? fmt::format("{:.1f}%", 100 * r.cv->within10) : "-",
+               r.params.str() + (r.searched ? " (searched)" : "")});
+  }
+  s += t.render();
+  std::set<std::string> without;
+  for (const auto& [type, n] : i.training.rows_by_type)
+    if (!p.find(type, Target::kEnergy) && !p.find(type, Target::kLatency)) without.insert(type);
+  for (const auto& type : without) {
+    s += fmt::format("{}: {} rows, too few for a regressor; predicted by {}\n", type,
+                     i.training.rows_by_type.at(type), p.method(type, Target::kLatency));
+  }
+  return s;
 }
 
 }  // namespace nnjoule::predict

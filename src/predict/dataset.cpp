@@ -19,18 +19,24 @@ using nlohmann::json;
 
 std::string_view target_name(Target t) {
   switch (t) {
-    case Target::kEnergy: return "energy_mj";
-    case Target::kLatency: return "latency_ms";
-    case Target::kPower: return "power_mw";
+    case Target::kEnergy:
+      return "energy_mj";
+    case Target::kLatency:
+      return "latency_ms";
+    case Target::kPower:
+      return "power_mw";
   }
   return "energy_mj";
 }
 
 std::string_view target_unit(Target t) {
   switch (t) {
-    case Target::kEnergy: return "mJ";
-    case Target::kLatency: return "ms";
-    case Target::kPower: return "mW";
+    case Target::kEnergy:
+      return "mJ";
+    case Target::kLatency:
+      return "ms";
+    case Target::kPower:
+      return "mW";
   }
   return "mJ";
 }
@@ -44,18 +50,27 @@ Target parse_target(std::string_view name) {
 
 std::optional<double> Targets::get(Target t) const {
   switch (t) {
-    case Target::kEnergy: return energy_mj;
-    case Target::kLatency: return latency_ms;
-    case Target::kPower: return power_mw;
+    case Target::kEnergy:
+      return energy_mj;
+    case Target::kLatency:
+      return latency_ms;
+    case Target::kPower:
+      return power_mw;
   }
   return std::nullopt;
 }
 
 void Targets::set(Target t, double v) {
   switch (t) {
-    case Target::kEnergy: energy_mj = v; break;
-    case Target::kLatency: latency_ms = v; break;
-    case Target::kPower: power_mw = v; break;
+    case Target::kEnergy:
+      energy_mj = v;
+      break;
+    case Target::kLatency:
+      latency_ms = v;
+      break;
+    case Target::kPower:
+      power_mw = v;
+      break;
   }
 }
 
@@ -80,126 +95,6 @@ std::string KernelDataset::hash() const {
   std::string all;
   for (const auto& r : rows) all += r + "\n";
   return content_hash(all);
-}
-
-namespace {
-
-// Ordered: config keys keep the file's order (HW, CIN, COUT, ...).
-nlohmann::ordered_json parse_json_file(const fs::path& p) {
-  const std::string text = read_file(p);
-  try {
-    return nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::ordered_json::parse_error& e) {
-    fail("{}: invalid JSON at byte {}", p.string(), e.byte);
-  }
-}
-
-// DeepEn2023 writes numbers as strings ("2.981"); nn-Meter's profiler as "42.0 +- 1.0".
-double parse_value(const nlohmann::ordered_json& v, const fs::path& file, const std::string& id,
-                   const std::string& field) {
-  if (v.is_number()) return v.get<double>();
-  if (!v.is_string()) fail("{}: {}.{} is not a number", file.string(), id, field);
-  const std::string s = v.get<std::string>();
-  double out = 0;
-  const char* b = s.data();
-  while (b < s.data() + s.size() && std::isspace(static_cast<unsigned char>(*b))) ++b;
-  auto [ptr, ec] = std::from_chars(b, s.data() + s.size(), out);
-  if (ec != std::errc() || ptr == b) {
-    fail("{}: {}.{} = '{}' is not a number", file.string(), id, field, s);
-  }
-  return out;
-}
-
-}  // namespace
-
-KernelDataset read_deepen2023(const fs::path& dir) {
-  if (!fs::is_directory(dir)) fail("{}: not a DeepEn2023 release directory", dir.string());
-  for (const char* sub : {"Kernel_energy", "Kernel_latency", "Kernel_power", "kernel_config"}) {
-    if (!fs::is_directory(dir / sub)) {
-      fail("{}: not a DeepEn2023 release directory (no {}/)", dir.string(), sub);
-    }
-  }
-  // kernel -> id -> config
-  std::map<std::string, std::map<std::string, kernels::KernelConfig>> configs;
-  std::vector<fs::path> config_files;
-  for (const auto& e : fs::recursive_directory_iterator(dir / "kernel_config")) {
-    if (e.is_regular_file() && e.path().extension() == ".json") config_files.push_back(e.path());
-  }
-  std::sort(config_files.begin(), config_files.end());
-  for (const auto& f : config_files) {
-    const auto j = parse_json_file(f);
-    if (!j.is_object()) fail("{}: expected an object of kernels", f.string());
-    for (const auto& [kernel, ids] : j.items()) {
-      if (!ids.is_object()) fail("{}: {} is not an object of ids", f.string(), kernel);
-      for (const auto& [id, entry] : ids.items()) {
-        if (!entry.is_object() || !entry.contains("config") || !entry["config"].is_object()) {
-          fail("{}: {}.{} has no config object", f.string(), kernel, id);
-        }
-        kernels::KernelConfig c;
-        for (const auto& [key, v] : entry["config"].items()) {
-          if (!v.is_number_integer()) {
-            fail("{}: {}.{}.config.{} is not an integer", f.string(), kernel, id, key);
-          }
-          c.set(key, v.get<int64_t>());
-        }
-        configs[kernel][id] = std::move(c);
-      }
-    }
-  }
-  // kernel -> id -> targets
-  std::map<std::string, std::map<std::string, Targets>> values;
-  const std::pair<const char*, Target> files[] = {{"Kernel_energy", Target::kEnergy},
-                                                  {"Kernel_latency", Target::kLatency},
-                                                  {"Kernel_power", Target::kPower}};
-  for (const auto& [sub, target] : files) {
-    const std::string field = sub == std::string("Kernel_energy")    ? "energy"
-                              : sub == std::string("Kernel_latency") ? "latency"
-                                                                     : "power";
-    std::vector<fs::path> paths;
-    for (const auto& e : fs::directory_iterator(dir / sub)) {
-      if (e.is_regular_file() && e.path().extension() == ".json") paths.push_back(e.path());
-    }
-    std::sort(paths.begin(), paths.end());
-    for (const auto& f : paths) {
-      const auto j = parse_json_file(f);
-      if (!j.is_object()) fail("{}: expected an object of kernels", f.string());
-      for (const auto& [kernel, ids] : j.items()) {
-        if (!ids.is_object()) fail("{}: {} is not an object of ids", f.string(), kernel);
-        for (const auto& [id, entry] : ids.items()) {
-          if (!entry.is_object() || !entry.contains(field)) {
-            fail("{}: {}.{} has no '{}'", f.string(), kernel, id, field);
-          }
-          const double v = parse_value(entry[field], f, kernel + "." + id, field);
-          if (!(v > 0)) continue;  // nn-Meter drops zero labels too
-          values[kernel][id].set(target, v);
-        }
-      }
-    }
-  }
-  KernelDataset ds;
-  ds.device = DeviceInfo{"Huawei P40 Pro (Kirin 990 5G, DeepEn2023)", "tflite-cpu", 1,
-                         "deepen2023 (imported)"};
-  ds.source = dir.string();
-  const Provenance origin{Origin::kImported, "deepen2023"};
-  for (const auto& [kernel, ids] : values) {
-    auto cit = configs.find(kernel);
-    if (cit == configs.end()) continue;
-    const std::string type = kernels::canonical_kernel_type(kernel);
-    for (const auto& [id, t] : ids) {
-      auto it = cit->second.find(id);
-      if (it == cit->second.end()) continue;  // measured but unconfigured: unusable
-      KernelSample s;
-      s.id = id;
-      s.type = type;
-      s.config = it->second;
-      s.targets = t;
-      s.energy_origin = origin;
-      s.latency_origin = origin;
-      ds.samples.push_back(std::move(s));
-    }
-  }
-  if (ds.samples.empty()) fail("{}: no kernel has both a config and a measurement", dir.string());
-  return ds;
 }
 
 namespace {

@@ -21,8 +21,12 @@ using nlohmann::json;
 
 namespace {
 
-std::string pct(double share) { return fmt::format("{:.1f}%", 100 * share); }
-std::string pe(double v) { return fmt::format("{:.2f}%", v); }
+std::string pct(double share) {
+  return fmt::format("{:.1f}%", 100 * share);
+}
+std::string pe(double v) {
+  return fmt::format("{:.2f}%", v);
+}
 
 json accuracy_map(const std::map<Target, Accuracy>& m) {
   json j = json::object();
@@ -81,10 +85,10 @@ KernelCvResult kernel_cross_validation(const KernelDataset& ds, const KernelCvOp
     std::vector<int> folds(d.x.rows);
     for (size_t r = 0; r < d.x.rows; ++r) folds[r] = res.fold[d.sample_index[r]];
     auto it = o.train.overrides.find(job.type);
-    RegressorParams p = it != o.train.overrides.end()
-                            ? it->second
-                            : default_params(job.type, o.train.mode, d.x.rows,
-                                             d.feature_names.size());
+    RegressorParams p =
+        it != o.train.overrides.end()
+            ? it->second
+            : default_params(job.type, o.train.mode, d.x.rows, d.feature_names.size());
     p.seed = hash_mix(o.seed, hash_string(job.type));
     p.threads = 1;
     const auto pred = cross_val_predict(d.x, d.y, folds, p, o.train.log_target);
@@ -263,7 +267,8 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
     std::iota(order.begin(), order.end(), 0);
     Rng rng(hash_mix(o.seed, 0x5eed));
     for (size_t i = order.size(); i > 1; --i) {
-      std::swap(order[i - 1], order[static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(i - 1)))]);
+      std::swap(order[i - 1],
+                order[static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(i - 1)))]);
     }
     const size_t n_test = std::clamp<size_t>(
         static_cast<size_t>(std::lround(o.test_share * static_cast<double>(models.size()))), 1,
@@ -319,8 +324,11 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       }
       lin_f[t] = least_squares(xf, y);
       lin_fb[t] = least_squares(xfb, y);
-      if (!lin_f[t]) notes.insert(fmt::format("round {}: too few training models for the linear "
-                                              "{} baselines", round_names[ri], target_name(t)));
+      if (!lin_f[t])
+        notes.insert(
+            fmt::format("round {}: too few training models for the linear "
+                        "{} baselines",
+                        round_names[ri], target_name(t)));
     }
     for (size_t i : rounds[ri]) {
       const ModelSample& m = models[i];
@@ -435,15 +443,15 @@ json model_rows_json(const std::vector<ModelPredictionRow>& rows) {
                  {"latency_ms", t.latency_ms ? json(*t.latency_ms) : json(nullptr)},
                  {"power_mw", t.power_mw ? json(*t.power_mw) : json(nullptr)}};
     }
-    out.push_back({{"model", r.model},
-                   {"family", r.family},
-                   {"round", r.round},
-                   {"measured",
-                    {{"energy_mj", r.measured.energy_mj ? json(*r.measured.energy_mj) : json(nullptr)},
-                     {"latency_ms",
-                      r.measured.latency_ms ? json(*r.measured.latency_ms) : json(nullptr)},
-                     {"power_mw", r.measured.power_mw ? json(*r.measured.power_mw) : json(nullptr)}}},
-                   {"predicted", pred}});
+    out.push_back(
+        {{"model", r.model},
+         {"family", r.family},
+         {"round", r.round},
+         {"measured",
+          {{"energy_mj", r.measured.energy_mj ? json(*r.measured.energy_mj) : json(nullptr)},
+           {"latency_ms", r.measured.latency_ms ? json(*r.measured.latency_ms) : json(nullptr)},
+           {"power_mw", r.measured.power_mw ? json(*r.measured.power_mw) : json(nullptr)}}},
+         {"predicted", pred}});
   }
   return out;
 }
@@ -526,8 +534,8 @@ json to_json(const BundleEvalResult& r) {
 }
 
 std::string render_table(const BundleEvalResult& r, const std::string& bundle_name) {
-  std::string s = fmt::format("accuracy of predicted ({}) against the database's values\n",
-                              bundle_name);
+  std::string s =
+      fmt::format("accuracy of predicted ({}) against the database's values\n", bundle_name);
   KernelCvResult k;
   k.rows = r.kernels;
   k.overall = r.kernels_overall;

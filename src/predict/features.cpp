@@ -11,7 +11,9 @@ using kernels::KernelConfig;
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 // A required key, positive.
 double need(std::string_view type, const KernelConfig& c, std::string_view key) {
@@ -108,14 +110,22 @@ FeatureFamily feature_family(std::string_view t) {
 
 std::string_view family_name(FeatureFamily f) {
   switch (f) {
-    case FeatureFamily::kConv: return "conv";
-    case FeatureFamily::kDwconv: return "dwconv";
-    case FeatureFamily::kFc: return "fc";
-    case FeatureFamily::kPool: return "pool";
-    case FeatureFamily::kConcat: return "concat";
-    case FeatureFamily::kAdd: return "add";
-    case FeatureFamily::kMatmul: return "matmul";
-    case FeatureFamily::kOther: return "other";
+    case FeatureFamily::kConv:
+      return "conv";
+    case FeatureFamily::kDwconv:
+      return "dwconv";
+    case FeatureFamily::kFc:
+      return "fc";
+    case FeatureFamily::kPool:
+      return "pool";
+    case FeatureFamily::kConcat:
+      return "concat";
+    case FeatureFamily::kAdd:
+      return "add";
+    case FeatureFamily::kMatmul:
+      return "matmul";
+    case FeatureFamily::kOther:
+      return "other";
   }
   return "other";
 }
@@ -235,12 +245,24 @@ std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
     case FeatureFamily::kDwconv:
       n = {"HW", "CIN", "COUT", "KERNEL_SIZE", "STRIDES", "FLOPS_2M", "PARAMS_M"};
       break;
-    case FeatureFamily::kFc: n = {"CIN", "COUT", "FLOPS_2M", "PARAMS_M"}; break;
-    case FeatureFamily::kPool: n = {"HW", "CIN", "COUT", "KERNEL_SIZE", "POOL_STRIDES"}; break;
-    case FeatureFamily::kConcat: n = {"HW", "CIN1", "CIN2", "CIN3", "CIN4"}; break;
-    case FeatureFamily::kAdd: n = {"HW", "CIN1", "CIN2"}; break;
-    case FeatureFamily::kMatmul: n = {"M", "K", "N"}; break;
-    case FeatureFamily::kOther: n = {"HW", "CIN"}; break;
+    case FeatureFamily::kFc:
+      n = {"CIN", "COUT", "FLOPS_2M", "PARAMS_M"};
+      break;
+    case FeatureFamily::kPool:
+      n = {"HW", "CIN", "COUT", "KERNEL_SIZE", "POOL_STRIDES"};
+      break;
+    case FeatureFamily::kConcat:
+      n = {"HW", "CIN1", "CIN2", "CIN3", "CIN4"};
+      break;
+    case FeatureFamily::kAdd:
+      n = {"HW", "CIN1", "CIN2"};
+      break;
+    case FeatureFamily::kMatmul:
+      n = {"M", "K", "N"};
+      break;
+    case FeatureFamily::kOther:
+      n = {"HW", "CIN"};
+      break;
   }
   if (set == FeatureSet::kFull) {
     n.push_back("BYTES_M");

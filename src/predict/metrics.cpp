@@ -11,8 +11,12 @@
 namespace nnjoule::predict {
 
 nlohmann::json Accuracy::to_json() const {
-  return {{"n", n},           {"rmse", rmse},         {"rmspe_pct", rmspe},
-          {"mape_pct", mape}, {"within_5pct", within5}, {"within_10pct", within10},
+  return {{"n", n},
+          {"rmse", rmse},
+          {"rmspe_pct", rmspe},
+          {"mape_pct", mape},
+          {"within_5pct", within5},
+          {"within_10pct", within10},
           {"within_15pct", within15}};
 }
 

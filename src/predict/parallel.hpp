@@ -23,7 +23,8 @@ void parallel_for(size_t n, int jobs, F&& fn) {
       }
     }
   };
-  const size_t workers = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(jobs, 1)), n));
+  const size_t workers =
+      std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(jobs, 1)), n));
   std::vector<std::thread> pool;
   for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker);
   worker();

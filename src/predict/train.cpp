@@ -23,11 +23,21 @@ struct ForestSetting {
 // nn-Meter's tflite_cpu random-forest settings per kernel type
 // (nn_meter/builder/kernel_predictor_builder/predictor_lib/predictor_lib.py).
 constexpr ForestSetting kNnMeterForest[] = {
-    {"conv-bn-relu", 320, 70, 6}, {"dwconv-bn-relu", 240, 50, 6}, {"fc", 370, 50, 2},
-    {"channelshuffle", 370, 50, 2}, {"se", 290, 20, 2},          {"maxpool", 210, 50, 5},
-    {"global-avgpool", 370, 70, 2}, {"hswish", 190, 50, 2},      {"avgpool", 370, 50, 5},
-    {"bn-relu", 370, 50, 2},        {"relu", 370, 50, 2},        {"bn", 370, 50, 2},
-    {"concat", 690, 100, 5},        {"add-relu", 570, 50, 3},    {"add", 570, 50, 3},
+    {"conv-bn-relu", 320, 70, 6},
+    {"dwconv-bn-relu", 240, 50, 6},
+    {"fc", 370, 50, 2},
+    {"channelshuffle", 370, 50, 2},
+    {"se", 290, 20, 2},
+    {"maxpool", 210, 50, 5},
+    {"global-avgpool", 370, 70, 2},
+    {"hswish", 190, 50, 2},
+    {"avgpool", 370, 50, 5},
+    {"bn-relu", 370, 50, 2},
+    {"relu", 370, 50, 2},
+    {"bn", 370, 50, 2},
+    {"concat", 690, 100, 5},
+    {"add-relu", 570, 50, 3},
+    {"add", 570, 50, 3},
     {"split", 190, 50, 2},
 };
 
@@ -202,12 +212,12 @@ TrainedRegressor train_one(const KernelDataset& ds, const Job& job, const TrainO
   t.target = job.target;
   t.feature_names = d.feature_names;
   t.rows = d.x.rows;
-  const uint64_t seed = hash_mix(o.seed, hash_string(job.type + "/" +
-                                                     std::string(target_name(job.target))));
+  const uint64_t seed =
+      hash_mix(o.seed, hash_string(job.type + "/" + std::string(target_name(job.target))));
   const size_t nf = d.feature_names.size();
   RegressorParams chosen = default_params(job.type, o.mode, d.x.rows, nf);
-  const int k = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(o.cv_folds, 2)),
-                                                  d.x.rows));
+  const int k =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(o.cv_folds, 2)), d.x.rows));
   auto it = o.overrides.find(job.type);
   if (it != o.overrides.end()) {
     chosen = it->second;

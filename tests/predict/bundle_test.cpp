@@ -31,12 +31,10 @@ TrainOptions fast_options() {
   return o;
 }
 
-// Leaked on purpose: a booster freed during static destruction touches XGBoost's thread-local
-// caches, which are gone by then (see regressor.hpp).
 const Predictor& trained() {
-  static const Predictor* p = new Predictor(Predictor::train(
-      testing::synthetic_dataset(), fast_options(), kernels::FusionRules::xnnpack_default(), "unit"));
-  return *p;
+  static const Predictor p = Predictor::train(testing::synthetic_dataset(), fast_options(),
+                                              kernels::FusionRules::xnnpack_default(), "unit");
+  return p;
 }
 
 std::string error_of(const fs::path& dir) {
@@ -72,8 +70,11 @@ TEST(Bundle, RoundTripKeepsEverything) {
   EXPECT_EQ(back.manifest(), trained().manifest());
   EXPECT_EQ(back.fusion_rules().rules(), trained().fusion_rules().rules());
   const KernelInput in[] = {
-      {"a", "conv-bn-relu",
-       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}}, {}, {}},
+      {"a",
+       "conv-bn-relu",
+       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}},
       {"b", "maxpool", {{"HW", 56}, {"CIN", 64}, {"KERNEL_SIZE", 3}, {"POOL_STRIDES", 2}}, {}, {}}};
   const auto p1 = trained().predict_kernels(in);
   const auto p2 = back.predict_kernels(in);
@@ -185,14 +186,16 @@ TEST(Bundle, LazyLoadingParsesModelsOnFirstUseAndStillChecksThem) {
   // A model file changed after loading is refused when it is first needed.
   write_text(dir / "conv-bn-relu.energy_mj.json", "{}");
   const KernelInput conv[] = {
-      {"c", "conv-bn-relu",
-       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}}, {}, {}}};
+      {"c",
+       "conv-bn-relu",
+       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}}};
   try {
     lazy.predict_kernels(conv);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("conv-bn-relu.energy_mj.json: changed"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("conv-bn-relu.energy_mj.json: changed"), std::string::npos)
         << e.what();
   }
 }

@@ -72,7 +72,7 @@ TEST(Features, FamiliesFollowNnMeter) {
 }
 
 TEST(Features, ConcatFoldsInputsPastTheFourth) {
-  const KernelConfig c{{"HW", 7},   {"CIN1", 8},  {"CIN2", 16}, {"CIN3", 4},
+  const KernelConfig c{{"HW", 7},   {"CIN1", 8}, {"CIN2", 16}, {"CIN3", 4},
                        {"CIN4", 2}, {"CIN5", 3}, {"NS", 5}};
   const auto f = features("concat", c, FeatureSet::kNnMeter);
   EXPECT_EQ(f, (std::vector<float>{7, 8, 16, 4, 5}));

@@ -18,7 +18,7 @@ TEST(Metrics, KnownAnswer) {
   EXPECT_NEAR(a.rmse, std::sqrt((100.0 + 25 + 0 + 900) / 4), 1e-12);
   EXPECT_NEAR(a.rmspe, 100 * std::sqrt((0.01 + 0.0025 + 0 + 0.09) / 4), 1e-9);
   EXPECT_NEAR(a.mape, 100 * (0.10 + 0.05 + 0 + 0.30) / 4, 1e-9);
-  EXPECT_DOUBLE_EQ(a.within5, 0.5);   // 5% counts as within 5%
+  EXPECT_DOUBLE_EQ(a.within5, 0.5);  // 5% counts as within 5%
   EXPECT_DOUBLE_EQ(a.within10, 0.75);
   EXPECT_DOUBLE_EQ(a.within15, 0.75);
 }
@@ -47,9 +47,9 @@ TEST(Metrics, KfoldIsBalancedDeterministicAndComplete) {
     ASSERT_LT(v, 5);
     ++sizes[static_cast<size_t>(v)];
   }
-  EXPECT_LE(*std::max_element(sizes.begin(), sizes.end()) -
-                *std::min_element(sizes.begin(), sizes.end()),
-            1);
+  EXPECT_LE(
+      *std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()),
+      1);
   EXPECT_EQ(f, kfold_assignment(23, 5, 42));
   EXPECT_NE(f, kfold_assignment(23, 5, 43));
   EXPECT_THROW(kfold_assignment(10, 1, 0), Error);

@@ -12,9 +12,8 @@
 namespace nnjoule::predict {
 namespace {
 
-// Leaked on purpose: see regressor.hpp on static destruction.
 const Predictor& trained() {
-  static const Predictor* p = [] {
+  static const Predictor p = [] {
     TrainOptions o;
     o.cv_folds = 0;
     o.jobs = 1;
@@ -24,10 +23,10 @@ const Predictor& trained() {
     rp.learning_rate = 0.2;
     o.overrides["conv-bn-relu"] = rp;
     o.overrides["maxpool"] = rp;
-    return new Predictor(Predictor::train(testing::synthetic_dataset(), o,
-                                          kernels::FusionRules::xnnpack_default(), "unit"));
+    return Predictor::train(testing::synthetic_dataset(), o,
+                            kernels::FusionRules::xnnpack_default(), "unit");
   }();
-  return *p;
+  return p;
 }
 
 // conv-bn-relu (regressor), conv-bn-relu6 (related type), maxpool (regressor),
@@ -76,8 +75,8 @@ TEST(Predict, TotalsAreTheSumOfKernelContributions) {
 
 TEST(Predict, RegressorPredictionsAreAccurateOnKnownFunction) {
   // The synthetic targets are an exact function of the config: the regressor should be close.
-  const kernels::KernelConfig c{{"HW", 28}, {"CIN", 64}, {"COUT", 64}, {"KERNEL_SIZE", 3},
-                                {"STRIDES", 1}};
+  const kernels::KernelConfig c{
+      {"HW", 28}, {"CIN", 64}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}};
   const KernelInput in[] = {{"k", "conv-bn-relu", c, {}, {}}};
   const auto p = trained().predict_kernels(in);
   const Targets truth = testing::synthetic_targets("conv-bn-relu", c);
@@ -93,8 +92,7 @@ TEST(Predict, FallbacksAreLabelled) {
   ASSERT_TRUE(by_type.count("conv-bn-relu6"));
   const auto* relu6 = by_type.at("conv-bn-relu6");
   EXPECT_TRUE(relu6->fallback);
-  EXPECT_EQ(relu6->method.at(Target::kEnergy),
-            "fallback: regressor of related type conv-bn-relu");
+  EXPECT_EQ(relu6->method.at(Target::kEnergy), "fallback: regressor of related type conv-bn-relu");
   ASSERT_TRUE(by_type.count("global-avgpool"));
   const auto* gap = by_type.at("global-avgpool");
   EXPECT_TRUE(gap->fallback);
@@ -170,8 +168,7 @@ TEST(Predict, TargetsWithoutDataAreAbsentNotZero) {
   EXPECT_TRUE(mp.total.latency_ms.has_value());
   EXPECT_TRUE(mp.to_json()["total"]["energy_mj"].is_null());
   EXPECT_NE(mp.render().find("n/a"), std::string::npos);
-  EXPECT_NE(mp.kernels[0].method.at(Target::kEnergy).find("no energy_mj data"),
-            std::string::npos);
+  EXPECT_NE(mp.kernels[0].method.at(Target::kEnergy).find("no energy_mj data"), std::string::npos);
 }
 
 }  // namespace

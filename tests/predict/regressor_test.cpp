@@ -50,6 +50,34 @@ TEST(Regressor, JsonRoundTripPredictsTheSame) {
   const Regressor back = Regressor::from_json(json, "model.json");
   EXPECT_EQ(back.predict(x), r.predict(x));
   EXPECT_EQ(back.to_json(), json);
+  EXPECT_EQ(back.num_trees(), r.num_trees());
+}
+
+// The flat-array evaluation gives XGBoost's own predictions, boosted and forest, on rows it
+// was not trained on (thresholds between and beyond the training values).
+TEST(Regressor, PredictsWhatXgboostPredicts) {
+  Matrix x;
+  std::vector<double> y;
+  toy(x, y, 300, 6);
+  Rng rng(9);
+  Matrix probe(0, 2);
+  for (int i = 0; i < 200; ++i) {
+    const float row[] = {static_cast<float>(rng.uniform(-2, 14)),
+                         static_cast<float>(rng.uniform(-2, 14))};
+    probe.append_row(row);
+  }
+  for (Mode mode : {Mode::kBoosted, Mode::kForest}) {
+    SCOPED_TRACE(mode_name(mode));
+    RegressorParams p = default_params("conv-bn-relu", mode, x.rows, 2);
+    p.colsample = 1.0;
+    const Regressor r = fit(x, y, p, false);
+    const auto ours = r.predict(probe);
+    const auto theirs = xgboost_predict(r.to_json(), probe);
+    ASSERT_EQ(ours.size(), theirs.size());
+    for (size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_NEAR(ours[i], theirs[i], 1e-4 * std::max(1.0, std::fabs(theirs[i]))) << i;
+    }
+  }
 }
 
 TEST(Regressor, TrainingIsDeterministic) {
@@ -75,7 +103,14 @@ TEST(Regressor, CorruptModelsAndBadShapesAreErrors) {
     EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
   }
   EXPECT_THROW(Regressor::from_json("", "empty.json"), Error);
-  EXPECT_THROW(Regressor::from_json(R"({"not": "a model"})", "other.json"), Error);
+  try {
+    Regressor::from_json(R"({"not": "a model"})", "other.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("other.json: not an XGBoost JSON model"),
+              std::string::npos)
+        << e.what();
+  }
   Matrix wrong(1, 3);
   EXPECT_THROW(r.predict(wrong), Error);
   const std::vector<float> labels(3, 1.0f);

@@ -67,9 +67,9 @@ struct KernelInput {
 struct KernelPrediction {
   std::string name, type;
   kernels::KernelConfig config;
-  Targets predicted;                      // a target is absent when nothing can predict it
-  std::map<Target, std::string> method;   // "regressor", "fallback: ..." per target
-  bool fallback = false;                  // some target came from a fallback
+  Targets predicted;                           // a target is absent when nothing can predict it
+  std::map<Target, std::string> method;        // "regressor", "fallback: ..." per target
+  bool fallback = false;                       // some target came from a fallback
   double energy_share = 0, latency_share = 0;  // of the model total (0..1)
 };
 
@@ -81,7 +81,7 @@ struct ModelPrediction {
   std::string training_energy_origin;
   std::vector<KernelPrediction> kernels;
   Targets total;  // energy and latency summed; power = energy / latency
-  std::map<std::string, std::string> fallback_types;  // type -> how it was predicted
+  std::map<std::string, std::string> fallback_types;             // type -> how it was predicted
   std::vector<std::pair<std::string, std::string>> unknown_ops;  // (op type, node), excluded
   bool lower_bound = false;  // unknown ops were left out of the totals
   std::vector<std::string> warnings;
@@ -153,8 +153,7 @@ class Predictor {
   std::vector<KernelPrediction> predict_kernels(std::span<const KernelInput> in) const;
   // Unknown kernels (unknown:<Op>) are excluded, listed and make the total a lower bound.
   ModelPrediction predict(const std::vector<kernels::Kernel>& kernels,
-                          const std::string& model_name,
-                          const graph::Graph* g = nullptr) const;
+                          const std::string& model_name, const graph::Graph* g = nullptr) const;
   // Detects kernels with the bundle's fusion rules first.
   ModelPrediction predict(const graph::Graph& g) const;
 
@@ -162,18 +161,31 @@ class Predictor {
 
  private:
   struct Resolution {
-    const RegressorEntry* regressor = nullptr;  // direct or related type
-    std::string related;                        // type whose regressor stands in
-    std::string family;                         // rate fallback: family key of rates_
+    static constexpr size_t kNone = static_cast<size_t>(-1);
+    size_t regressor = kNone;  // index into regressors_: the type's own or a related type's
+    std::string related;       // type whose regressor stands in
+    std::string family;        // rate fallback: family key of rates_
     std::string description;
   };
   Resolution resolve(const std::string& type, Target t) const;
+  const Resolution& cached_resolve(const std::string& type, Target t) const;
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::pair<std::string, Target>, Resolution> resolutions;
+  };
+  std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 
   BundleInfo info_;
   kernels::FusionRules rules_ = kernels::FusionRules::xnnpack_default();
   std::vector<RegressorEntry> regressors_;
   std::map<std::string, FallbackRates> rates_;  // by feature family name, and "all"
 };
+
+// A batch of kernel predictions (nnjoule predict --kernels) as a table and as JSON.
+std::string render_kernel_predictions(const Predictor& p, const std::vector<KernelPrediction>& k);
+nlohmann::json kernel_predictions_json(const Predictor& p, const std::vector<KernelPrediction>& k);
+// What a bundle holds: regressors with their CV accuracy, fallback rates, training data.
+std::string render_summary(const Predictor& p);
 
 // Fallback rates of a dataset (exposed for tests).
 std::map<std::string, FallbackRates> compute_fallback_rates(const KernelDataset& ds);

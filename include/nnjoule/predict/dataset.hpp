@@ -1,8 +1,8 @@
 #pragma once
 // The in-memory datasets the predictors train and are evaluated on: kernel samples (one kernel
 // config with its measured or imported targets) and model samples (a model's kernels with its
-// measured totals). Filled from the store (store_adapter.hpp), a DeepEn2023 release directory
-// or a CSV of kernel configs.
+// measured totals). Filled from the store (store_adapter.hpp) or, for prediction only, a CSV of
+// kernel configs.
 #include <array>
 #include <filesystem>
 #include <optional>
@@ -18,8 +18,8 @@ namespace nnjoule::predict {
 enum class Target { kEnergy, kLatency, kPower };
 inline constexpr std::array<Target, 3> kAllTargets = {Target::kEnergy, Target::kLatency,
                                                       Target::kPower};
-std::string_view target_name(Target t);  // "energy_mj", "latency_ms", "power_mw"
-std::string_view target_unit(Target t);  // "mJ", "ms", "mW"
+std::string_view target_name(Target t);      // "energy_mj", "latency_ms", "power_mw"
+std::string_view target_unit(Target t);      // "mJ", "ms", "mW"
 Target parse_target(std::string_view name);  // accepts "energy_mj" or "energy", ...
 
 // Per-target values; absent when not measured.
@@ -36,8 +36,8 @@ struct KernelSample {
   Targets targets;
   Provenance energy_origin;   // where energy / power come from (meter, estimate, dataset)
   Provenance latency_origin;  // where latency comes from
-  std::string model;   // model the kernel was measured in; empty for a single-kernel sample
-  std::string family;  // that model's family; empty for a single-kernel sample
+  std::string model;          // model the kernel was measured in; empty for a single-kernel sample
+  std::string family;         // that model's family; empty for a single-kernel sample
 };
 
 // What a device's kernel data was measured with: recorded in every predictor bundle.
@@ -61,19 +61,13 @@ struct KernelDataset {
 
 // One whole model with its measured totals: the unit "unseen model" evaluation scores.
 struct ModelSample {
-  std::string name;    // "resnet18-v3-0"
-  std::string family;  // "resnet18"
-  std::vector<kernels::Kernel> kernels;        // detected with the device's fusion rules
-  std::vector<kernels::Kernel> unfused;        // every op its own kernel (baseline)
+  std::string name;                      // "resnet18-v3-0"
+  std::string family;                    // "resnet18"
+  std::vector<kernels::Kernel> kernels;  // detected with the device's fusion rules
+  std::vector<kernels::Kernel> unfused;  // every op its own kernel (baseline)
   Targets measured;
   Provenance energy_origin, latency_origin;
 };
-
-// Reads a DeepEn2023 release directory (Kernel_energy/, Kernel_power/, Kernel_latency/,
-// kernel_config/): one sample per kernel id that has a config and at least one target.
-// Kernel names are mapped onto nnjoule's ("addrelu" -> "add-relu"). Throws Error naming the
-// file on malformed JSON or values.
-KernelDataset read_deepen2023(const std::filesystem::path& dir);
 
 // A batch of kernel configs for prediction: CSV with a header; a `type` (or `kernel`) column,
 // an optional `name` (or `id`) column, and nn-Meter config columns (HW, CIN, COUT, KERNEL_SIZE,

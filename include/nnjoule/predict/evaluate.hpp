@@ -32,11 +32,11 @@ struct KernelCvRow {
 };
 
 struct KernelCvResult {
-  std::vector<KernelCvRow> rows;          // by type, then target
-  std::map<Target, Accuracy> overall;     // all kernels of all types pooled
-  std::vector<int> fold;                  // per dataset sample; -1: type not evaluated
-  std::vector<Targets> predicted;         // per dataset sample, out-of-fold
-  std::vector<std::string> skipped;       // types with too few rows ("se: 4 rows")
+  std::vector<KernelCvRow> rows;       // by type, then target
+  std::map<Target, Accuracy> overall;  // all kernels of all types pooled
+  std::vector<int> fold;               // per dataset sample; -1: type not evaluated
+  std::vector<Targets> predicted;      // per dataset sample, out-of-fold
+  std::vector<std::string> skipped;    // types with too few rows ("se: 4 rows")
 };
 
 // Folds are drawn per kernel type (seeded by the type name), shared by all targets.
@@ -70,7 +70,7 @@ struct MethodResult {
 
 struct ModelPredictionRow {
   std::string model, family;
-  int round = 0;  // split round (family index for leave-one-family-out)
+  int round = 0;                             // split round (family index for leave-one-family-out)
   std::map<std::string, Targets> predicted;  // method -> predicted totals
   Targets measured;
 };
@@ -86,12 +86,12 @@ struct ModelEvalResult {
 // Trains on the kernel samples not taken from held-out models (single-kernel samples always
 // train), predicts every held-out model, and compares with the baselines, which are fitted on
 // the training models' totals (linear) or use the same kernel regressors per op (no fusion).
-ModelEvalResult evaluate_models(const KernelDataset& kernels, const std::vector<ModelSample>& models,
-                                const ModelEvalOptions& o);
+ModelEvalResult evaluate_models(const KernelDataset& kernels,
+                                const std::vector<ModelSample>& models, const ModelEvalOptions& o);
 
 // Accuracy of a trained bundle on the given kernels and models as they are.
 struct BundleEvalResult {
-  std::vector<KernelCvRow> kernels;               // per type and target (params unused)
+  std::vector<KernelCvRow> kernels;  // per type and target (params unused)
   std::map<Target, Accuracy> kernels_overall;
   std::map<Target, Accuracy> models_overall;
   std::map<std::string, std::map<Target, Accuracy>> models_by_family;

@@ -31,7 +31,7 @@ Mode parse_mode(std::string_view name);  // "boosted" | "forest"
 
 struct RegressorParams {
   Mode mode = Mode::kBoosted;
-  int n_estimators = 400;       // boosting rounds, or trees of the forest
+  int n_estimators = 400;  // boosting rounds, or trees of the forest
   int max_depth = 6;
   double learning_rate = 0.05;  // eta; the forest uses 1
   double subsample = 0.8;       // row share per tree
@@ -46,32 +46,40 @@ struct RegressorParams {
   std::string str() const;  // "boosted rounds=400 depth=6 eta=0.05 ..."
 };
 
-// Not for static storage: XGBoost frees per-thread caches at thread exit, and a booster freed
-// after that (during static destruction) reads freed memory.
+// A trained tree ensemble. XGBoost trains it and defines its file format (XGBoost JSON); the
+// trees are then evaluated from flat arrays here, because XGBoost's own prediction costs
+// 30-100 us per call whatever the batch (a model needs ~15 calls) and its JSON loader ~50 ms
+// per MB. tests/predict/regressor_test.cpp checks both give the same predictions.
 class Regressor {
  public:
-  Regressor();
-  ~Regressor();
-  Regressor(Regressor&&) noexcept;
-  Regressor& operator=(Regressor&&) noexcept;
-  Regressor(const Regressor&) = delete;
-  Regressor& operator=(const Regressor&) = delete;
-
   // Fits y on X; throws Error on empty data, mismatched sizes or non-finite values.
   static Regressor train(const Matrix& x, std::span<const float> y, const RegressorParams& p);
-  // XGBoost JSON model; throws Error naming `source` when it is not a valid model.
+  // XGBoost JSON model (gbtree, numerical splits); throws Error naming `source` when it is not.
   static Regressor from_json(std::string_view text, const std::string& source);
-  std::string to_json() const;
+  const std::string& to_json() const { return json_; }
 
-  size_t num_features() const;
+  size_t num_features() const { return n_features_; }
+  size_t num_trees() const { return roots_.size(); }
   // One prediction per row of x; x.cols must equal num_features().
   std::vector<double> predict(const Matrix& x) const;
   double predict_one(std::span<const float> row) const;
 
-  bool empty() const { return handle_ == nullptr; }
-
  private:
-  void* handle_ = nullptr;  // BoosterHandle
+  struct Node {
+    int32_t left;  // -1 for a leaf
+    int32_t right;
+    uint32_t feature;
+    float value;  // split threshold (go left when x < value), or the leaf value
+    bool default_left;
+  };
+  std::string json_;
+  size_t n_features_ = 0;
+  float base_score_ = 0;
+  std::vector<Node> nodes_;      // every tree's nodes, children as absolute indices
+  std::vector<uint32_t> roots_;  // root node of each tree
 };
+
+// XGBoost's own prediction for a model's JSON (for tests and the benchmark's baseline).
+std::vector<double> xgboost_predict(const std::string& model_json, const Matrix& x);
 
 }  // namespace nnjoule::predict

@@ -47,8 +47,7 @@ struct TypeData {
   std::vector<double> y;
   std::vector<size_t> sample_index;  // index into KernelDataset::samples of each row
 };
-TypeData type_data(const KernelDataset& ds, const std::string& type, Target target,
-                   FeatureSet set);
+TypeData type_data(const KernelDataset& ds, const std::string& type, Target target, FeatureSet set);
 
 // Fits one regressor; with log_target the model predicts log(y).
 Regressor fit(const Matrix& x, std::span<const double> y, const RegressorParams& p,

@@ -1,0 +1,95 @@
+// nnjoule predict: energy, latency and power of a model (ONNX or zoo) or of a batch of kernel
+// configs, from a predictor bundle. Every number is labelled predicted (<bundle>).
+#include <fmt/format.h>
+
+#include "command.hpp"
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/predict/bundle.hpp"
+#include "nnjoule/zoo/zoo.hpp"
+
+namespace nnjoule::cli {
+namespace {
+
+struct PredictOptions {
+  std::string model;
+  std::string predictor;
+  std::string kernels;
+  std::string zoo;
+  int64_t variant = -1;
+  uint64_t seed = 0;
+  int64_t resolution = 0;
+  bool json = false;
+};
+
+// The ONNX importer (graph::load_onnx) is declared but not yet built into nnjoule; once it is,
+// this returns graph::load_onnx(path).
+graph::Graph load_model(const std::string& path) {
+  fail(
+      "predict: {}: this build cannot load ONNX files yet (the ONNX importer is not in it); "
+      "use --zoo FAMILY or --kernels FILE.csv",
+      path);
+}
+
+void run_predict(const PredictOptions& o) {
+  const int sources = !o.model.empty() + !o.kernels.empty() + !o.zoo.empty();
+  if (sources != 1) {
+    fail("predict needs exactly one of MODEL.onnx, --kernels FILE.csv or --zoo FAMILY");
+  }
+  const auto p = predict::Predictor::load(o.predictor, predict::Predictor::Load::kLazy);
+  if (!o.kernels.empty()) {
+    const auto rows = predict::read_kernel_csv(o.kernels);
+    std::vector<predict::KernelInput> in;
+    for (const auto& r : rows) in.push_back({r.name, r.type, r.config, {}, {}});
+    const auto out = with_context(o.kernels, [&] { return p.predict_kernels(in); });
+    if (o.json)
+      print_json(predict::kernel_predictions_json(p, out));
+    else
+      std::cout << predict::render_kernel_predictions(p, out);
+    return;
+  }
+  graph::Graph g;
+  if (!o.zoo.empty()) {
+    g = zoo::build_model({.family = o.zoo,
+                          .resolution = o.resolution,
+                          .variant = o.variant,
+                          .seed = o.seed,
+                          .materialize_weights = false});
+    g.name = zoo::model_name(
+        {.family = o.zoo, .resolution = o.resolution, .variant = o.variant, .seed = o.seed});
+  } else {
+    g = load_model(o.model);
+  }
+  const auto mp = p.predict(g);
+  if (o.json) {
+    auto j = mp.to_json();
+    j["graph_notes"] = g.notes;
+    print_json(j);
+    return;
+  }
+  std::cout << mp.render();
+  for (const auto& n : g.notes) std::cout << "note: " << n << "\n";
+}
+
+void register_predict(CLI::App& app) {
+  auto o = std::make_shared<PredictOptions>();
+  auto* c = app.add_subcommand("predict",
+                               "Predict energy, latency and power of a model or of kernel configs");
+  c->add_option("model", o->model, "ONNX model file");
+  c->add_option("--predictor", o->predictor, "Predictor bundle directory (nnjoule train -o)")
+      ->required();
+  c->add_option("--kernels", o->kernels,
+                "CSV of kernel configs: a 'type' column and nn-Meter config columns (HW, CIN, "
+                "COUT, KERNEL_SIZE, STRIDES, ...)");
+  c->add_option("--zoo", o->zoo, "A zoo family instead of a file (see nnjoule zoo list)");
+  c->add_option("--variant", o->variant, "Zoo variant index (-1: the base model)");
+  c->add_option("--seed", o->seed, "Zoo variant seed");
+  c->add_option("--resolution", o->resolution, "Zoo input side (0: the family's default)");
+  c->add_flag("--json", o->json, "Print JSON");
+  c->callback([o] { run_predict(*o); });
+}
+
+}  // namespace
+
+NNJOULE_COMMAND(60, register_predict);
+
+}  // namespace nnjoule::cli

@@ -1,0 +1,215 @@
+#include "nnjoule/predict/store_adapter.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/zoo/zoo.hpp"
+
+namespace nnjoule::predict {
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+Targets targets_of(const store::Measured& m) {
+  Targets t;
+  if (m.energy_mj && *m.energy_mj > 0) t.energy_mj = m.energy_mj;
+  if (m.latency_ms && *m.latency_ms > 0) t.latency_ms = m.latency_ms;
+  if (m.power_mw && *m.power_mw > 0) t.power_mw = m.power_mw;
+  return t;
+}
+
+// Latency of a collected row is timed by the clock whatever produced its energy; imported rows
+// carry the dataset's label for both.
+Provenance latency_origin(const Provenance& p) {
+  if (p.origin == Origin::kImported) return p;
+  return {Origin::kMeasured, "clock"};
+}
+
+// No fusion at all, and no patterns: every op is its own kernel.
+kernels::FusionRules no_fusion() {
+  kernels::FusionRules r =
+      kernels::FusionRules::from_json(R"({"BF_conv_bn": {"obey": false}})", "no fusion");
+  r.patterns = false;
+  return r;
+}
+
+}  // namespace
+
+store::Device select_device(const store::Store& db, const std::optional<std::string>& name) {
+  const auto devices = db.devices();
+  std::string list;
+  for (const auto& d : devices) list += (list.empty() ? "" : ", ") + d.name;
+  if (devices.empty()) fail("{}: the dataset has no devices", db.path().string());
+  if (name) {
+    for (const auto& d : devices)
+      if (d.name == *name) return d;
+    std::vector<store::Device> hits;
+    for (const auto& d : devices)
+      if (lower(d.name).find(lower(*name)) != std::string::npos) hits.push_back(d);
+    if (hits.size() == 1) return hits[0];
+    fail("{}: {} device matches '{}' (devices: {})", db.path().string(),
+         hits.empty() ? "no" : "more than one", *name, list);
+  }
+  std::vector<store::Device> with_kernels;
+  for (const auto& d : devices) {
+    store::KernelQuery q;
+    q.device_id = d.id;
+    q.require_config = true;
+    if (!db.kernels(q).empty()) with_kernels.push_back(d);
+  }
+  if (with_kernels.size() == 1) return with_kernels[0];
+  fail("{}: {} devices have kernel rows; choose one with --device (devices: {})",
+       db.path().string(), with_kernels.size(), list);
+}
+
+KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& device,
+                                  const StoreReadOptions& o) {
+  store::KernelQuery q;
+  q.device_id = device.id;
+  q.require_config = true;
+  q.exclude_flagged = !o.include_flagged;
+  const auto rows = db.kernels(q);
+  KernelDataset ds;
+  ds.source = db.path().string();
+  // The dataset describes one thread count: the requested one, else the most common.
+  std::map<int64_t, size_t> by_threads;
+  std::map<std::string, size_t> by_meter;
+  for (const auto& r : rows) by_threads[r.threads]++;
+  int64_t threads = 0;
+  if (o.threads) {
+    threads = *o.threads;
+  } else {
+    size_t best = 0;
+    for (const auto& [t, n] : by_threads)
+      if (n > best) best = n, threads = t;
+  }
+  for (const auto& r : rows) {
+    if (r.threads != threads && !(r.threads == 0 && !o.threads)) continue;
+    const Targets t = targets_of(r.m);
+    if (!t.energy_mj && !t.latency_ms && !t.power_mw) continue;
+    KernelSample s;
+    s.id = r.source_id.empty() ? r.key : r.source_id;
+    s.type = kernels::canonical_kernel_type(r.kernel_type);
+    s.config = *r.config;
+    s.targets = t;
+    s.energy_origin = r.m.provenance;
+    s.latency_origin = latency_origin(r.m.provenance);
+    by_meter[r.m.provenance.label()]++;
+    ds.samples.push_back(std::move(s));
+  }
+  if (o.model_kernels) {
+    std::map<int64_t, store::Model> models;
+    for (auto& m : db.models()) models.emplace(m.id, std::move(m));
+    store::RowQuery mq;
+    mq.device_id = device.id;
+    mq.exclude_flagged = !o.include_flagged;
+    for (const auto& row : db.model_measurements(mq)) {
+      if (row.threads != threads || row.kernel_latency_ms.empty()) continue;
+      auto it = models.find(row.model_id);
+      if (it == models.end()) continue;
+      const store::Model& m = it->second;
+      for (size_t i = 0; i < m.kernels.size() && i < row.kernel_latency_ms.size(); ++i) {
+        const auto& l = row.kernel_latency_ms[i];
+        const auto& k = m.kernels[i];
+        if (!l || !(*l > 0) || k.type.rfind("unknown:", 0) == 0) continue;
+        KernelSample s;
+        s.id = fmt::format("{}#{}", m.name, i);
+        s.type = k.type;
+        s.config = k.config;
+        s.targets.latency_ms = *l;
+        s.energy_origin = row.m.provenance;
+        s.latency_origin = latency_origin(row.m.provenance);
+        s.model = m.name;
+        s.family = m.family;
+        ds.samples.push_back(std::move(s));
+      }
+    }
+  }
+  if (ds.samples.empty()) {
+    fail("{}: device '{}' has no kernel rows with a config and a measurement{}", db.path().string(),
+         device.name, threads ? fmt::format(" at {} thread(s)", threads) : std::string());
+  }
+  std::string meter;
+  size_t best = 0;
+  for (const auto& [m, n] : by_meter)
+    if (n > best) best = n, meter = m;
+  ds.device = DeviceInfo{device.name, device.runtime, static_cast<int>(threads),
+                         meter.empty() ? "none" : meter};
+  return ds;
+}
+
+std::vector<ModelSample> read_model_samples(const store::Store& db, const store::Device& device,
+                                            const KernelDataset& kds, const StoreReadOptions& o) {
+  std::map<int64_t, store::Model> models;
+  for (auto& m : db.models()) models.emplace(m.id, std::move(m));
+  store::RowQuery q;
+  q.device_id = device.id;
+  q.exclude_flagged = !o.include_flagged;
+  const int64_t threads = o.threads ? *o.threads : kds.device.threads;
+  const kernels::FusionRules per_op = no_fusion();
+  std::vector<ModelSample> out;
+  std::map<std::string, size_t> seen;  // a model measured twice: the later row wins
+  for (const auto& row : db.model_measurements(q)) {
+    if (row.threads != threads) continue;
+    auto it = models.find(row.model_id);
+    if (it == models.end()) continue;
+    const store::Model& m = it->second;
+    ModelSample s;
+    s.name = m.name;
+    s.family = m.family.empty() ? m.name : m.family;
+    s.measured = targets_of(row.m);
+    if (!s.measured.energy_mj && !s.measured.latency_ms) continue;
+    s.energy_origin = row.m.provenance;
+    s.latency_origin = latency_origin(row.m.provenance);
+    for (const auto& k : m.kernels) {
+      kernels::Kernel kk;
+      kk.type = k.type;
+      kk.name = k.name;
+      kk.config = k.config;
+      kk.flops = k.flops;
+      kk.params = k.params;
+      kk.bytes = k.bytes;
+      s.kernels.push_back(std::move(kk));
+    }
+    for (const auto& u : m.unknown_ops) {
+      kernels::Kernel kk;
+      const auto sp = u.find(' ');
+      kk.type = "unknown:" + u.substr(0, sp);
+      kk.name = sp == std::string::npos ? u : u.substr(sp + 1);
+      s.kernels.push_back(std::move(kk));
+    }
+    // Per-op kernels for the no-fusion baseline: zoo models can be rebuilt from their spec.
+    try {
+      const auto names = zoo::family_names();
+      if (std::find(names.begin(), names.end(), m.family) != names.end()) {
+        zoo::ModelSpec spec;
+        spec.family = m.family;
+        spec.resolution = m.resolution;
+        spec.variant = m.variant;
+        spec.seed = m.seed;
+        spec.materialize_weights = false;
+        s.unfused = kernels::detect_kernels(zoo::build_model(spec), per_op);
+      }
+    } catch (const Error&) {
+      s.unfused.clear();
+    }
+    auto [pos, fresh] = seen.emplace(s.name, out.size());
+    if (fresh)
+      out.push_back(std::move(s));
+    else
+      out[pos->second] = std::move(s);
+  }
+  return out;
+}
+
+}  // namespace nnjoule::predict

@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/predict/store_adapter.hpp"
+#include "nnjoule/zoo/zoo.hpp"
+#include "support/test_support.hpp"
+
+namespace nnjoule::predict {
+namespace {
+
+using nnjoule::testing::TempDir;
+
+// One device with 6 kernel rows (one flagged, one at another thread count) and one zoo model
+// measured with per-kernel latencies.
+void fill(const std::filesystem::path& file) {
+  store::Store s(file);
+  store::Device d;
+  d.name = "bench-host";
+  d.runtime = "XNNPACK";
+  const int64_t dev = s.ensure_device(d);
+  store::Run run;
+  run.device_id = dev;
+  run.kind = "kernels";
+  run.provenance = {Origin::kEstimated, "cpu-time model"};
+  run.settings = {{"threads", 1}};
+  const int64_t run_id = s.begin_run(run);
+  for (int i = 0; i < 6; ++i) {
+    store::KernelRow r;
+    r.run_id = run_id;
+    r.device_id = dev;
+    r.kernel_type = "conv-bn-relu";
+    r.config = kernels::KernelConfig{
+        {"HW", 14 + i}, {"CIN", 8}, {"COUT", 16}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}};
+    r.threads = i == 5 ? 4 : 1;
+    r.key = store::kernel_key(r.kernel_type, *r.config, {{"threads", r.threads}});
+    r.m.latency_ms = 0.1 * (i + 1);
+    r.m.energy_mj = 0.2 * (i + 1);
+    r.m.power_mw = 2000;
+    r.m.provenance = run.provenance;
+    if (i == 4) r.m.flags = {"implausible_power"};
+    s.add_kernel(r);
+  }
+  zoo::ModelSpec spec{.family = "resnet18", .resolution = 64, .materialize_weights = false};
+  const graph::Graph g = zoo::build_model(spec);
+  store::Model m;
+  m.hash = "resnet18-64";
+  m.hash_kind = "onnx";
+  m.name = "resnet18-64";
+  m.family = "resnet18";
+  m.resolution = 64;
+  const auto ks = kernels::detect_kernels(g);
+  store::ModelRow mr;
+  for (const auto& k : ks) {
+    m.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
+    mr.kernel_latency_ms.push_back(0.01);
+  }
+  mr.kernel_latency_ms[1].reset();  // a kernel without a timing
+  mr.run_id = run_id;
+  mr.device_id = dev;
+  mr.key = "resnet18-64@1";
+  mr.threads = 1;
+  mr.m.latency_ms = 5;
+  mr.m.energy_mj = 9;
+  mr.m.provenance = run.provenance;
+  s.add_model_measurement(m, mr);
+  s.end_run(run_id, "complete");
+}
+
+TEST(StoreAdapter, ReadsKernelsModelKernelsAndModels) {
+  TempDir tmp;
+  fill(tmp / "db.sqlite");
+  const store::Store db(tmp / "db.sqlite", {.read_only = true});
+  const store::Device dev = select_device(db, std::nullopt);
+  EXPECT_EQ(dev.name, "bench-host");
+  EXPECT_EQ(select_device(db, std::string("BENCH")).id, dev.id);
+  EXPECT_THROW(select_device(db, std::string("phone")), Error);
+
+  const KernelDataset ds = read_kernel_dataset(db, dev);
+  EXPECT_EQ(ds.device.threads, 1);
+  EXPECT_EQ(ds.device.runtime, "XNNPACK");
+  EXPECT_EQ(ds.device.meter, "estimated (cpu-time model)");
+  size_t standalone = 0, in_model = 0;
+  for (const auto& s : ds.samples) {
+    if (s.model.empty()) {
+      ++standalone;
+      EXPECT_TRUE(s.targets.energy_mj.has_value());
+      EXPECT_EQ(s.energy_origin.label(), "estimated (cpu-time model)");
+      EXPECT_EQ(s.latency_origin.label(), "measured (clock)");
+    } else {
+      ++in_model;
+      EXPECT_EQ(s.family, "resnet18");
+      EXPECT_FALSE(s.targets.energy_mj.has_value());
+      EXPECT_DOUBLE_EQ(*s.targets.latency_ms, 0.01);
+    }
+  }
+  EXPECT_EQ(standalone, 4u);  // flagged row and the 4-thread row left out
+  const auto g =
+      zoo::build_model({.family = "resnet18", .resolution = 64, .materialize_weights = false});
+  EXPECT_EQ(in_model, kernels::detect_kernels(g).size() - 1);
+  StoreReadOptions flagged;
+  flagged.include_flagged = true;
+  flagged.model_kernels = false;
+  EXPECT_EQ(read_kernel_dataset(db, dev, flagged).samples.size(), 5u);
+
+  const auto models = read_model_samples(db, dev, ds);
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].family, "resnet18");
+  EXPECT_DOUBLE_EQ(*models[0].measured.energy_mj, 9);
+  EXPECT_EQ(models[0].kernels.size(), kernels::detect_kernels(g).size());
+  // The per-op baseline's kernels: every op its own kernel.
+  EXPECT_GT(models[0].unfused.size(), models[0].kernels.size());
+  for (const auto& k : models[0].unfused) EXPECT_EQ(k.ops.size(), 1u) << k.type;
+}
+
+}  // namespace
+}  // namespace nnjoule::predict
