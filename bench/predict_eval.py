@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""Evaluation of nnjoule's kernel-level predictors (docs/prediction.md).
+
+(a) DeepEn2023 (real phone kernels): per-kernel-type RMSPE and share within +-10% under 5-fold
+    cross-validation, nnjoule (XGBoost, boosted, log targets) beside scikit-learn's
+    RandomForestRegressor with nn-Meter's per-kernel hyperparameters on nn-Meter's features,
+    on the same folds (nnjoule writes them, this script reads them).
+(b) this machine: latency of unseen zoo models at 1 thread (needs collected data: --db).
+(c) speed: bench_predict_speed (predicting a loaded ResNet-50; training 10k rows) and
+    `nnjoule predict` of ResNet-50 end to end, each beside a baseline run in the same process.
+
+Usage: bench/predict_eval.py [--build build] [--data ../shared/data] [--db FILE] [--out FILE.json]
+       [--skip-sklearn] [--skip-speed]
+Needs /usr/bin/python3 with python3-sklearn (scripts/install-deps.sh --bench).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# nn-Meter's tflite_cpu settings (nn_meter/builder/kernel_predictor_builder/predictor_lib):
+# (n_estimators, max_depth, max_features); types it does not list use 370/50/all.
+NN_METER_RF = {
+    "conv-bn-relu": (320, 70, 6), "dwconv-bn-relu": (240, 50, 6), "fc": (370, 50, 2),
+    "channelshuffle": (370, 50, 2), "se": (290, 20, 2), "maxpool": (210, 50, 5),
+    "global-avgpool": (370, 70, 2), "hswish": (190, 50, 2), "avgpool": (370, 50, 5),
+    "bn-relu": (370, 50, 2), "relu": (370, 50, 2), "bn": (370, 50, 2), "concat": (690, 100, 5),
+    "add-relu": (570, 50, 3), "add": (570, 50, 3), "split": (190, 50, 2),
+}
+TARGETS = ["energy_mj", "latency_ms", "power_mw"]
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"predict_eval: {' '.join(cmd)} failed:\n{r.stderr}")
+    return r.stdout
+
+
+def accuracy(pred, actual):
+    errs = [abs(p - y) / y for p, y in zip(pred, actual)]
+    n = len(errs)
+    return {
+        "n": n,
+        "rmspe_pct": 100 * (sum(e * e for e in errs) / n) ** 0.5,
+        "within_10pct": sum(e <= 0.10 + 1e-12 for e in errs) / n,
+    }
+
+
+def sklearn_cv(folds):
+    import numpy as np
+    from sklearn.ensemble import RandomForestRegressor
+
+    out = {}
+    for kernel, td in sorted(folds["types"].items()):
+        rows = td["rows"]
+        x = np.array([r["x_nn_meter"] for r in rows])
+        fold = np.array([r["fold"] for r in rows])
+        trees, depth, mf = NN_METER_RF.get(kernel, (370, 50, None))
+        out[kernel] = {}
+        for t in TARGETS:
+            keep = np.array([r[t] is not None for r in rows])
+            y = np.array([r[t] if r[t] is not None else 0.0 for r in rows])
+            pred = np.zeros(len(rows))
+            for k in sorted(set(fold[keep])):
+                tr = keep & (fold != k)
+                te = keep & (fold == k)
+                m = RandomForestRegressor(n_estimators=trees, max_depth=depth,
+                                          max_features=min(mf, x.shape[1]) if mf else 1.0,
+                                          min_samples_leaf=1, min_samples_split=2,
+                                          random_state=10, n_jobs=2)
+                m.fit(x[tr], y[tr])
+                pred[te] = m.predict(x[te])
+            out[kernel][t] = accuracy(pred[keep], y[keep])
+    return out
+
+
+def ours_from_folds(folds):
+    out = {}
+    for kernel, td in folds["types"].items():
+        out[kernel] = {}
+        for t in TARGETS:
+            pairs = [(r["pred_" + t], r[t]) for r in td["rows"] if r[t] is not None]
+            out[kernel][t] = accuracy([p for p, _ in pairs], [y for _, y in pairs])
+    return out
+
+
+def cell(a):
+    return f"{a['rmspe_pct']:.1f}% / {100 * a['within_10pct']:.0f}%"
+
+
+def deepen2023(nnjoule, data, tmp, skip_sklearn):
+    release = os.path.join(data, "deepen2023")
+    if not os.path.isdir(release):
+        print(f"(a) skipped: {release} not found")
+        return None
+    db = os.path.join(tmp, "deepen2023.sqlite")
+    run([nnjoule, "import", "deepen2023", release, "--db", db])
+    results = {}
+    for label, extra in [("nnjoule boosted", []),
+                         ("nnjoule forest", ["--mode", "forest", "--features", "nn-meter",
+                                             "--linear-target"])]:
+        folds_file = os.path.join(tmp, label.replace(" ", "-") + ".json")
+        t0 = time.time()
+        run([nnjoule, "evaluate", "--db", db, "--kernel-cv", "--folds", "5", "--export-folds",
+             folds_file, "--json"] + extra)
+        folds = json.load(open(folds_file))
+        results[label] = {"acc": ours_from_folds(folds), "seconds": time.time() - t0}
+    if not skip_sklearn:
+        t0 = time.time()
+        results["scikit-learn RF (nn-Meter)"] = {"acc": sklearn_cv(folds), "seconds": time.time() - t0}
+    methods = list(results)
+    print("\n(a) DeepEn2023 kernels, 5-fold CV, same folds: RMSPE / share within +-10%")
+    print("    energy and power imported (DeepEn2023, Huawei P40 Pro CPU); predictions by each method")
+    header = "| kernel | rows | target | " + " | ".join(methods) + " |"
+    lines = [header, "|" + "---|" * (3 + len(methods))]
+    for kernel in sorted(results[methods[0]]["acc"]):
+        for t in TARGETS:
+            n = results[methods[0]]["acc"][kernel][t]["n"]
+            cells = [cell(results[m]["acc"][kernel][t]) for m in methods]
+            lines.append(f"| {kernel} | {n} | {t} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    for m in methods:
+        print(f"    {m}: {results[m]['seconds']:.0f} s for the whole cross-validation")
+    return {"table_markdown": "\n".join(lines), "methods": {m: results[m] for m in methods}}
+
+
+def median_wall(cmd, n=5):
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        run(cmd)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def speed(build, nnjoule, tmp, db):
+    bench = os.path.join(build, "bench", "bench_predict_speed")
+    out = json.loads(run([bench, "--benchmark_format=json"]))
+    by = {b["name"].split("/")[0]: b for b in out["benchmarks"]}
+    detect = by["BM_DetectKernels"]["real_time"]
+    predict = by["BM_PredictLoadedModel"]["real_time"]
+    boosted = by["BM_TrainBoosted10k"]["real_time"]
+    forest = by["BM_TrainForest10k"]["real_time"]
+    print("\n(c) speed (wall clock; baselines run side by side in the same process)")
+    print(f"    predict a loaded ResNet-50 (73 kernels): {predict:.0f} us "
+          f"(detecting its kernels, the baseline: {detect:.0f} us; ratio {predict / detect:.2f})")
+    print(f"    train every kernel type from 10k rows, 2 jobs: boosted {boosted:.1f} s, "
+          f"nn-Meter-style forests {forest:.1f} s (ratio {boosted / forest:.2f})")
+    result = {"predict_loaded_resnet50_us": predict, "detect_resnet50_us": detect,
+              "train_10k_boosted_s": boosted, "train_10k_forest_s": forest}
+    if db:
+        bundle = os.path.join(tmp, "speed-bundle")
+        run([nnjoule, "train", "--db", db, "-o", bundle, "--cv-folds", "0"])
+        e2e = median_wall([nnjoule, "predict", "--zoo", "resnet50", "--predictor", bundle])
+        base = median_wall([nnjoule, "--version"])
+        print(f"    nnjoule predict --zoo resnet50 end to end: {e2e * 1000:.0f} ms median of 5 "
+              f"(process start, the baseline: {base * 1000:.0f} ms)")
+        result.update({"predict_cli_resnet50_s": e2e, "process_start_s": base})
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
+                                                   "shared", "data"))
+    ap.add_argument("--db", help="dataset with this machine's collected kernels and models")
+    ap.add_argument("--out", help="write the results as JSON")
+    ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
+    a = ap.parse_args()
+    nnjoule = os.path.join(a.build, "nnjoule")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["deepen2023"] = deepen2023(nnjoule, a.data, tmp, a.skip_sklearn)
+        if a.db:
+            out = json.loads(run([nnjoule, "evaluate", "--db", a.db, "--models", "family",
+                                  "--threads", "1", "--json"]))
+            results["this_machine"] = out["models"]
+            print("\n(b) this machine, unseen zoo models (leave one family out), 1 thread:")
+            print(run([nnjoule, "evaluate", "--db", a.db, "--models", "family", "--threads", "1"]))
+        else:
+            print("\n(b) this machine: skipped (no --db with collected kernels and models)")
+        if not a.skip_speed:
+            db = a.db or os.path.join(tmp, "deepen2023.sqlite")
+            results["speed"] = speed(a.build, nnjoule, tmp, db if os.path.exists(db) else None)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
