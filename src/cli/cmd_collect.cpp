@@ -6,8 +6,8 @@
 #include <csignal>
 #include <iostream>
 
+#include "collect_rig.hpp"
 #include "command.hpp"
-#include "meter_options.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/exec/engine.hpp"
@@ -16,111 +16,7 @@
 namespace nnjoule::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_sigint(int) {
-  g_stop.store(true);
-  static const char msg[] =
-      "\nnnjoule: stopping after the measurement in flight (Ctrl-C again to abort at once)\n";
-  [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);
-  std::signal(SIGINT, SIG_DFL);
-}
-
-// Ctrl-C sets the stop flag for the duration of a collection.
-class StopOnSigint {
- public:
-  StopOnSigint() {
-    g_stop.store(false);
-    previous_ = std::signal(SIGINT, on_sigint);
-  }
-  ~StopOnSigint() { std::signal(SIGINT, previous_); }
-
- private:
-  void (*previous_)(int) = SIG_DFL;
-};
-
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-struct Common {
-  std::string db;
-  MeterOptions meters;
-  std::vector<std::string> meter_names;
-  int threads = 1;
-  std::string cpus;
-  uint64_t seed = 0;
-  std::string profile = "standard";
-  double idle_s = 2.0;
-  double idle_every_s = 600;
-  bool json = false;
-
-  void add_to(CLI::App* cmd) {
-    cmd->add_option("--db", db, "Dataset file (created when absent; resumed when present)")
-        ->required();
-    meters.add_to(cmd);
-    cmd->add_option("--meter", meter_names,
-                    "Meters to use, the first is the primary (rapl, perf, nvml, ina, hwmon, "
-                    "battery, trace, estimate); default: every live sensor, else the estimate")
-        ->delimiter(',');
-    cmd->add_option("--threads", threads, "Engine threads (default 1)")->check(CLI::PositiveNumber);
-    cmd->add_option("--cpus", cpus, "Pin the engine's threads to these CPUs (\"0,2-3\")");
-    cmd->add_option("--seed", seed, "Seed of the samples, variants and weights (default 0)");
-    cmd->add_option("--profile", profile,
-                    "Measurement profile: standard (2% CI, 30 s cap) or quick (5% CI, 5 s cap)")
-        ->check(CLI::IsMember({"standard", "quick"}));
-    cmd->add_option("--idle", idle_s,
-                    "Seconds of the shared idle baseline, each side (0: none, no dynamic energy)")
-        ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--idle-every", idle_every_s,
-                    "Re-take the idle baseline after this many seconds (0: once)")
-        ->check(CLI::NonNegativeNumber);
-    cmd->add_flag("--json", json, "Print the collection report as JSON");
-  }
-
-  std::string command_line(const std::string& what) const {
-    return fmt::format("nnjoule collect {} --db {} --threads {} --seed {} --profile {}", what, db,
-                       threads, seed, profile);
-  }
-};
-
-// Meters, sampler and runner for one collection; the sampler runs while this lives.
-class Rig {
- public:
-  explicit Rig(const Common& c) : clock_() {
-    auto discover = c.meters.discover();
-    // The engine runs in this process: the estimate charges this process's CPU time.
-    discover.workload_cpu = process_cpu_s;
-    discover.workload_cpu_source = "this process's CPU time (CLOCK_PROCESS_CPUTIME_ID)";
-    const auto found = meter::discover_meters(discover);
-    auto sel = meter::select_meters(found, c.meter_names);
-    notes_ = sel.notes;
-    sampler_ = std::make_unique<meter::Sampler>(sel.meters, clock_);
-    ctx_ = bench::Context{sampler_.get(), bench::real_sleeper(),
-                          std::make_shared<const meter::SysFs>(c.meters.root)};
-    store::RunnerOptions ro;
-    ro.threads = c.threads;
-    if (!c.cpus.empty()) ro.cpus = exec::parse_cpu_list(c.cpus);
-    ro.protocol = store::protocol_profile(c.profile);
-    ro.idle_s = c.idle_s;
-    ro.idle_every_s = c.idle_every_s;
-    ro.input_seed = c.seed + 1;
-    runner_ = store::make_runner(ctx_, ro);
-    sampler_->start();
-  }
-  ~Rig() { sampler_->stop(); }
-  store::Runner& runner() { return *runner_; }
-  const std::vector<std::string>& notes() const { return notes_; }
-
- private:
-  meter::SteadyClock clock_;
-  std::unique_ptr<meter::Sampler> sampler_;
-  bench::Context ctx_;
-  std::unique_ptr<store::Runner> runner_;
-  std::vector<std::string> notes_;
-};
+using Common = CollectCommon;
 
 void finish(const store::CollectReport& report, bool json) {
   if (json) {

@@ -4,6 +4,7 @@
 
 #include "command.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
@@ -20,15 +21,6 @@ struct PredictOptions {
   int64_t resolution = 0;
   bool json = false;
 };
-
-// The ONNX importer (graph::load_onnx) is declared but not yet built into nnjoule; once it is,
-// this returns graph::load_onnx(path).
-graph::Graph load_model(const std::string& path) {
-  fail(
-      "predict: {}: this build cannot load ONNX files yet (the ONNX importer is not in it); "
-      "use --zoo FAMILY or --kernels FILE.csv",
-      path);
-}
 
 void run_predict(const PredictOptions& o) {
   const int sources = !o.model.empty() + !o.kernels.empty() + !o.zoo.empty();
@@ -57,7 +49,7 @@ void run_predict(const PredictOptions& o) {
     g.name = zoo::model_name(
         {.family = o.zoo, .resolution = o.resolution, .variant = o.variant, .seed = o.seed});
   } else {
-    g = load_model(o.model);
+    g = graph::load_onnx(o.model);
   }
   const auto mp = p.predict(g);
   if (o.json) {

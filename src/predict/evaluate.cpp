@@ -541,6 +541,25 @@ std::string render_table(const BundleEvalResult& r, const std::string& bundle_na
   k.overall = r.kernels_overall;
   s += render_table(k);
   if (!r.models.empty()) {
+    using A = TextTable::Align;
+    TextTable side(
+        {"model", "family", "latency_ms measured", "predicted", "error", "energy_mj measured",
+         "predicted", "error"},
+        {A::kLeft, A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight});
+    auto err = [](const std::optional<double>& p, const std::optional<double>& m) {
+      return p && m && *m > 0 ? fmt::format("{:+.1f}%", 100 * (*p - *m) / *m) : std::string("-");
+    };
+    auto val = [](const std::optional<double>& v) {
+      return v ? format_number(*v) : std::string("-");
+    };
+    for (const auto& m : r.models) {
+      const Targets& p = m.predicted.at("nnjoule");
+      side.add_row({m.model, m.family, val(m.measured.latency_ms), val(p.latency_ms),
+                    err(p.latency_ms, m.measured.latency_ms), val(m.measured.energy_mj),
+                    val(p.energy_mj), err(p.energy_mj, m.measured.energy_mj)});
+    }
+    s += fmt::format("models: measured (dataset) beside predicted ({})\n", bundle_name);
+    s += side.render();
     TextTable t = accuracy_table();
     add_accuracy_row(t, "all", "nnjoule", r.models_overall);
     t.add_separator();

@@ -35,6 +35,14 @@ Provenance latency_origin(const Provenance& p) {
   return {Origin::kMeasured, "clock"};
 }
 
+// A row whose values are wrong (implausible power, energy != power x latency) is left out;
+// one whose confidence interval stopped short of the target (ci_not_met) is a usable, noisier
+// measurement and is kept.
+bool unusable(const store::Measured& m) {
+  return std::any_of(m.flags.begin(), m.flags.end(),
+                     [](const std::string& f) { return f != "ci_not_met"; });
+}
+
 // No fusion at all, and no patterns: every op is its own kernel.
 kernels::FusionRules no_fusion() {
   kernels::FusionRules r =
@@ -77,8 +85,8 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
   store::KernelQuery q;
   q.device_id = device.id;
   q.require_config = true;
-  q.exclude_flagged = !o.include_flagged;
-  const auto rows = db.kernels(q);
+  auto rows = db.kernels(q);
+  if (!o.include_flagged) std::erase_if(rows, [](const auto& r) { return unusable(r.m); });
   KernelDataset ds;
   ds.source = db.path().string();
   // The dataset describes one thread count: the requested one, else the most common.
@@ -112,9 +120,9 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
     for (auto& m : db.models()) models.emplace(m.id, std::move(m));
     store::RowQuery mq;
     mq.device_id = device.id;
-    mq.exclude_flagged = !o.include_flagged;
     for (const auto& row : db.model_measurements(mq)) {
       if (row.threads != threads || row.kernel_latency_ms.empty()) continue;
+      if (!o.include_flagged && unusable(row.m)) continue;
       auto it = models.find(row.model_id);
       if (it == models.end()) continue;
       const store::Model& m = it->second;
@@ -154,13 +162,13 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
   for (auto& m : db.models()) models.emplace(m.id, std::move(m));
   store::RowQuery q;
   q.device_id = device.id;
-  q.exclude_flagged = !o.include_flagged;
   const int64_t threads = o.threads ? *o.threads : kds.device.threads;
   const kernels::FusionRules per_op = no_fusion();
   std::vector<ModelSample> out;
   std::map<std::string, size_t> seen;  // a model measured twice: the later row wins
   for (const auto& row : db.model_measurements(q)) {
     if (row.threads != threads) continue;
+    if (!o.include_flagged && unusable(row.m)) continue;
     auto it = models.find(row.model_id);
     if (it == models.end()) continue;
     const store::Model& m = it->second;

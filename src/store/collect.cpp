@@ -156,9 +156,15 @@ std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOpti
 
 CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectOptions& options,
                               const std::atomic<bool>& stop, const ProgressFn& progress) {
-  const auto plan = plan_kernels(runner, options);
-  Session session(store, runner, "kernels", options.command, static_cast<int64_t>(plan.size()),
-                  progress);
+  return collect_kernel_plan(store, runner, plan_kernels(runner, options), options.command,
+                             options.seed, stop, progress);
+}
+
+CollectReport collect_kernel_plan(Store& store, Runner& runner,
+                                  const std::vector<KernelPlanItem>& plan,
+                                  const std::string& command, uint64_t seed,
+                                  const std::atomic<bool>& stop, const ProgressFn& progress) {
+  Session session(store, runner, "kernels", command, static_cast<int64_t>(plan.size()), progress);
   const auto stored = store.kernel_keys(session.device_id());
   try {
     for (const auto& item : plan) {
@@ -176,7 +182,7 @@ CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectO
       RunResult result;
       double build_s = 0;
       const auto error = attempt([&] {
-        const graph::Graph g = zoo::build_kernel_model(item.type, item.config, options.seed, true);
+        const graph::Graph g = zoo::build_kernel_model(item.type, item.config, seed, true);
         const auto ks = kernels::detect_kernels(g);
         if (ks.size() != 1 || ks[0].type != item.type) {
           fail("the single-kernel model is not detected as one {} kernel", item.type);

@@ -112,8 +112,8 @@ TEST(PredictCli, BadInputIsOneLineError) {
   write_text(tmp / "bad.csv", "type,HW,CIN,COUT\nconv-bn-relu,28,32,64\n");
   ASSERT_EQ(run_cli({"train", "--db", db, "-o", (tmp / "b").string(), "--cv-folds", "0"}).exit_code,
             0);
-  r = run_cli({"predict", "--predictor", (tmp / "b").string(), "--kernels",
-               (tmp / "bad.csv").string()});
+  r = run_cli(
+      {"predict", "--predictor", (tmp / "b").string(), "--kernels", (tmp / "bad.csv").string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("row1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("KERNEL_SIZE"), std::string::npos) << r.err;

@@ -11,7 +11,8 @@ namespace {
 
 using nnjoule::testing::TempDir;
 
-// One device with 6 kernel rows (one flagged, one at another thread count) and one zoo model
+// One device with 6 kernel rows (one with wrong values, one with a wide CI, one at another
+// thread count) and one zoo model
 // measured with per-kernel latencies.
 void fill(const std::filesystem::path& file) {
   store::Store s(file);
@@ -39,6 +40,7 @@ void fill(const std::filesystem::path& file) {
     r.m.power_mw = 2000;
     r.m.provenance = run.provenance;
     if (i == 4) r.m.flags = {"implausible_power"};
+    if (i == 3) r.m.flags = {"ci_not_met"};  // a noisier measurement, still used
     s.add_kernel(r);
   }
   zoo::ModelSpec spec{.family = "resnet18", .resolution = 64, .materialize_weights = false};

@@ -95,6 +95,12 @@ std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOpti
 
 CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectOptions& options,
                               const std::atomic<bool>& stop, const ProgressFn& progress = {});
+// Measures a given plan (collect_kernels after planning): e.g. the fine-grained samples of the
+// adaptive predictor builder. `seed` seeds the single-kernel models' weights.
+CollectReport collect_kernel_plan(Store& store, Runner& runner,
+                                  const std::vector<KernelPlanItem>& plan,
+                                  const std::string& command, uint64_t seed,
+                                  const std::atomic<bool>& stop, const ProgressFn& progress = {});
 
 struct ModelCollectOptions {
   std::vector<std::string> families;  // empty: every zoo family
