@@ -186,7 +186,8 @@ def speed(build, nnjoule, tmp, db):
     boosted = by["BM_TrainBoosted10k"]["real_time"]
     forest = by["BM_TrainForest10k"]["real_time"]
     print("\n(c) speed (wall clock; baselines run side by side in the same process)")
-    print(f"    predict a loaded ResNet-50 (73 kernels): {predict:.0f} us "
+    cpu = by["BM_PredictLoadedModel"]["cpu_time"]
+    print(f"    predict a loaded ResNet-50 (73 kernels): {predict:.0f} us, {cpu:.0f} us CPU "
           f"(detecting its kernels, the baseline: {detect:.0f} us; ratio {predict / detect:.2f})")
     print(f"    train every kernel type from 10k rows, 2 jobs: boosted {boosted:.1f} s, "
           f"nn-Meter-style forests {forest:.1f} s (ratio {boosted / forest:.2f})")
@@ -195,11 +196,18 @@ def speed(build, nnjoule, tmp, db):
     if db:
         bundle = os.path.join(tmp, "speed-bundle")
         run([nnjoule, "train", "--db", db, "-o", bundle, "--cv-folds", "0"])
-        e2e = median_wall([nnjoule, "predict", "--zoo", "resnet50", "--predictor", bundle])
+        onnx_dir = os.path.join(tmp, "onnx")
+        run([nnjoule, "zoo", "export", "resnet50", "-o", onnx_dir])
+        onnx = os.path.join(onnx_dir, "resnet50.onnx")
+        e2e = median_wall([nnjoule, "predict", onnx, "--predictor", bundle])
+        zoo = median_wall([nnjoule, "predict", "--zoo", "resnet50", "--predictor", bundle])
+        inspect = median_wall([nnjoule, "inspect", onnx])
         base = median_wall([nnjoule, "--version"])
-        print(f"    nnjoule predict --zoo resnet50 end to end: {e2e * 1000:.0f} ms median of 5 "
-              f"(process start, the baseline: {base * 1000:.0f} ms)")
-        result.update({"predict_cli_resnet50_s": e2e, "process_start_s": base})
+        print(f"    nnjoule predict resnet50.onnx end to end: {e2e * 1000:.0f} ms median of 5 "
+              f"(--zoo resnet50, no file: {zoo * 1000:.0f} ms; baselines: nnjoule inspect of the "
+              f"same file {inspect * 1000:.0f} ms, process start {base * 1000:.0f} ms)")
+        result.update({"predict_cli_resnet50_onnx_s": e2e, "predict_cli_resnet50_zoo_s": zoo,
+                       "inspect_resnet50_onnx_s": inspect, "process_start_s": base})
     return result
 
 

@@ -535,7 +535,9 @@ json to_json(const BundleEvalResult& r) {
 
 std::string render_table(const BundleEvalResult& r, const std::string& bundle_name) {
   std::string s =
-      fmt::format("accuracy of predicted ({}) against the database's values\n", bundle_name);
+      fmt::format("accuracy of predicted ({}) against the database's values (its kernel rows "
+                  "may include the bundle's own training rows)\n",
+                  bundle_name);
   KernelCvResult k;
   k.rows = r.kernels;
   k.overall = r.kernels_overall;

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <xgboost/c_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "nnjoule/common/error.hpp"
@@ -227,7 +229,55 @@ Regressor Regressor::from_json(std::string_view text, const std::string& source)
   }
   if (r.roots_.empty()) fail("{}: the model has no trees", source);
   r.json_ = std::string(text);
+  r.build_complete();
   return r;
+}
+
+void Regressor::build_complete() {
+  constexpr int kMaxDepth = 10;
+  // Depth of every tree; give up on deep ones (forests grow to depth 50 and more).
+  int depth = 0;
+  for (uint32_t root : roots_) {
+    std::vector<std::pair<int32_t, int>> stack = {{static_cast<int32_t>(root), 0}};
+    while (!stack.empty()) {
+      const auto [n, d] = stack.back();
+      stack.pop_back();
+      if (d > kMaxDepth) return;
+      depth = std::max(depth, d);
+      if (nodes_[static_cast<size_t>(n)].left >= 0) {
+        stack.push_back({nodes_[static_cast<size_t>(n)].left, d + 1});
+        stack.push_back({nodes_[static_cast<size_t>(n)].right, d + 1});
+      }
+    }
+  }
+  const size_t internal = (size_t{1} << depth) - 1, leaves = size_t{1} << depth;
+  cfeature_.assign(roots_.size() * internal, 0);
+  cthreshold_.assign(roots_.size() * internal, INFINITY);  // always left
+  cleaf_.assign(roots_.size() * leaves, 0.f);
+  for (size_t t = 0; t < roots_.size(); ++t) {
+    uint32_t* feat = cfeature_.data() + t * internal;
+    float* thr = cthreshold_.data() + t * internal;
+    float* leaf = cleaf_.data() + t * leaves;
+    // (xgboost node, heap position, depth)
+    std::vector<std::tuple<int32_t, size_t, int>> stack = {{static_cast<int32_t>(roots_[t]), 0, 0}};
+    while (!stack.empty()) {
+      const auto [n, pos, d] = stack.back();
+      stack.pop_back();
+      const Node& node = nodes_[static_cast<size_t>(n)];
+      if (node.left < 0) {
+        // A leaf at depth d: its always-left chain ends at the leftmost bottom position.
+        size_t p = pos;
+        for (int k = d; k < depth; ++k) p = 2 * p + 1;
+        leaf[p - internal] = node.value;
+        continue;
+      }
+      feat[pos] = node.feature;
+      thr[pos] = node.value;
+      stack.push_back({node.left, 2 * pos + 1, d + 1});
+      stack.push_back({node.right, 2 * pos + 2, d + 1});
+    }
+  }
+  depth_ = depth;
 }
 
 std::vector<double> Regressor::predict(const Matrix& x) const {
@@ -237,6 +287,24 @@ std::vector<double> Regressor::predict(const Matrix& x) const {
   // Tree by tree over all rows: each tree's nodes stay in L1 while every row walks it (row by
   // row, a 500-tree model streams ~100 KB per row). Same float sums as predict_one.
   std::vector<float> sum(x.rows, base_score_);
+  // Missing values need XGBoost's default directions: the node walk.
+  const bool missing =
+      std::any_of(x.data.begin(), x.data.end(), [](float v) { return std::isnan(v); });
+  if (!cleaf_.empty() && !missing) {
+    const size_t internal = (size_t{1} << depth_) - 1, leaves = size_t{1} << depth_;
+    for (size_t t = 0; t < roots_.size(); ++t) {
+      const uint32_t* feat = cfeature_.data() + t * internal;
+      const float* thr = cthreshold_.data() + t * internal;
+      const float* leaf = cleaf_.data() + t * leaves;
+      for (size_t r = 0; r < x.rows; ++r) {
+        const float* row = x.data.data() + r * x.cols;
+        size_t p = 0;
+        for (int d = 0; d < depth_; ++d) p = 2 * p + 1 + (row[feat[p]] >= thr[p] ? 1 : 0);
+        sum[r] += leaf[p - internal];
+      }
+    }
+    return std::vector<double>(sum.begin(), sum.end());
+  }
   const Node* nodes = nodes_.data();
   for (uint32_t root : roots_) {
     for (size_t r = 0; r < x.rows; ++r) {

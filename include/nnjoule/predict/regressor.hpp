@@ -77,6 +77,14 @@ class Regressor {
   float base_score_ = 0;
   std::vector<Node> nodes_;      // every tree's nodes, children as absolute indices
   std::vector<uint32_t> roots_;  // root node of each tree
+  // Shallow ensembles (the boosted defaults) are also laid out as complete binary trees of
+  // depth `depth_`: a row walks exactly depth_ levels without a branch to mispredict (a leaf
+  // above the bottom becomes a chain of always-left nodes). Empty for deep forests.
+  void build_complete();
+  int depth_ = 0;
+  std::vector<uint32_t> cfeature_;  // per tree 2^depth - 1 internal nodes, heap order
+  std::vector<float> cthreshold_;
+  std::vector<float> cleaf_;  // per tree 2^depth leaves
 };
 
 // XGBoost's own prediction for a model's JSON (for tests and the benchmark's baseline).
