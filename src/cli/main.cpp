@@ -32,10 +32,36 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("nnjoule ") + nnjoule::kVersion);
   app.require_subcommand(1);
   nnjoule::cli::CommandRegistry::install(app);
+  // CLI11 would only say "A subcommand is required" for a misspelt command.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* c : app.get_subcommands({})) {
+      known = known || c->check_name(argv[1]);
+      names += (names.empty() ? "" : ", ") + c->get_name();
+    }
+    if (!known) {
+      std::cerr << "nnjoule: error: unknown command '" << argv[1] << "' (commands: " << names
+                << ")\n";
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a command's chosen exit status (130 after Ctrl-C)
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors are bad input like any other: one line, exit 1.
+    std::cerr << "nnjoule: error: " << e.what() << " (see --help)\n";
+    return 1;
   } catch (const nnjoule::Error& e) {
     std::cerr << "nnjoule: error: " << e.what() << "\n";
     return 1;

@@ -25,13 +25,20 @@ bool is_scalar_const(const Graph& g, const std::string& t, double value) {
   return std::fabs(v - value) < 1e-5 * std::max(1.0, std::fabs(value));
 }
 
-bool is_gap(const Graph& g, const Node& n) {
+// A mean over H and W of a 4-D tensor; keepdims 0 (torchvision's MnasNet, ShuffleNetV2) only
+// drops the unit dimensions, which costs nothing.
+bool is_spatial_mean(const Graph& g, const Node& n) {
   if (n.op_type == "GlobalAveragePool") return true;
-  if (n.op_type != "ReduceMean" || n.attr_int("keepdims", 1) == 0) return false;
+  if (n.op_type != "ReduceMean") return false;
   const auto rank = static_cast<int64_t>(g.shape(n.inputs[0]).size());
   std::set<int64_t> axes;
   for (int64_t a : n.attr_ints("axes")) axes.insert(a < 0 ? a + rank : a);
   return rank == 4 && axes == std::set<int64_t>{2, 3};
+}
+
+// The squeeze of an SE block must keep the dimensions so the gate broadcasts.
+bool is_gap(const Graph& g, const Node& n) {
+  return is_spatial_mean(g, n) && (n.op_type == "GlobalAveragePool" || n.attr_int("keepdims", 1) != 0);
 }
 
 bool is_depthwise(const Graph& g, const Node& n) {
@@ -68,7 +75,7 @@ std::string op_class(const Graph& g, const Node& n) {
   if (op == "MaxPool") return "maxpool";
   if (op == "AveragePool") return "avgpool";
   if (op == "GlobalAveragePool") return "global-avgpool";
-  if (op == "ReduceMean") return is_gap(g, n) ? "global-avgpool" : "reducemean";
+  if (op == "ReduceMean") return is_spatial_mean(g, n) ? "global-avgpool" : "reducemean";
   if (op == "Add") return "add";
   if (op == "Sub") return "sub";
   if (op == "Mul") return "mul";

@@ -185,7 +185,8 @@ Outputs unary_kernel(GraphBuilder& b, const Config& c) {
   if (t == "transpose") return {b.transpose(x, {0, 2, 3, 1})};  // NCHW -> NHWC
   if (t == "pad") return {b.pad(x, {0, 0, 1, 1, 0, 0, 1, 1})};
   // torchvision's x.mean([2, 3]) (keepdims 0; with keepdims it is a global average pool).
-  if (t == "reducemean") return {b.reduce_mean(x, {2, 3}, false)};
+  // Over channels: a mean over H and W is a global-avgpool kernel.
+  if (t == "reducemean") return {b.reduce_mean(x, {1}, true)};
   if (t == "gather") {
     // A channel permutation (reversed order): Gather along channels with constant indices.
     std::vector<int64_t> idx(static_cast<size_t>(cin));

@@ -25,11 +25,6 @@ Graph net() {
   return b.finish({b.fc(b.flatten(b.global_avgpool(y)), 5), y});
 }
 
-bool one_error_line(const nnjoule::testing::CliResult& r, const std::string& part) {
-  return r.exit_code == 1 && r.err.rfind("nnjoule: error: ", 0) == 0 &&
-         r.err.find(part) != std::string::npos && r.err.find('\n') == r.err.size() - 1;
-}
-
 }  // namespace
 
 TEST(ExecCli, RunsAndReportsMeasuredLatency) {

@@ -118,17 +118,29 @@ TEST(InspectCli, CustomRulesChangeTheKernels) {
 }
 
 TEST(InspectCli, BadInputsFailWithOneLine) {
+  using nnjoule::testing::one_error_line;
   TempDir dir;
-  auto one_line_error = [](const nnjoule::testing::CliResult& r, const std::string& needle) {
-    EXPECT_EQ(r.exit_code, 1);
-    EXPECT_TRUE(r.out.empty()) << r.out;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  };
-  one_line_error(run_cli({"inspect", (dir / "missing.onnx").string()}), "missing.onnx");
+  auto r = run_cli({"inspect", (dir / "missing.onnx").string()});
+  EXPECT_TRUE(one_error_line(r, "missing.onnx")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
   nnjoule::testing::write_text(dir / "garbage.onnx", "this is not a protobuf at all");
-  one_line_error(run_cli({"inspect", (dir / "garbage.onnx").string()}), "garbage.onnx");
+  r = run_cli({"inspect", (dir / "garbage.onnx").string()});
+  EXPECT_TRUE(one_error_line(r, "garbage.onnx")) << r.err;
   nnjoule::testing::write_text(dir / "bad.json", "{\"BF_conv_bn\": 3}");
-  one_line_error(run_cli({"inspect", "--rules", (dir / "bad.json").string(), write_block(dir)}),
-                 "bad.json");
+  r = run_cli({"inspect", "--rules", (dir / "bad.json").string(), write_block(dir)});
+  EXPECT_TRUE(one_error_line(r, "bad.json")) << r.err;
+}
+
+// Usage errors are bad input too: one line and exit status 1, not CLI11's multi-line usage.
+TEST(InspectCli, UsageErrorsAreOneLine) {
+  using nnjoule::testing::one_error_line;
+  auto r = run_cli({"inspect"});
+  EXPECT_TRUE(one_error_line(r, "model is required")) << r.err;
+  r = run_cli({"inspect", "--no-such-flag", "m.onnx"});
+  EXPECT_TRUE(one_error_line(r, "--no-such-flag")) << r.err;
+  r = run_cli({"no-such-command"});
+  EXPECT_TRUE(one_error_line(r, "no-such-command")) << r.err;
+  r = run_cli({"inspect", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--rules"), std::string::npos) << r.out;
 }

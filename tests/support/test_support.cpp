@@ -60,6 +60,11 @@ CliResult run_cli(const std::vector<std::string>& args) {
   return r;
 }
 
+bool one_error_line(const CliResult& r, const std::string& part) {
+  return r.exit_code == 1 && r.err.rfind("nnjoule: error: ", 0) == 0 &&
+         r.err.find(part) != std::string::npos && r.err.find('\n') == r.err.size() - 1;
+}
+
 fs::path shared_data() {
   if (const char* env = std::getenv("NNJOULE_TEST_DATA")) return env;
   fs::path p = NNJOULE_TEST_DATA;
@@ -72,6 +77,8 @@ void write_text(const fs::path& path, const std::string& text) {
   o << text;
 }
 
-std::string read_text(const fs::path& path) { return slurp(path); }
+std::string read_text(const fs::path& path) {
+  return slurp(path);
+}
 
 }  // namespace nnjoule::testing

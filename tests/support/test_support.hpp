@@ -26,6 +26,9 @@ struct CliResult {
 };
 // Runs the built nnjoule binary with the given arguments (no shell quoting needed).
 CliResult run_cli(const std::vector<std::string>& args);
+// Exit status 1 and one stderr line "nnjoule: error: ..." containing `part`:
+// what every bad input must produce.
+bool one_error_line(const CliResult& r, const std::string& part);
 
 // ../shared/data as configured at build time; empty when absent on this machine.
 std::filesystem::path shared_data();

@@ -370,7 +370,7 @@ const std::vector<Expected>& table() {
         {"concat", 16},
         {"channelshuffle", 16},
         {"maxpool", 1},
-        {"reducemean", 1},
+        {"global-avgpool", 1},
         {"fc", 1}}},
       // Stem (conv, separable conv) + 16 inverted residuals, 10 residual adds.
       {"mnasnet",
@@ -384,7 +384,7 @@ const std::vector<Expected>& table() {
         {"dwconv-bn-relu", 17},
         {"conv-bn", 17},
         {"add", 10},
-        {"reducemean", 1},
+        {"global-avgpool", 1},
         {"fc", 1}}},
       // 20 mobile inverted blocks (2 searched away as zero ops), 13 shortcuts.
       {"proxylessnas",
