@@ -23,6 +23,7 @@ struct EvaluateOptions {
   std::string mode = "boosted";
   std::string features = "full";
   bool linear_target = false;
+  bool no_work_base = false;
   int jobs = 2;
   uint64_t seed = 0;
   std::optional<int64_t> threads;
@@ -42,6 +43,7 @@ void run_evaluate(const EvaluateOptions& o) {
   to.mode = predict::parse_mode(o.mode);
   to.feature_set = predict::parse_feature_set(o.features);
   to.log_target = !o.linear_target;
+  to.work_base = !o.no_work_base;
   to.jobs = o.jobs;
   to.seed = o.seed;
   nlohmann::json out = nlohmann::json::object();
@@ -112,6 +114,8 @@ void register_evaluate(CLI::App& app) {
   c->add_option("--mode", o->mode, "boosted (default) or forest");
   c->add_option("--features", o->features, "full (default) or nn-meter");
   c->add_flag("--linear-target", o->linear_target, "Fit targets as they are, not their logs");
+  c->add_flag("--no-work-base", o->no_work_base,
+              "Trees fit energy and latency alone, not their ratio to a linear work base");
   c->add_option("--jobs", o->jobs, "Regressors trained in parallel");
   c->add_option("--seed", o->seed, "Seed of folds and splits");
   c->add_option("--threads", o->threads, "Use rows measured at this thread count");

@@ -28,6 +28,7 @@ struct TrainCliOptions {
   std::string rules;
   std::optional<int64_t> threads;
   bool no_model_kernels = false;
+  bool no_work_base = false;
   bool json = false;
 };
 
@@ -45,6 +46,7 @@ void run_train(const TrainCliOptions& o) {
     to.targets.clear();
     for (const auto& t : o.targets) to.targets.push_back(predict::parse_target(t));
   }
+  to.work_base = !o.no_work_base;
   to.search = o.search;
   to.cv_folds = o.cv_folds;
   to.min_samples = o.min_samples;
@@ -93,6 +95,8 @@ void register_train(CLI::App& app) {
   c->add_option("--threads", o->threads, "Use rows measured at this thread count");
   c->add_flag("--no-model-kernels", o->no_model_kernels,
               "Leave out kernels timed inside measured models");
+  c->add_flag("--no-work-base", o->no_work_base,
+              "Trees fit energy and latency alone, not their ratio to a linear work base");
   c->add_flag("--json", o->json, "Print the bundle manifest as JSON");
   c->callback([o] { run_train(*o); });
 }

@@ -255,6 +255,7 @@ Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& o,
     e.cv = tr.cv;
     e.file = model_file(tr.type, tr.target);
     e.sha = content_hash(tr.regressor.to_json());
+    e.base = tr.base;
     e.model = std::make_shared<LazyRegressor>(std::move(tr.regressor));
     p.regressors_.push_back(std::move(e));
   }
@@ -436,7 +437,13 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
       }
       const auto v = reg.regressor().predict(m);
       for (size_t j = 0; j < us.size(); ++j) {
-        pred[us[j]].set(t, info_.log_target ? std::exp(v[j]) : v[j]);
+        double y = info_.log_target ? std::exp(v[j]) : v[j];
+        if (reg.base) {
+          const KernelInput& k = in[unique[us[j]]];
+          const KernelSizes z = kernel_sizes(k.type, k.config);  // features succeeded: sizable
+          y *= reg.base->eval(z.flops / 1e6, z.bytes / 1e6);
+        }
+        pred[us[j]].set(t, y);
       }
     }
   }
@@ -609,7 +616,8 @@ json Predictor::manifest() const {
         {"rows", r.rows},
         {"searched", r.searched},
         {"params", r.params.to_json()},
-        {"cv", r.cv ? r.cv->to_json() : json(nullptr)}};
+        {"cv", r.cv ? r.cv->to_json() : json(nullptr)},
+        {"work_base", r.base ? r.base->to_json() : json(nullptr)}};
   }
   json rates = json::object();
   for (const auto& [k, r] : rates_) rates[k] = rates_json(r);
@@ -767,6 +775,10 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
         e.searched = mj.at("searched").get<bool>();
         e.params = RegressorParams::from_json(mj.at("params"), src);
         if (!mj.at("cv").is_null()) e.cv = accuracy_from(mj.at("cv"));
+        if (mj.contains("work_base") && !mj.at("work_base").is_null()) {
+          e.base =
+              WorkBase::from_json(mj.at("work_base"), fmt::format("{} {} {}", src, type, tname));
+        }
         const fs::path mf = dir / e.file;
         if (!fs::exists(mf))
           fail("{}: missing (listed in {} for {} {})", mf.string(), kManifest, type, tname);

@@ -91,7 +91,8 @@ KernelCvResult kernel_cross_validation(const KernelDataset& ds, const KernelCvOp
             : default_params(job.type, o.train.mode, d.x.rows, d.feature_names.size());
     p.seed = hash_mix(o.seed, hash_string(job.type));
     p.threads = 1;
-    const auto pred = cross_val_predict(d.x, d.y, folds, p, o.train.log_target);
+    const auto pred =
+        cross_val_predict(d, folds, p, o.train.log_target, uses_work_base(job.target, o.train));
     for (size_t r = 0; r < d.x.rows; ++r) res.predicted[d.sample_index[r]].set(job.target, pred[r]);
     rows[j] = KernelCvRow{job.type, job.target, accuracy(pred, d.y), p};
   });
@@ -534,10 +535,10 @@ json to_json(const BundleEvalResult& r) {
 }
 
 std::string render_table(const BundleEvalResult& r, const std::string& bundle_name) {
-  std::string s =
-      fmt::format("accuracy of predicted ({}) against the database's values (its kernel rows "
-                  "may include the bundle's own training rows)\n",
-                  bundle_name);
+  std::string s = fmt::format(
+      "accuracy of predicted ({}) against the database's values (its kernel rows "
+      "may include the bundle's own training rows)\n",
+      bundle_name);
   KernelCvResult k;
   k.rows = r.kernels;
   k.overall = r.kernels_overall;

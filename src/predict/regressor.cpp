@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
-#include <tuple>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "nnjoule/common/error.hpp"
 

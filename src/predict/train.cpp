@@ -156,10 +156,14 @@ TypeData type_data(const KernelDataset& ds, const std::string& type, Target targ
            target_name(target), *v);
     }
     row.clear();
-    with_context(fmt::format("{}: sample {}", ds.source, s.id),
-                 [&] { append_features(type, s.config, set, row); });
+    const KernelSizes z = with_context(fmt::format("{}: sample {}", ds.source, s.id), [&] {
+      append_features(type, s.config, set, row);
+      return kernel_sizes(type, s.config);
+    });
     d.x.append_row(row);
     d.y.push_back(*v);
+    d.mflops.push_back(z.flops / 1e6);
+    d.mb.push_back(z.bytes / 1e6);
     d.sample_index.push_back(i);
   }
   return d;
@@ -176,6 +180,157 @@ std::vector<double> predict_values(const Regressor& r, const Matrix& x, bool log
   if (log_target)
     for (double& e : v) e = std::exp(e);
   return v;
+}
+
+double WorkBase::eval(double mflops, double mb) const {
+  return std::max(floor, per_mflop * mflops + per_mb * mb + constant);
+}
+
+nlohmann::json WorkBase::to_json() const {
+  return {{"energy_or_latency_per_mflop", per_mflop},
+          {"per_mb", per_mb},
+          {"constant", constant},
+          {"floor", floor}};
+}
+
+WorkBase WorkBase::from_json(const nlohmann::json& j, const std::string& source) {
+  WorkBase b;
+  try {
+    b.per_mflop = j.at("energy_or_latency_per_mflop").get<double>();
+    b.per_mb = j.at("per_mb").get<double>();
+    b.constant = j.at("constant").get<double>();
+    b.floor = j.at("floor").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: bad work base: {}", source, e.what());
+  }
+  if (b.per_mflop < 0 || b.per_mb < 0 || b.constant < 0 || !(b.floor > 0)) {
+    fail("{}: work base out of range", source);
+  }
+  return b;
+}
+
+std::optional<WorkBase> fit_work_base(std::span<const double> mflops, std::span<const double> mb,
+                                      std::span<const double> y) {
+  const size_t n = y.size();
+  if (n < 3 || mflops.size() != n || mb.size() != n) return std::nullopt;
+  std::optional<WorkBase> best;
+  double best_err = INFINITY;
+  // Columns: 0 MFLOPs, 1 MB, 2 constant; each subset solved by weighted least squares
+  // (weights 1 / y^2: relative error), kept when every coefficient is positive.
+  for (int mask = 1; mask < 8; ++mask) {
+    std::vector<int> cols;
+    for (int c = 0; c < 3; ++c)
+      if (mask & (1 << c)) cols.push_back(c);
+    const size_t k = cols.size();
+    double a[3][4] = {};
+    auto col = [&](size_t i, int c) { return c == 0 ? mflops[i] : c == 1 ? mb[i] : 1.0; };
+    for (size_t i = 0; i < n; ++i) {
+      const double w = 1.0 / (y[i] * y[i]);
+      for (size_t p = 0; p < k; ++p) {
+        for (size_t q = 0; q < k; ++q) a[p][q] += w * col(i, cols[p]) * col(i, cols[q]);
+        a[p][k] += w * col(i, cols[p]) * y[i];
+      }
+    }
+    bool ok = true;
+    for (size_t c = 0; c < k && ok; ++c) {  // Gauss-Jordan with partial pivoting
+      size_t piv = c;
+      for (size_t r = c + 1; r < k; ++r)
+        if (std::fabs(a[r][c]) > std::fabs(a[piv][c])) piv = r;
+      if (std::fabs(a[piv][c]) < 1e-300) {
+        ok = false;
+        break;
+      }
+      for (size_t q = 0; q <= k; ++q) std::swap(a[c][q], a[piv][q]);
+      for (size_t r = 0; r < k; ++r) {
+        if (r == c) continue;
+        const double f = a[r][c] / a[c][c];
+        for (size_t q = c; q <= k; ++q) a[r][q] -= f * a[c][q];
+      }
+    }
+    if (!ok) continue;
+    WorkBase b;
+    for (size_t c = 0; c < k; ++c) {
+      const double v = a[c][k] / a[c][c];
+      if (!(v > 0) || !std::isfinite(v)) ok = false;
+      (cols[c] == 0 ? b.per_mflop : cols[c] == 1 ? b.per_mb : b.constant) = v;
+    }
+    if (!ok) continue;
+    double err = 0, floor = INFINITY;
+    for (size_t i = 0; i < n; ++i) {
+      const double v = b.per_mflop * mflops[i] + b.per_mb * mb[i] + b.constant;
+      if (!(v > 0)) {
+        ok = false;
+        break;
+      }
+      floor = std::min(floor, v);
+      err += (v - y[i]) * (v - y[i]) / (y[i] * y[i]);
+    }
+    if (!ok || err >= best_err) continue;
+    b.floor = floor;
+    best = b;
+    best_err = err;
+  }
+  return best;
+}
+
+bool uses_work_base(Target t, const TrainOptions& o) {
+  return o.work_base && o.log_target && t != Target::kPower;
+}
+
+FittedModel fit_model(const TypeData& d, std::span<const size_t> rows, const RegressorParams& p,
+                      bool log_target, bool work_base) {
+  std::vector<size_t> all;
+  if (rows.empty()) {
+    all.resize(d.x.rows);
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    rows = all;
+  }
+  std::vector<double> y, f, b;
+  for (size_t i : rows) {
+    y.push_back(d.y[i]);
+    f.push_back(d.mflops[i]);
+    b.push_back(d.mb[i]);
+  }
+  FittedModel m;
+  if (work_base && log_target) m.base = fit_work_base(f, b, y);
+  std::vector<double> target = y;
+  if (m.base) {
+    for (size_t j = 0; j < y.size(); ++j) target[j] = y[j] / m.base->eval(f[j], b[j]);
+  }
+  m.trees = fit(d.x.select(rows), target, p, log_target);
+  return m;
+}
+
+std::vector<double> predict_model(const FittedModel& m, const Matrix& x,
+                                  std::span<const double> mflops, std::span<const double> mb,
+                                  bool log_target) {
+  auto v = predict_values(m.trees, x, log_target);
+  if (m.base) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] *= m.base->eval(mflops[i], mb[i]);
+  }
+  return v;
+}
+
+std::vector<double> cross_val_predict(const TypeData& d, std::span<const int> folds,
+                                      const RegressorParams& p, bool log_target, bool work_base) {
+  if (folds.size() != d.x.rows) fail("cross-validation: size mismatch");
+  const int k = folds.empty() ? 0 : *std::max_element(folds.begin(), folds.end()) + 1;
+  std::vector<double> out(d.x.rows, std::nan(""));
+  for (int f = 0; f < k; ++f) {
+    std::vector<size_t> tr, te;
+    for (size_t i = 0; i < d.x.rows; ++i) (folds[i] == f ? te : tr).push_back(i);
+    if (te.empty()) continue;
+    if (tr.empty()) fail("cross-validation: fold {} leaves no training rows", f);
+    const FittedModel m = fit_model(d, tr, p, log_target, work_base);
+    std::vector<double> mf, mb;
+    for (size_t i : te) {
+      mf.push_back(d.mflops[i]);
+      mb.push_back(d.mb[i]);
+    }
+    const auto pred = predict_model(m, d.x.select(te), mf, mb, log_target);
+    for (size_t j = 0; j < te.size(); ++j) out[te[j]] = pred[j];
+  }
+  return out;
 }
 
 std::vector<double> cross_val_predict(const Matrix& x, std::span<const double> y,
@@ -227,7 +382,7 @@ TrainedRegressor train_one(const KernelDataset& ds, const Job& job, const TrainO
     double best = INFINITY;
     for (RegressorParams p : search_grid(job.type, o.mode, d.x.rows, nf)) {
       p.seed = seed;
-      const auto pred = cross_val_predict(d.x, d.y, folds, p, o.log_target);
+      const auto pred = cross_val_predict(d, folds, p, o.log_target, uses_work_base(job.target, o));
       const double score = accuracy(pred, d.y).rmspe;
       if (score < best - 1e-9) {
         best = score;
@@ -241,10 +396,13 @@ TrainedRegressor train_one(const KernelDataset& ds, const Job& job, const TrainO
   t.params = chosen;
   if (o.cv_folds >= 2 && d.x.rows >= 4) {
     const auto folds = kfold_assignment(d.x.rows, k, hash_mix(seed, 2));
-    const auto pred = cross_val_predict(d.x, d.y, folds, chosen, o.log_target);
+    const auto pred =
+        cross_val_predict(d, folds, chosen, o.log_target, uses_work_base(job.target, o));
     t.cv = accuracy(pred, d.y);
   }
-  t.regressor = fit(d.x, d.y, chosen, o.log_target);
+  FittedModel m = fit_model(d, {}, chosen, o.log_target, uses_work_base(job.target, o));
+  t.regressor = std::move(m.trees);
+  t.base = m.base;
   return t;
 }
 

@@ -117,8 +117,9 @@ struct RegressorEntry {
   bool searched = false;
   size_t rows = 0;
   std::optional<Accuracy> cv;
-  std::string file;  // "<type>.<target>.json"
-  std::string sha;   // content hash of the model's JSON
+  std::string file;              // "<type>.<target>.json"
+  std::string sha;               // content hash of the model's JSON
+  std::optional<WorkBase> base;  // the trees predict y / base (energy, latency)
   std::shared_ptr<LazyRegressor> model;
 
   const Regressor& regressor() const { return model->get(); }

@@ -19,6 +19,7 @@ struct TrainOptions {
   Mode mode = Mode::kBoosted;
   FeatureSet feature_set = FeatureSet::kFull;
   bool log_target = true;  // fit log(y): errors become relative, as the metrics are
+  bool work_base = true;   // energy and latency relative to a linear work base (WorkBase)
   bool search = false;     // cross-validated grid search per type and target
   int cv_folds = 5;        // folds for the CV metrics stored in the bundle; 0 = none
   size_t min_samples = 5;  // types with fewer rows get no regressor (a labelled fallback)
@@ -45,9 +46,28 @@ struct TypeData {
   std::vector<std::string> feature_names;
   Matrix x;
   std::vector<double> y;
+  std::vector<double> mflops, mb;    // work of each row (kernel_sizes): FLOPs / 1e6, bytes / 1e6
   std::vector<size_t> sample_index;  // index into KernelDataset::samples of each row
 };
 TypeData type_data(const KernelDataset& ds, const std::string& type, Target target, FeatureSet set);
+
+// The work base of energy and latency: a non-negative linear function of a kernel's MFLOPs and
+// MB moved, fitted per type on relative error. The trees then fit log(y / base): how far a
+// kernel is from the type's typical cost per unit of work. Trees predict a constant beyond the
+// largest kernels they saw; with the base a prediction still scales with the work there.
+struct WorkBase {
+  double per_mflop = 0, per_mb = 0, constant = 0;
+  double floor = 0;  // the smallest base over the training rows: a lower clamp
+  double eval(double mflops, double mb) const;
+  nlohmann::json to_json() const;
+  static WorkBase from_json(const nlohmann::json& j, const std::string& source);
+};
+// Least relative squares over the subsets of {MFLOPs, MB, 1} whose coefficients come out
+// positive; nullopt when none does.
+std::optional<WorkBase> fit_work_base(std::span<const double> mflops, std::span<const double> mb,
+                                      std::span<const double> y);
+// Whether a target gets a work base (energy and latency do; power does not scale with work).
+bool uses_work_base(Target t, const TrainOptions& o);
 
 // Fits one regressor; with log_target the model predicts log(y).
 Regressor fit(const Matrix& x, std::span<const double> y, const RegressorParams& p,
@@ -55,10 +75,24 @@ Regressor fit(const Matrix& x, std::span<const double> y, const RegressorParams&
 // Back-transformed predictions.
 std::vector<double> predict_values(const Regressor& r, const Matrix& x, bool log_target);
 
+// A regressor with its optional work base.
+struct FittedModel {
+  Regressor trees;
+  std::optional<WorkBase> base;
+};
+// Fits rows `rows` of d (all when empty); the base only with a log target and `work_base`.
+FittedModel fit_model(const TypeData& d, std::span<const size_t> rows, const RegressorParams& p,
+                      bool log_target, bool work_base);
+std::vector<double> predict_model(const FittedModel& m, const Matrix& x,
+                                  std::span<const double> mflops, std::span<const double> mb,
+                                  bool log_target);
+
 // Out-of-fold predictions for every row under the given fold assignment.
 std::vector<double> cross_val_predict(const Matrix& x, std::span<const double> y,
                                       std::span<const int> folds, const RegressorParams& p,
                                       bool log_target);
+std::vector<double> cross_val_predict(const TypeData& d, std::span<const int> folds,
+                                      const RegressorParams& p, bool log_target, bool work_base);
 
 struct TrainedRegressor {
   std::string type;
@@ -69,6 +103,7 @@ struct TrainedRegressor {
   size_t rows = 0;
   std::optional<Accuracy> cv;  // out-of-fold accuracy with `params`
   Regressor regressor;
+  std::optional<WorkBase> base;
 };
 
 // Trains every (type, target) with at least min_samples rows. Deterministic for a seed.
