@@ -5,7 +5,8 @@
     cross-validation, nnjoule (XGBoost, boosted, log targets) beside scikit-learn's
     RandomForestRegressor with nn-Meter's per-kernel hyperparameters on nn-Meter's features,
     on the same folds (nnjoule writes them, this script reads them).
-(b) this machine: latency of unseen zoo models at 1 thread (needs collected data: --db).
+(b) this machine: latency of unseen zoo models at 1 thread, 5-fold over models and leave one
+    family out (needs collected data: --db).
 (c) speed: bench_predict_speed (predicting a loaded ResNet-50; training 10k rows) and
     `nnjoule predict` of ResNet-50 end to end, each beside a baseline run in the same process.
 
@@ -237,11 +238,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         results["deepen2023"] = deepen2023(nnjoule, a.data, tmp, a.skip_sklearn, a.seeds)
         if a.db:
-            out = json.loads(run([nnjoule, "evaluate", "--db", a.db, "--models", "family",
-                                  "--threads", "1", "--json"]))
-            results["this_machine"] = out["models"]
-            print("\n(b) this machine, unseen zoo models (leave one family out), 1 thread:")
-            print(run([nnjoule, "evaluate", "--db", a.db, "--models", "family", "--threads", "1"]))
+            results["this_machine"] = {}
+            for split, title in [("kfold", "5-fold over models (every model held out once)"),
+                                 ("family", "leave one family out")]:
+                cmd = [nnjoule, "evaluate", "--db", a.db, "--models", split, "--threads", "1"]
+                out = json.loads(run(cmd + ["--json"]))
+                results["this_machine"][split] = out["models"]
+                print(f"\n(b) this machine, unseen zoo models, {title}, 1 thread:")
+                print(run(cmd))
         else:
             print("\n(b) this machine: skipped (no --db with collected kernels and models)")
         if not a.skip_speed:

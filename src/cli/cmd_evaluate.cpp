@@ -32,7 +32,7 @@ struct EvaluateOptions {
 
 void run_evaluate(const EvaluateOptions& o) {
   if (o.predictor.empty() && !o.kernel_cv && o.models.empty()) {
-    fail("evaluate needs --predictor BUNDLE, --kernel-cv or --models random|family");
+    fail("evaluate needs --predictor BUNDLE, --kernel-cv or --models random|kfold|family");
   }
   const store::Store db(o.db, {.read_only = true});
   const store::Device dev = predict::select_device(db, o.device);
@@ -84,6 +84,7 @@ void run_evaluate(const EvaluateOptions& o) {
     predict::ModelEvalOptions mo;
     mo.split = predict::parse_split(o.models);
     mo.test_share = o.test_share;
+    mo.folds = o.folds;
     mo.seed = o.seed;
     mo.train = to;
     const auto models = predict::read_model_samples(db, dev, ds, ro);
@@ -105,11 +106,12 @@ void register_evaluate(CLI::App& app) {
   c->add_option("--db", o->db, "Energy dataset")->required();
   c->add_option("--device", o->device, "Device name in the dataset (default: the only one)");
   c->add_flag("--kernel-cv", o->kernel_cv, "k-fold cross-validation per kernel type");
-  c->add_option("--folds", o->folds, "Folds of --kernel-cv");
+  c->add_option("--folds", o->folds, "Folds of --kernel-cv and --models kfold (default 5)");
   c->add_option("--export-folds", o->export_folds,
                 "Write the folds, features and predictions of --kernel-cv as JSON");
   c->add_option("--models", o->models,
-                "Unseen-model evaluation: random (hold out a share) or family (leave one out)");
+                "Unseen-model evaluation: random (hold out a share), kfold (every model held "
+                "out once, --folds folds of models) or family (leave one family out)");
   c->add_option("--test-share", o->test_share, "Share of models held out by --models random");
   c->add_option("--mode", o->mode, "boosted (default) or forest");
   c->add_option("--features", o->features, "full (default) or nn-meter");

@@ -186,13 +186,22 @@ json export_folds(const KernelDataset& ds, const KernelCvResult& r) {
 // ---- model level -----------------------------------------------------------------------
 
 std::string_view split_name(Split s) {
-  return s == Split::kRandom ? "random" : "leave-one-family-out";
+  switch (s) {
+    case Split::kRandom:
+      return "random";
+    case Split::kKFold:
+      return "k-fold";
+    case Split::kLeaveOneFamilyOut:
+      return "leave-one-family-out";
+  }
+  return "?";
 }
 
 Split parse_split(std::string_view name) {
   if (name == "random") return Split::kRandom;
+  if (name == "kfold" || name == "k-fold") return Split::kKFold;
   if (name == "family" || name == "leave-one-family-out") return Split::kLeaveOneFamilyOut;
-  fail("unknown split '{}' (expected random or family)", name);
+  fail("unknown split '{}' (expected random, kfold or family)", name);
 }
 
 namespace {
@@ -262,8 +271,10 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
   // Rounds: each a set of held-out model indices.
   std::vector<std::vector<size_t>> rounds;
   std::vector<std::string> round_names;
-  if (o.split == Split::kRandom) {
-    if (models.size() < 2) fail("random split needs at least 2 models, got {}", models.size());
+  if (o.split == Split::kRandom || o.split == Split::kKFold) {
+    if (models.size() < 2) {
+      fail("{} split needs at least 2 models, got {}", split_name(o.split), models.size());
+    }
     std::vector<size_t> order(models.size());
     std::iota(order.begin(), order.end(), 0);
     Rng rng(hash_mix(o.seed, 0x5eed));
@@ -271,11 +282,19 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       std::swap(order[i - 1],
                 order[static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(i - 1)))]);
     }
-    const size_t n_test = std::clamp<size_t>(
-        static_cast<size_t>(std::lround(o.test_share * static_cast<double>(models.size()))), 1,
-        models.size() - 1);
-    rounds.push_back({order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_test)});
-    round_names.push_back("random");
+    if (o.split == Split::kRandom) {
+      const size_t n_test = std::clamp<size_t>(
+          static_cast<size_t>(std::lround(o.test_share * static_cast<double>(models.size()))), 1,
+          models.size() - 1);
+      rounds.push_back({order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_test)});
+      round_names.push_back("random");
+    } else {
+      if (o.folds < 2) fail("k-fold split needs at least 2 folds, got {}", o.folds);
+      const size_t k = std::min(static_cast<size_t>(o.folds), models.size());
+      rounds.resize(k);
+      for (size_t i = 0; i < order.size(); ++i) rounds[i % k].push_back(order[i]);
+      for (size_t f = 0; f < k; ++f) round_names.push_back(fmt::format("fold{}", f));
+    }
   } else {
     std::map<std::string, std::vector<size_t>> fam;
     for (size_t i = 0; i < models.size(); ++i) fam[models[i].family].push_back(i);

@@ -68,12 +68,18 @@ store::Device select_device(const store::Store& db, const std::optional<std::str
     fail("{}: {} device matches '{}' (devices: {})", db.path().string(),
          hits.empty() ? "no" : "more than one", *name, list);
   }
+  // Kernel rows of a device: measured on their own, or timed inside its measured models.
   std::vector<store::Device> with_kernels;
   for (const auto& d : devices) {
     store::KernelQuery q;
     q.device_id = d.id;
     q.require_config = true;
-    if (!db.kernels(q).empty()) with_kernels.push_back(d);
+    store::RowQuery mq;
+    mq.device_id = d.id;
+    const auto breakdown = [](const store::ModelRow& r) { return !r.kernel_latency_ms.empty(); };
+    if (!db.kernels(q).empty() || std::ranges::any_of(db.model_measurements(mq), breakdown)) {
+      with_kernels.push_back(d);
+    }
   }
   if (with_kernels.size() == 1) return with_kernels[0];
   fail("{}: {} devices have kernel rows; choose one with --device (devices: {})",
@@ -93,6 +99,12 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
   std::map<int64_t, size_t> by_threads;
   std::map<std::string, size_t> by_meter;
   for (const auto& r : rows) by_threads[r.threads]++;
+  if (o.model_kernels) {
+    store::RowQuery mq;
+    mq.device_id = device.id;
+    for (const auto& r : db.model_measurements(mq))
+      if (!r.kernel_latency_ms.empty()) by_threads[r.threads]++;
+  }
   int64_t threads = 0;
   if (o.threads) {
     threads = *o.threads;

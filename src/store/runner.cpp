@@ -3,7 +3,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 
 #include "nnjoule/common/error.hpp"
@@ -121,7 +123,11 @@ class EngineRunner : public Runner {
     if (breakdown) {
       exec::HarnessOptions ho;
       ho.warmup = 3;
-      ho.runs = o_.breakdown_runs;
+      // At least breakdown_runs and about a second of runs: medians of a few runs of a small
+      // model follow the machine's momentary load.
+      const double per_run_ms = m.latency_ms && *m.latency_ms > 0 ? *m.latency_ms : 1.0;
+      ho.runs = static_cast<int>(std::clamp(std::ceil(1000.0 / per_run_ms),
+                                            static_cast<double>(o_.breakdown_runs), 2000.0));
       ho.per_step = true;
       const auto lat = exec::measure_latency(compiled, ho);
       const auto timings = exec::per_kernel(compiled, lat, ks);

@@ -97,7 +97,7 @@ TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
       models.push_back(std::move(m));
     }
   }
-  for (Split split : {Split::kRandom, Split::kLeaveOneFamilyOut}) {
+  for (Split split : {Split::kRandom, Split::kKFold, Split::kLeaveOneFamilyOut}) {
     SCOPED_TRACE(split_name(split));
     ModelEvalOptions o;
     o.split = split;
@@ -112,6 +112,13 @@ TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
     if (split == Split::kRandom) {
       EXPECT_LT(by["flops-bytes-linear"]->overall.at(Target::kEnergy).rmspe, 1e-6);
       EXPECT_EQ(by["nnjoule"]->overall.at(Target::kEnergy).n, 4u);  // 30% of 12
+    } else if (split == Split::kKFold) {
+      EXPECT_LT(by["flops-bytes-linear"]->overall.at(Target::kEnergy).rmspe, 1e-6);
+      EXPECT_EQ(by["nnjoule"]->overall.at(Target::kEnergy).n, 12u);  // each model once
+      std::map<std::string, int> seen;
+      for (const auto& row : r.models) seen[row.model]++;
+      EXPECT_EQ(seen.size(), 12u);
+      for (const auto& [name, n] : seen) EXPECT_EQ(n, 1) << name;
     } else {
       EXPECT_EQ(by["nnjoule"]->overall.at(Target::kEnergy).n, 12u);
       EXPECT_EQ(by["nnjoule"]->by_family.size(), 2u);

@@ -13,8 +13,8 @@ using nnjoule::testing::TempDir;
 
 // One device with 6 kernel rows (one with wrong values, one with a wide CI, one at another
 // thread count) and one zoo model
-// measured with per-kernel latencies.
-void fill(const std::filesystem::path& file) {
+// measured with per-kernel latencies; without kernel_rows, only the model.
+void fill(const std::filesystem::path& file, bool kernel_rows = true) {
   store::Store s(file);
   store::Device d;
   d.name = "bench-host";
@@ -26,7 +26,7 @@ void fill(const std::filesystem::path& file) {
   run.provenance = {Origin::kEstimated, "cpu-time model"};
   run.settings = {{"threads", 1}};
   const int64_t run_id = s.begin_run(run);
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < (kernel_rows ? 6 : 0); ++i) {
     store::KernelRow r;
     r.run_id = run_id;
     r.device_id = dev;
@@ -113,6 +113,22 @@ TEST(StoreAdapter, ReadsKernelsModelKernelsAndModels) {
   // The per-op baseline's kernels: every op its own kernel.
   EXPECT_GT(models[0].unfused.size(), models[0].kernels.size());
   for (const auto& k : models[0].unfused) EXPECT_EQ(k.ops.size(), 1u) << k.type;
+}
+
+// A dataset of measured models alone still trains: on the kernels timed inside them.
+TEST(StoreAdapter, ModelBreakdownsAloneAreKernelRows) {
+  TempDir tmp;
+  fill(tmp / "db.sqlite", false);
+  const store::Store db(tmp / "db.sqlite", {.read_only = true});
+  const store::Device dev = select_device(db, std::nullopt);
+  EXPECT_EQ(dev.name, "bench-host");
+  const KernelDataset ds = read_kernel_dataset(db, dev);
+  EXPECT_EQ(ds.device.threads, 1);
+  ASSERT_FALSE(ds.samples.empty());
+  for (const auto& s : ds.samples) EXPECT_EQ(s.model, "resnet18-64");
+  StoreReadOptions standalone_only;
+  standalone_only.model_kernels = false;
+  EXPECT_THROW(read_kernel_dataset(db, dev, standalone_only), Error);
 }
 
 }  // namespace

@@ -50,13 +50,16 @@ nlohmann::json export_folds(const KernelDataset& ds, const KernelCvResult& r);
 
 // ---- model level -----------------------------------------------------------------------
 
-enum class Split { kRandom, kLeaveOneFamilyOut };
+// random: one held-out share; kfold: every model held out once, in k folds of models;
+// family: leave one family out.
+enum class Split { kRandom, kKFold, kLeaveOneFamilyOut };
 std::string_view split_name(Split s);
-Split parse_split(std::string_view name);  // "random" | "family"
+Split parse_split(std::string_view name);  // "random" | "kfold" | "family"
 
 struct ModelEvalOptions {
   Split split = Split::kRandom;
   double test_share = 0.3;  // random split: share of models held out
+  int folds = 5;            // kfold split
   uint64_t seed = 0;
   TrainOptions train;
   kernels::FusionRules fusion = kernels::FusionRules::xnnpack_default();
