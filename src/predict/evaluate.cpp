@@ -523,6 +523,44 @@ json to_json(const ModelEvalResult& r) {
           {"notes", r.notes}};
 }
 
+namespace {
+
+// Each model's measured and predicted latency and energy side by side; `baselines` adds the
+// latency error of other methods.
+std::string side_by_side(const std::vector<ModelPredictionRow>& rows,
+                         const std::vector<std::string>& baselines) {
+  using A = TextTable::Align;
+  std::vector<std::string> head = {"model", "family", "latency_ms measured", "predicted", "error"};
+  for (const auto& b : baselines) head.push_back(b + " error");
+  for (const char* h : {"energy_mj measured", "predicted", "error"}) head.push_back(h);
+  std::vector<A> align(head.size(), A::kRight);
+  align[0] = align[1] = A::kLeft;
+  TextTable side(head, align);
+  auto err = [](const std::optional<double>& p, const std::optional<double>& m) {
+    return p && m && *m > 0 ? fmt::format("{:+.1f}%", 100 * (*p - *m) / *m) : std::string("-");
+  };
+  auto val = [](const std::optional<double>& v) {
+    return v ? format_number(*v) : std::string("-");
+  };
+  for (const auto& m : rows) {
+    const Targets& p = m.predicted.at("nnjoule");
+    std::vector<std::string> row = {m.model, m.family, val(m.measured.latency_ms),
+                                    val(p.latency_ms), err(p.latency_ms, m.measured.latency_ms)};
+    for (const auto& b : baselines) {
+      auto it = m.predicted.find(b);
+      row.push_back(it == m.predicted.end() ? std::string("-")
+                                            : err(it->second.latency_ms, m.measured.latency_ms));
+    }
+    for (const auto& c :
+         {val(m.measured.energy_mj), val(p.energy_mj), err(p.energy_mj, m.measured.energy_mj)})
+      row.push_back(c);
+    side.add_row(row);
+  }
+  return side.render();
+}
+
+}  // namespace
+
 std::string render_table(const ModelEvalResult& r) {
   TextTable t = accuracy_table();
   for (const auto& m : r.methods) add_accuracy_row(t, "all", m.method, m.overall);
@@ -533,6 +571,7 @@ std::string render_table(const ModelEvalResult& r) {
   }
   std::string s = fmt::format("unseen models, {} split; measured energy: {}\n", split_name(r.split),
                               r.energy_origin.empty() ? "none" : r.energy_origin);
+  s += side_by_side(r.models, {"per-op-sum", "flops-bytes-linear"});
   s += t.render();
   for (const auto& n : r.notes) s += "note: " + n + "\n";
   return s;
@@ -563,25 +602,8 @@ std::string render_table(const BundleEvalResult& r, const std::string& bundle_na
   k.overall = r.kernels_overall;
   s += render_table(k);
   if (!r.models.empty()) {
-    using A = TextTable::Align;
-    TextTable side(
-        {"model", "family", "latency_ms measured", "predicted", "error", "energy_mj measured",
-         "predicted", "error"},
-        {A::kLeft, A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight});
-    auto err = [](const std::optional<double>& p, const std::optional<double>& m) {
-      return p && m && *m > 0 ? fmt::format("{:+.1f}%", 100 * (*p - *m) / *m) : std::string("-");
-    };
-    auto val = [](const std::optional<double>& v) {
-      return v ? format_number(*v) : std::string("-");
-    };
-    for (const auto& m : r.models) {
-      const Targets& p = m.predicted.at("nnjoule");
-      side.add_row({m.model, m.family, val(m.measured.latency_ms), val(p.latency_ms),
-                    err(p.latency_ms, m.measured.latency_ms), val(m.measured.energy_mj),
-                    val(p.energy_mj), err(p.energy_mj, m.measured.energy_mj)});
-    }
     s += fmt::format("models: measured (dataset) beside predicted ({})\n", bundle_name);
-    s += side.render();
+    s += side_by_side(r.models, {});
     TextTable t = accuracy_table();
     add_accuracy_row(t, "all", "nnjoule", r.models_overall);
     t.add_separator();

@@ -138,6 +138,21 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
       auto it = models.find(row.model_id);
       if (it == models.end()) continue;
       const store::Model& m = it->second;
+      // A whole-model meter sees no kernel's energy: the model's is split by latency share
+      // (each kernel at the model's average power), and labelled so.
+      double timed_ms = 0;
+      bool all_timed = true;
+      for (size_t i = 0; i < m.kernels.size(); ++i) {
+        const auto l = i < row.kernel_latency_ms.size() ? row.kernel_latency_ms[i] : std::nullopt;
+        if (l && *l > 0)
+          timed_ms += *l;
+        else if (m.kernels[i].flops > 0)
+          all_timed = false;  // a computing kernel without a timing: its share is unknown
+      }
+      const bool split_energy =
+          all_timed && timed_ms > 0 && row.m.energy_mj && *row.m.energy_mj > 0;
+      const Provenance split_origin{Origin::kEstimated,
+                                    row.m.provenance.label() + ", split by kernel latency"};
       for (size_t i = 0; i < m.kernels.size() && i < row.kernel_latency_ms.size(); ++i) {
         const auto& l = row.kernel_latency_ms[i];
         const auto& k = m.kernels[i];
@@ -147,7 +162,11 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
         s.type = k.type;
         s.config = k.config;
         s.targets.latency_ms = *l;
-        s.energy_origin = row.m.provenance;
+        if (split_energy) {
+          s.targets.energy_mj = *row.m.energy_mj * *l / timed_ms;
+          s.targets.power_mw = *s.targets.energy_mj / *l * 1000;
+        }
+        s.energy_origin = split_energy ? split_origin : row.m.provenance;
         s.latency_origin = latency_origin(row.m.provenance);
         s.model = m.name;
         s.family = m.family;

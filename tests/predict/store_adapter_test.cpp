@@ -13,8 +13,9 @@ using nnjoule::testing::TempDir;
 
 // One device with 6 kernel rows (one with wrong values, one with a wide CI, one at another
 // thread count) and one zoo model
-// measured with per-kernel latencies; without kernel_rows, only the model.
-void fill(const std::filesystem::path& file, bool kernel_rows = true) {
+// measured with per-kernel latencies (one missing unless all_timed); without kernel_rows, only
+// the model.
+void fill(const std::filesystem::path& file, bool kernel_rows = true, bool all_timed = false) {
   store::Store s(file);
   store::Device d;
   d.name = "bench-host";
@@ -57,7 +58,7 @@ void fill(const std::filesystem::path& file, bool kernel_rows = true) {
     m.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
     mr.kernel_latency_ms.push_back(0.01);
   }
-  mr.kernel_latency_ms[1].reset();  // a kernel without a timing
+  if (!all_timed) mr.kernel_latency_ms[1].reset();  // a kernel without a timing
   mr.run_id = run_id;
   mr.device_id = dev;
   mr.key = "resnet18-64@1";
@@ -129,6 +130,26 @@ TEST(StoreAdapter, ModelBreakdownsAloneAreKernelRows) {
   StoreReadOptions standalone_only;
   standalone_only.model_kernels = false;
   EXPECT_THROW(read_kernel_dataset(db, dev, standalone_only), Error);
+  for (const auto& s : ds.samples) EXPECT_FALSE(s.targets.energy_mj) << "a kernel has no timing";
+}
+
+// With every kernel timed, the model's energy is split by latency share, and labelled so.
+TEST(StoreAdapter, ModelEnergyIsSplitByKernelLatency) {
+  TempDir tmp;
+  fill(tmp / "db.sqlite", false, true);
+  const store::Store db(tmp / "db.sqlite", {.read_only = true});
+  const KernelDataset ds = read_kernel_dataset(db, select_device(db, std::nullopt));
+  ASSERT_FALSE(ds.samples.empty());
+  double energy = 0;
+  for (const auto& s : ds.samples) {
+    ASSERT_TRUE(s.targets.energy_mj.has_value());
+    energy += *s.targets.energy_mj;
+    EXPECT_NEAR(*s.targets.power_mw, 9.0 / (0.01 * static_cast<double>(ds.samples.size())) * 1000,
+                1e-6);
+    EXPECT_EQ(s.energy_origin.label(),
+              "estimated (estimated (cpu-time model), split by kernel latency)");
+  }
+  EXPECT_NEAR(energy, 9.0, 1e-9);  // the model's measured energy, all of it
 }
 
 }  // namespace
