@@ -11,7 +11,7 @@ namespace nnjoule::cli {
 namespace {
 
 struct ReportArgs {
-  std::string measurements, devices, db, focus, output, title = "nnjoule report";
+  std::string measurements, devices, db, focus, predictor, output, title = "nnjoule report";
   std::vector<std::string> tdp;
 };
 
@@ -23,11 +23,17 @@ void run_report(const ReportArgs& a) {
   score::ScoreInput in;
   std::vector<std::string> sources;
   if (!a.db.empty()) {
-    r = report::load_report_input(a.db, a.focus);
-    in = score::load_score_input(store::Store(a.db, {.read_only = true}));
+    // With a predictor, a database of collected models alone is a report of its predictions.
+    r = report::load_report_input(a.db, a.focus, !a.predictor.empty());
+    if (!r.scores.devices.empty()) {
+      in = score::load_score_input(store::Store(a.db, {.read_only = true}));
+    }
     sources.push_back(std::filesystem::path(a.db).filename().string());
   } else if (!a.focus.empty()) {
     fail("--focus needs --db (the breakdown and the trace come from nnjoule bench)");
+  }
+  if (!a.predictor.empty() && a.db.empty()) {
+    fail("--predictor needs --db (the models it predicts are the ones measured in the database)");
   }
   if (!a.measurements.empty()) {
     score::add_results(in, score::read_measurements_csv(a.measurements));
@@ -39,11 +45,21 @@ void run_report(const ReportArgs& a) {
   r.source.clear();
   for (const auto& s : sources) r.source += (r.source.empty() ? "" : " + ") + s;
   r.scores = score::compute_scores(in);
-  r.predicted_note =
-      "No predictions: this build has no predictor bundles yet (src/predict), so there is "
-      "nothing to compare the measurements with.";
+  if (!a.predictor.empty()) {
+    report::add_predictions(r, a.db, a.predictor);
+  } else {
+    r.predicted_note =
+        "No predictions: give --db FILE and --predictor BUNDLE to compare the models measured "
+        "in the database with a predictor's estimates (nnjoule train --db FILE -o BUNDLE trains "
+        "one "
+        "from the database's kernel rows; nnjoule build-predictor measures this machine and "
+        "trains one).";
+  }
   report::write_html(r, a.output);
   std::cout << "wrote " << a.output << "\n";
+  if (!a.predictor.empty()) {
+    std::cout << (r.predicted.empty() ? r.predicted_note : r.predicted_subject) << "\n";
+  }
 }
 
 void register_report(CLI::App& app) {
@@ -54,6 +70,9 @@ void register_report(CLI::App& app) {
   cmd->add_option("--db", a->db, "nnjoule database with application measurements (nnjoule bench)");
   cmd->add_option("--focus", a->focus,
                   "[DEVICE:]CONFIG whose kernel breakdown and power trace are shown (DNN7/CPU1)");
+  cmd->add_option("--predictor", a->predictor,
+                  "predictor bundle: its predictions of the models measured in --db on its "
+                  "device, against the measurements");
   cmd->add_option("--tdp", a->tdp, "DEVICE=WATTS: a device's TDP for PCS (repeatable)");
   cmd->add_option("--title", a->title, "page title");
   cmd->add_option("-o,--output", a->output, "the HTML file to write")->required();

@@ -7,11 +7,16 @@
 
 namespace nnjoule::report {
 
-ReportInput load_report_input(const std::filesystem::path& db_path, const std::string& focus) {
+ReportInput load_report_input(const std::filesystem::path& db_path, const std::string& focus,
+                              bool applications_optional) {
   const store::Store db(db_path, {.read_only = true});
   ReportInput r;
   r.source = db_path.filename().string();
-  r.scores = score::compute_scores(score::load_score_input(db));
+  const auto rows = db.applications();
+  // Without application rows load_score_input fails with the message that says what to run.
+  if (!rows.empty() || !applications_optional) {
+    r.scores = score::compute_scores(score::load_score_input(db));
+  }
 
   std::map<int64_t, std::string> device_names;
   for (const auto& d : db.devices()) device_names[d.id] = d.name;
@@ -23,7 +28,6 @@ ReportInput load_report_input(const std::filesystem::path& db_path, const std::s
   // Without a focus: the first measured configuration that has a breakdown; with one: the
   // latest measurement of that configuration.
   const store::AppRow* chosen = nullptr;
-  const auto rows = db.applications();
   for (const auto& row : rows) {
     if (focus.empty()) {
       if (row.details.contains("kernels") && !row.details["kernels"].empty()) {
@@ -69,10 +73,12 @@ ReportInput load_report_input(const std::filesystem::path& db_path, const std::s
       r.trace = std::move(t);
     }
   }
-  r.notes.push_back(
-      "APC, ECI and latency per configuration are nnjoule bench measurements of the "
-      "whole application pipeline (pre-processing, inference, post-processing); "
-      "their origin is shown beside every table.");
+  if (!rows.empty()) {
+    r.notes.push_back(
+        "APC, ECI and latency per configuration are nnjoule bench measurements of the "
+        "whole application pipeline (pre-processing, inference, post-processing); "
+        "their origin is shown beside every table.");
+  }
   return r;
 }
 

@@ -227,73 +227,138 @@ json bubble_spec(const score::ScoreReport& s, std::vector<std::string>& notes) {
              {"encoding", text_enc}}})}};
 }
 
-json predicted_spec(const std::vector<PredictedPoint>& pts) {
+// One quantity of the predicted-vs-measured points (energy or latency) on log axes, with the
+// ±10% band around the diagonal.
+struct Quantity {
+  std::string key;   // "energy", "latency": chart id and the values' field prefix
+  std::string what;  // "energy per inference"
+  std::string unit;  // "mJ", "ms"
+  std::optional<double> PredictedPoint::*measured;
+  std::optional<double> PredictedPoint::*predicted;
+  std::string PredictedPoint::*label;
+};
+
+const Quantity kEnergy{"energy",
+                       "energy per inference",
+                       "mJ",
+                       &PredictedPoint::measured_mj,
+                       &PredictedPoint::predicted_mj,
+                       &PredictedPoint::measured_label};
+const Quantity kLatency{"latency",
+                        "latency per inference",
+                        "ms",
+                        &PredictedPoint::measured_ms,
+                        &PredictedPoint::predicted_ms,
+                        &PredictedPoint::latency_label};
+
+std::vector<const PredictedPoint*> points_of(const std::vector<PredictedPoint>& pts,
+                                             const Quantity& q) {
+  std::vector<const PredictedPoint*> out;
+  for (const auto& p : pts)
+    if (p.*q.measured && p.*q.predicted) out.push_back(&p);
+  return out;
+}
+
+double error_pct(const PredictedPoint& p, const Quantity& q) {
+  return 100 * (*(p.*q.predicted) - *(p.*q.measured)) / *(p.*q.measured);
+}
+
+// Log-axis ticks at 1, 2 and 5 per decade inside [lo, hi] (every integer multiple when that
+// gives fewer than three): Vega's own log ticks crowd a short axis with unlabelled lines.
+json log_ticks(double lo, double hi) {
+  json out = json::array();
+  for (const auto& steps :
+       {std::vector<int>{1, 2, 5}, std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+    out = json::array();
+    for (double decade = std::pow(10, std::floor(std::log10(lo))); decade <= hi; decade *= 10) {
+      for (int m : steps) {
+        const double v = m * decade;
+        if (v >= lo && v <= hi) out.push_back(v);
+      }
+    }
+    if (out.size() >= 3) break;
+  }
+  return out;
+}
+
+json predicted_spec(const std::vector<const PredictedPoint*>& pts, const Quantity& q) {
   double lo = INFINITY, hi = 0;
   json values = json::array();
-  for (const auto& p : pts) {
-    lo = std::min({lo, p.measured_mj, p.predicted_mj});
-    hi = std::max({hi, p.measured_mj, p.predicted_mj});
-    const double err = 100 * (p.predicted_mj - p.measured_mj) / p.measured_mj;
-    values.push_back({{"model", p.model},
-                      {"measured", p.measured_mj},
-                      {"predicted", p.predicted_mj},
+  for (const auto* p : pts) {
+    const double m = *(p->*q.measured), pr = *(p->*q.predicted);
+    lo = std::min({lo, m, pr});
+    hi = std::max({hi, m, pr});
+    const double err = error_pct(*p, q);
+    values.push_back({{"model", p->model},
+                      {"measured", m},
+                      {"predicted", pr},
                       {"error", err},
                       {"within", std::fabs(err) <= 10 ? "within ±10%" : "outside ±10%"},
-                      {"measured_label", p.measured_label},
-                      {"predicted_label", p.predicted_label}});
+                      {"measured_label", p->*q.label},
+                      {"predicted_label", p->predicted_label},
+                      {"note", p->note.empty() ? "-" : p->note}});
   }
-  lo *= 0.9;
-  hi *= 1.1;
+  lo *= 0.85;
+  hi *= 1.15;
   json band = json::array();
   for (int i = 0; i <= 20; ++i) {
     const double x = lo * std::pow(hi / lo, i / 20.0);
     band.push_back({{"x", x}, {"lo", 0.9 * x}, {"hi", 1.1 * x}, {"y", x}});
   }
-  const json xs = {{"type", "log"}, {"domain", {lo, hi}}};
+  const json xs = {{"type", "log"}, {"domain", {lo, hi}}, {"nice", false}};
+  const json axis = {{"grid", true}, {"values", log_ticks(lo, hi)}, {"format", "~g"}};
+  const std::string unit = " (" + q.unit + ")";
   return {
       {"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
       {"width", "container"},
       {"autosize", {{"type", "fit-x"}, {"contains", "padding"}}},
-      {"height", 360},
+      {"height", 250},
       {"layer",
-       json::array({{{"data", {{"values", band}}},
-                     {"mark", {{"type", "area"}, {"opacity", 0.18}, {"color", "#2c7fb8"}}},
-                     {"encoding",
-                      {{"x",
-                        {{"field", "x"},
-                         {"type", "quantitative"},
-                         {"scale", xs},
-                         {"title", "measured energy per inference (mJ)"}}},
-                       {"y",
-                        {{"field", "lo"},
-                         {"type", "quantitative"},
-                         {"scale", xs},
-                         {"title", "predicted (mJ)"}}},
-                       {"y2", {{"field", "hi"}}}}}},
-                    {{"data", {{"values", band}}},
-                     {"mark", {{"type", "line"}, {"color", "#2c7fb8"}, {"strokeDash", {4, 3}}}},
-                     {"encoding",
-                      {{"x", {{"field", "x"}, {"type", "quantitative"}, {"scale", xs}}},
-                       {"y", {{"field", "y"}, {"type", "quantitative"}, {"scale", xs}}}}}},
-                    {{"data", {{"values", values}}},
-                     {"mark", {{"type", "point"}, {"filled", true}, {"size", 60}}},
-                     {"encoding",
-                      {{"x", {{"field", "measured"}, {"type", "quantitative"}, {"scale", xs}}},
-                       {"y", {{"field", "predicted"}, {"type", "quantitative"}, {"scale", xs}}},
-                       {"color",
-                        {{"field", "within"},
-                         {"type", "nominal"},
-                         {"title", nullptr},
-                         {"scale",
-                          {{"domain", {"within ±10%", "outside ±10%"}},
-                           {"range", {"#1a9850", "#d73027"}}}}}},
-                       {"tooltip",
-                        json::array({{{"field", "model"}},
-                                     {{"field", "measured"}, {"format", ".3f"}},
-                                     {{"field", "predicted"}, {"format", ".3f"}},
-                                     {{"field", "error"}, {"format", "+.1f"}, {"title", "error %"}},
-                                     {{"field", "measured_label"}},
-                                     {{"field", "predicted_label"}}})}}}}})}};
+       json::array(
+           {{{"data", {{"values", band}}},
+             {"mark", {{"type", "area"}, {"opacity", 0.18}, {"color", "#2c7fb8"}, {"clip", true}}},
+             {"encoding",
+              {{"x",
+                {{"field", "x"},
+                 {"type", "quantitative"},
+                 {"scale", xs},
+                 {"axis", axis},
+                 {"title", "measured " + q.what + unit}}},
+               {"y",
+                {{"field", "lo"},
+                 {"type", "quantitative"},
+                 {"scale", xs},
+                 {"axis", axis},
+                 {"title", "predicted" + unit}}},
+               {"y2", {{"field", "hi"}}}}}},
+            {{"data", {{"values", band}}},
+             {"mark",
+              {{"type", "line"}, {"color", "#2c7fb8"}, {"strokeDash", {4, 3}}, {"clip", true}}},
+             {"encoding",
+              {{"x", {{"field", "x"}, {"type", "quantitative"}, {"scale", xs}}},
+               {"y", {{"field", "y"}, {"type", "quantitative"}, {"scale", xs}}}}}},
+            {{"data", {{"values", values}}},
+             {"mark", {{"type", "point"}, {"filled", true}, {"size", 55}, {"opacity", 0.85}}},
+             {"encoding",
+              {{"x", {{"field", "measured"}, {"type", "quantitative"}, {"scale", xs}}},
+               {"y", {{"field", "predicted"}, {"type", "quantitative"}, {"scale", xs}}},
+               {"color",
+                {{"field", "within"},
+                 {"type", "nominal"},
+                 {"title", nullptr},
+                 {"legend", {{"orient", "bottom"}, {"direction", "horizontal"}}},
+                 {"scale",
+                  {{"domain", {"within ±10%", "outside ±10%"}},
+                   {"range", {"#1a9850", "#d73027"}}}}}},
+               {"tooltip",
+                json::array(
+                    {{{"field", "model"}},
+                     {{"field", "measured"}, {"format", ".3f"}, {"title", "measured " + q.unit}},
+                     {{"field", "predicted"}, {"format", ".3f"}, {"title", "predicted " + q.unit}},
+                     {{"field", "error"}, {"format", "+.1f"}, {"title", "error %"}},
+                     {{"field", "measured_label"}, {"title", "measured by"}},
+                     {{"field", "predicted_label"}, {"title", "predicted by"}},
+                     {{"field", "note"}}})}}}}})}};
 }
 
 json breakdown_spec(const KernelBreakdown& b) {
@@ -376,6 +441,9 @@ main { padding: 18px 28px 40px; max-width: 1500px; }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
           padding: 14px 18px 18px; margin: 0 0 18px; overflow-x: auto; }
 h2 { font-size: 17px; margin: 0 0 6px; }
+h3 { font-size: 14px; margin: 4px 0 2px; }
+.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap: 14px; }
+.pair > div { min-width: 0; }
 p.what { color: var(--muted); margin: 0 0 12px; font-size: 13px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 18px; }
 .grid section { margin: 0; }
@@ -415,13 +483,22 @@ std::string render_html(const ReportInput& in) {
   std::string label_badges;
   for (const auto& l : labels) label_badges += badge(l) + " ";
 
-  body +=
-      "<section><h2>Device scores</h2><p class=what>PCS = 100 × mean(1 − APC/TDP) over the "
-      "configurations a device ran; IECS = Σ 1/ECI (inferences per joule); performance "
-      "score = 100 × geometric mean of inferences/s relative to the fastest device per "
-      "configuration. Scores are computed by nnjoule from the inputs: " +
-      label_badges + "(docs/scoring.md).</p>";
-  body += device_table(s);
+  // Without application results (a database of collected models and a predictor) the page is
+  // the predictions alone.
+  const bool no_results = s.devices.empty();
+  body += "<section><h2>Device scores</h2>";
+  if (no_results) {
+    body += "<p class=empty>No application results in " + esc(in.source) +
+            ": the scores, ranks, kernel breakdown and power trace need nnjoule bench --suite "
+            "NAME --db FILE (or --measurements CSV for the scores).</p>";
+  } else {
+    body +=
+        "<p class=what>PCS = 100 × mean(1 − APC/TDP) over the configurations a device ran; "
+        "IECS = Σ 1/ECI (inferences per joule); performance score = 100 × geometric mean of "
+        "inferences/s relative to the fastest device per configuration. Scores are computed by "
+        "nnjoule from the inputs: " +
+        label_badges + "(docs/scoring.md).</p>" + device_table(s);
+  }
   std::string notes;
   std::map<std::string, std::string> tdp_sources;  // source -> devices
   for (const auto& d : s.devices) {
@@ -461,76 +538,101 @@ std::string render_html(const ReportInput& in) {
       "<section><h2>Energy per inference (ECI, J) per configuration</h2>" + legend +
       rank_table(s, true) + "</section>";
 
-  body += "<div class=grid>";
-  charts.push_back({{"id", "chart-bubble"}, {"spec", bubble_spec(s, chart_notes)}});
-  body += "<section><h2>PCS against performance</h2><p class=what>Bubble size: " +
-          std::string(std::all_of(s.devices.begin(), s.devices.end(),
-                                  [](auto& d) { return d.info.price.has_value(); }) &&
-                              !s.devices.empty()
-                          ? "price"
-                          : "TDP") +
-          ". Computed from " + label_badges + "</p><div id=chart-bubble class=chart></div>";
-  if (!chart_notes.empty()) {
-    body += "<ul class=notes>";
-    for (const auto& n : chart_notes) body += "<li>" + esc(n) + "</li>";
-    body += "</ul>";
+  std::string bubble;
+  if (!no_results) {
+    charts.push_back({{"id", "chart-bubble"}, {"spec", bubble_spec(s, chart_notes)}});
+    bubble = "<section><h2>PCS against performance</h2><p class=what>Bubble size: " +
+             std::string(std::all_of(s.devices.begin(), s.devices.end(),
+                                     [](auto& d) { return d.info.price.has_value(); })
+                             ? "price"
+                             : "TDP") +
+             ". Computed from " + label_badges + "</p><div id=chart-bubble class=chart></div>";
+    if (!chart_notes.empty()) {
+      bubble += "<ul class=notes>";
+      for (const auto& n : chart_notes) bubble += "<li>" + esc(n) + "</li>";
+      bubble += "</ul>";
+    }
+    bubble += "</section>";
   }
-  body += "</section>";
 
-  body += "<section><h2>Predicted against measured energy</h2>";
-  if (!in.predicted.empty()) {
-    std::set<std::string> pl;
-    for (const auto& p : in.predicted) pl.insert(p.measured_label), pl.insert(p.predicted_label);
-    std::string b;
-    for (const auto& l : pl) b += badge(l) + " ";
-    int within = 0;
-    for (const auto& p : in.predicted)
-      within += std::fabs(p.predicted_mj - p.measured_mj) <= 0.1 * p.measured_mj;
-    body += fmt::format(
-        "<p class=what>Energy per inference of {} models; the band is ±10% around "
-        "the diagonal, {} of them inside it. {}</p><div id=chart-predicted class=chart></div>",
-        in.predicted.size(), within, b);
-    charts.push_back({{"id", "chart-predicted"}, {"spec", predicted_spec(in.predicted)}});
+  std::string pred = "<section><h2>Predicted against measured</h2>";
+  const auto energy_pts = points_of(in.predicted, kEnergy);
+  const auto latency_pts = points_of(in.predicted, kLatency);
+  if (!energy_pts.empty() || !latency_pts.empty()) {
+    pred += "<p class=what>" +
+            esc(in.predicted_subject.empty() ? fmt::format("{} models", in.predicted.size())
+                                             : in.predicted_subject) +
+            ". The band is ±10% around the diagonal.</p><div class=pair>";
+    for (const auto& [q, pts] : {std::pair{&kEnergy, &energy_pts}, {&kLatency, &latency_pts}}) {
+      if (pts->empty()) continue;
+      std::set<std::string> origins;
+      int within = 0;
+      for (const auto* p : *pts) {
+        origins.insert(p->*q->label);
+        origins.insert(p->predicted_label);
+        within += std::fabs(error_pct(*p, *q)) <= 10;
+      }
+      std::string b;
+      for (const auto& l : origins) b += " " + badge(l);
+      const std::string id = "chart-predicted-" + q->key;
+      pred += fmt::format(
+          "<div><h3>{}</h3><p class=what>{} of {} models within ±10%.{}</p><div id={} "
+          "class=chart></div></div>",
+          esc(q->what), within, pts->size(), b, id);
+      charts.push_back({{"id", id}, {"spec", predicted_spec(*pts, *q)}});
+    }
+    pred += "</div>";
   } else {
-    body +=
+    pred +=
         "<p class=empty>" +
         esc(in.predicted_note.empty()
-                ? "No predictions: give --predictor BUNDLE and a database with model measurements."
+                ? "No predictions: give --db FILE and --predictor BUNDLE (models measured in the "
+                  "database, predicted by the bundle)."
                 : in.predicted_note) +
         "</p>";
   }
-  body += "</section></div><div class=grid>";
-
-  body += "<section><h2>Per-kernel energy breakdown</h2>";
-  if (in.breakdown && !in.breakdown->kernels.empty()) {
-    double total = 0;
-    for (const auto& k : in.breakdown->kernels) total += k.energy_mj;
-    body += "<p class=what>" + esc(in.breakdown->subject) + ": " +
-            fmt::format("{} kernels, {:.3f} mJ per inference in total",
-                        in.breakdown->kernels.size(), total) +
-            (in.breakdown->method.empty() ? "" : "; " + esc(in.breakdown->method)) + ". " +
-            badge(in.breakdown->label) + "</p><div id=chart-kernels class=chart></div>";
-    charts.push_back({{"id", "chart-kernels"}, {"spec", breakdown_spec(*in.breakdown)}});
-  } else {
-    body +=
-        "<p class=empty>No per-kernel timings in this database (nnjoule bench stores them with "
-        "each suite run).</p>";
+  if (!in.predicted_notes.empty()) {
+    pred += "<details><summary>Notes on these predictions (" +
+            std::to_string(in.predicted_notes.size()) + ")</summary><ul class=notes>";
+    for (const auto& n : in.predicted_notes) pred += "<li>" + esc(n) + "</li>";
+    pred += "</ul></details>";
   }
-  body += "</section>";
-
-  body += "<section><h2>Power trace</h2>";
-  if (in.trace && !in.trace->samples.empty()) {
-    body += "<p class=what>" + esc(in.trace->subject) + ". " + badge(in.trace->label) +
-            "</p><div id=chart-trace class=chart></div>";
-    charts.push_back({{"id", "chart-trace"}, {"spec", trace_spec(*in.trace)}});
+  pred += "</section>";
+  if (no_results) {
+    body += pred;
   } else {
-    body +=
-        "<p class=empty>No power trace in this database (nnjoule bench records one per suite "
-        "run).</p>";
+    body += "<div class=grid>" + bubble + pred + "</div><div class=grid>";
+    body += "<section><h2>Per-kernel energy breakdown</h2>";
+    if (in.breakdown && !in.breakdown->kernels.empty()) {
+      double total = 0;
+      for (const auto& k : in.breakdown->kernels) total += k.energy_mj;
+      body += "<p class=what>" + esc(in.breakdown->subject) + ": " +
+              fmt::format("{} kernels, {:.3f} mJ per inference in total",
+                          in.breakdown->kernels.size(), total) +
+              (in.breakdown->method.empty() ? "" : "; " + esc(in.breakdown->method)) + ". " +
+              badge(in.breakdown->label) + "</p><div id=chart-kernels class=chart></div>";
+      charts.push_back({{"id", "chart-kernels"}, {"spec", breakdown_spec(*in.breakdown)}});
+    } else {
+      body +=
+          "<p class=empty>No per-kernel timings in this database (nnjoule bench stores them with "
+          "each suite run).</p>";
+    }
+    body += "</section>";
+
+    body += "<section><h2>Power trace</h2>";
+    if (in.trace && !in.trace->samples.empty()) {
+      body += "<p class=what>" + esc(in.trace->subject) + ". " + badge(in.trace->label) +
+              "</p><div id=chart-trace class=chart></div>";
+      charts.push_back({{"id", "chart-trace"}, {"spec", trace_spec(*in.trace)}});
+    } else {
+      body +=
+          "<p class=empty>No power trace in this database (nnjoule bench records one per suite "
+          "run).</p>";
+    }
+    body += "</section></div>";
+    // The long per-configuration tables come last, after the charts.
+    body += rank_tables;
   }
-  body += "</section></div>";
-  // The long per-configuration tables come last, after the charts.
-  body += rank_tables;
 
   std::string head_notes;
   for (const auto& n : in.notes) head_notes += "<li>" + esc(n) + "</li>";
@@ -554,8 +656,9 @@ std::string render_html(const ReportInput& in) {
   html += "<script>" + script_safe(detail::vega_lite_js()) + "</script>\n";
   html += "<script>" + script_safe(detail::vega_embed_js()) + "</script>\n";
   html += "</head><body><header><h1>" + esc(in.title) + "</h1><div class=sub>" +
-          fmt::format("nnjoule {} · {} devices · {} configurations · source: {}", kVersion,
-                      s.devices.size(), s.configs.size(), esc(in.source)) +
+          fmt::format("nnjoule {} · {} device{} · {} configuration{} · source: {}", kVersion,
+                      s.devices.size(), s.devices.size() == 1 ? "" : "s", s.configs.size(),
+                      s.configs.size() == 1 ? "" : "s", esc(in.source)) +
           "</div></header><main><div id=nnjoule-status data-status=loading>loading charts…</div>";
   if (!head_notes.empty())
     html +=

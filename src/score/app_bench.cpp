@@ -538,11 +538,14 @@ ScoreInput load_score_input(const store::Store& db) {
     fail("{}: no application measurements (run nnjoule bench --suite first)", db.path().string());
   auto devices = db.devices();
   std::map<int64_t, std::string> names;
-  std::map<std::string, int> name_count;
-  for (const auto& d : devices) ++name_count[d.name];
   std::map<int64_t, size_t> info_index;
   std::set<int64_t> with_rows;
   for (const auto& r : rows) with_rows.insert(r.device_id);
+  // Only devices with application rows need telling apart: the same host's collect rows sit
+  // under another device row (another runtime string) with the same name.
+  std::map<std::string, int> name_count;
+  for (const auto& d : devices)
+    if (with_rows.count(d.id)) ++name_count[d.name];
   for (const auto& d : devices) {
     if (!with_rows.count(d.id)) continue;
     names[d.id] = name_count[d.name] > 1 ? fmt::format("{} #{}", d.name, d.id) : d.name;

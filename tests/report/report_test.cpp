@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <regex>
-
+#include "report/report_support.hpp"
 #include "support/test_support.hpp"
 
 namespace nnjoule::report {
 namespace {
 using nnjoule::testing::TempDir;
+using testing::chromium_status;
+using testing::have_chromium;
 
 score::AppResult result(const std::string& device, const std::string& model, double apc, double eci,
                         Origin origin = Origin::kEstimated) {
@@ -28,8 +28,18 @@ ReportInput sample_input() {
   r.title = "test </script> report";
   r.source = "test.db";
   r.scores = score::compute_scores(in);
-  r.predicted = {{"a", 10, 10.5, "estimated (cpu-time model)", "predicted (bundle)"},
-                 {"b", 20, 25, "estimated (cpu-time model)", "predicted (bundle)"}};
+  auto point = [](std::string model, double mj, double pred_mj, std::optional<double> ms,
+                  std::optional<double> pred_ms) {
+    return PredictedPoint{.model = std::move(model),
+                          .measured_mj = mj,
+                          .predicted_mj = pred_mj,
+                          .measured_ms = ms,
+                          .predicted_ms = pred_ms,
+                          .measured_label = "estimated (cpu-time model)",
+                          .latency_label = "measured (clock)",
+                          .predicted_label = "predicted (bundle)"};
+  };
+  r.predicted = {point("a", 10, 10.5, 4, 4.1), point("b", 20, 25, std::nullopt, std::nullopt)};
   r.breakdown =
       KernelBreakdown{"m1/CPU1 on host", "estimated (cpu-time model)", "latency share", {}};
   for (int i = 0; i < 25; ++i) {
@@ -40,30 +50,6 @@ ReportInput sample_input() {
   for (int i = 0; i < 40; ++i)
     r.trace->samples.push_back({0.05 * i, 1000.0 + 100 * (i % 7), i < 10 ? "idle" : "run"});
   return r;
-}
-
-// Loads the page in headless Chromium and returns the status the page's script wrote.
-std::string chromium_status(const std::filesystem::path& html) {
-  TempDir profile;
-  const auto dom = profile / "dom.html";
-  const std::string cmd =
-      "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
-      "--disable-component-update --disable-sync --no-first-run --user-data-dir='" +
-      (profile / "p").string() + "' --virtual-time-budget=15000 --dump-dom 'file://" +
-      html.string() + "' > '" + dom.string() + "' 2> '" + (profile / "err").string() + "'";
-  if (std::system(cmd.c_str()) != 0) {
-    return "chromium failed: " + nnjoule::testing::read_text(profile / "err");
-  }
-  const auto text = nnjoule::testing::read_text(dom);
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex("id=\"nnjoule-status\" data-status=\"([^\"]*)\""))) {
-    return "no status element in the DOM";
-  }
-  return m[1];
-}
-
-bool have_chromium() {
-  return std::system("command -v chromium > /dev/null 2>&1") == 0;
 }
 
 TEST(Report, SelfContainedAndLabelled) {
@@ -77,6 +63,11 @@ TEST(Report, SelfContainedAndLabelled) {
   EXPECT_EQ(html.find("test </script> report"), std::string::npos);
   EXPECT_NE(html.find("estimated (cpu-time model)"), std::string::npos);
   EXPECT_NE(html.find("predicted (bundle)"), std::string::npos);
+  // Energy of both points; latency only where it was measured and predicted.
+  EXPECT_NE(html.find("1 of 2 models within ±10%"), std::string::npos);
+  EXPECT_NE(html.find("1 of 1 models within ±10%"), std::string::npos);
+  EXPECT_NE(html.find("chart-predicted-latency"), std::string::npos);
+  EXPECT_NE(html.find("measured (clock)"), std::string::npos);
   EXPECT_NE(html.find("not supported"), std::string::npos);
   EXPECT_NE(html.find("Bubble size: price"), std::string::npos);
 }

@@ -13,13 +13,16 @@
 
 namespace nnjoule::report {
 
-// One model measured and predicted: a point of the predicted-vs-measured scatter.
+// One model measured and predicted: a point of the predicted-vs-measured scatters (energy and
+// latency). A quantity is absent when it was not measured or the bundle cannot predict it.
 struct PredictedPoint {
   std::string model;
-  double measured_mj = 0;
-  double predicted_mj = 0;
-  std::string measured_label;   // "measured (rapl)", "estimated (cpu-time model)"
-  std::string predicted_label;  // "predicted (bundle.json)"
+  std::optional<double> measured_mj, predicted_mj;
+  std::optional<double> measured_ms, predicted_ms;
+  std::string measured_label;   // of the energy: "measured (rapl)", "estimated (cpu-time model)"
+  std::string latency_label;    // of the latency: "measured (clock)"
+  std::string predicted_label;  // "predicted (bundle-name)"
+  std::string note;             // "lower bound: unknown ops left out", fallbacks used
 };
 
 struct KernelEnergy {
@@ -53,7 +56,9 @@ struct ReportInput {
   std::string source;  // what the numbers were read from ("results.db", "measurements.csv")
   score::ScoreReport scores;
   std::vector<PredictedPoint> predicted;
-  std::string predicted_note;  // why the scatter is empty, when it is
+  std::string predicted_note;                // why the scatters are empty, when they are
+  std::string predicted_subject;             // which models, device, bundle
+  std::vector<std::string> predicted_notes;  // models left out, fallbacks, training overlap
   std::optional<KernelBreakdown> breakdown;
   std::optional<PowerTrace> trace;
   std::vector<std::string> notes;  // shown under the title
@@ -62,7 +67,17 @@ struct ReportInput {
 // Scores, the per-kernel breakdown and the power trace from a database's application
 // measurements (nnjoule bench). `focus` names the configuration ("DNN7/CPU1", optionally
 // "device:DNN7/CPU1") whose breakdown and trace are shown; empty: the first one that has them.
-ReportInput load_report_input(const std::filesystem::path& db_path, const std::string& focus);
+// A database without application measurements is an error unless `applications_optional`
+// (a report of predictions alone): the scores are then empty.
+ReportInput load_report_input(const std::filesystem::path& db_path, const std::string& focus,
+                              bool applications_optional = false);
+
+// Predicts every model the database measured on the bundle's device at the bundle's thread
+// count (from the kernels stored with each model) and fills the predicted-vs-measured points,
+// or, when there are none, the note that says why. Throws Error naming both devices when the
+// database has no device the bundle was trained for.
+void add_predictions(ReportInput& r, const std::filesystem::path& db_path,
+                     const std::filesystem::path& bundle_dir);
 
 // The whole page as one string (about 1 MB, the libraries included).
 std::string render_html(const ReportInput& input);
