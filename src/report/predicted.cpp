@@ -169,18 +169,19 @@ void add_predictions(ReportInput& r, const std::filesystem::path& db_path,
     return;
   }
   const auto& training = p.info().training;
-  if (!training.source.empty() && same_file(training.source, db_path)) {
-    r.predicted_notes.push_back(
-        "the bundle was trained on this database: kernels timed inside these models may be "
-        "among its training rows, so not every point is an unseen model (nnjoule evaluate "
-        "--models family measures that)");
-  }
   r.predicted_subject = fmt::format(
       "{} measured on {}{} ({}), predicted by bundle '{}' from the kernels stored with each "
       "model; the bundle was trained on {} with energy {}",
       count(r.predicted.size(), "model"), want.name, at_threads(want.threads),
       db_path.filename().string(), p.name(), count(training.rows, "row"),
       training.energy_origin.empty() ? "of unrecorded origin" : training.energy_origin);
+  // In plain sight, not in the notes: in-sample points look far better than unseen models.
+  if (!training.source.empty() && same_file(training.source, db_path)) {
+    r.predicted_subject +=
+        ". The bundle was trained on this database: kernels timed inside these models may be "
+        "among its training rows, so this is not its accuracy on unseen models (nnjoule "
+        "evaluate --models family measures that)";
+  }
   r.predicted_note.clear();
 }
 

@@ -252,7 +252,7 @@ TEST(ReportPredictor, PointsOfEveryMeasuredModelWithTheirLabels) {
             std::string::npos);
   EXPECT_NE(html.find("net-c: the prediction is a lower bound: unknown ops left out (FancyOp)"),
             std::string::npos);
-  EXPECT_NE(html.find("the bundle was trained on this database"), std::string::npos);
+  EXPECT_NE(html.find("The bundle was trained on this database"), std::string::npos);
 
   if (report::testing::have_chromium()) {
     EXPECT_EQ(report::testing::chromium_status(out), "ok");
