@@ -152,7 +152,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
       const bool split_energy =
           all_timed && timed_ms > 0 && row.m.energy_mj && *row.m.energy_mj > 0;
       const Provenance split_origin{Origin::kEstimated,
-                                    row.m.provenance.label() + ", split by kernel latency"};
+                                    row.m.provenance.by + " energy split by kernel latency"};
       for (size_t i = 0; i < m.kernels.size() && i < row.kernel_latency_ms.size(); ++i) {
         const auto& l = row.kernel_latency_ms[i];
         const auto& k = m.kernels[i];

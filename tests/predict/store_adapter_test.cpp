@@ -146,8 +146,7 @@ TEST(StoreAdapter, ModelEnergyIsSplitByKernelLatency) {
     energy += *s.targets.energy_mj;
     EXPECT_NEAR(*s.targets.power_mw, 9.0 / (0.01 * static_cast<double>(ds.samples.size())) * 1000,
                 1e-6);
-    EXPECT_EQ(s.energy_origin.label(),
-              "estimated (estimated (cpu-time model), split by kernel latency)");
+    EXPECT_EQ(s.energy_origin.label(), "estimated (cpu-time model energy split by kernel latency)");
   }
   EXPECT_NEAR(energy, 9.0, 1e-9);  // the model's measured energy, all of it
 }
