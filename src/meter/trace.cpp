@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <sstream>
 
+#include "nnjoule/common/csv.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/stats.hpp"
@@ -22,8 +22,6 @@ struct Column {
 Column parse_header_cell(const std::string& cell) {
   Column c;
   c.header = trim(cell);
-  if (c.header.size() >= 2 && c.header.front() == '"' && c.header.back() == '"')
-    c.header = c.header.substr(1, c.header.size() - 2);
   std::string name = c.header;
   const auto open = name.find_last_of("([");
   if (open != std::string::npos && (name.back() == ')' || name.back() == ']')) {
@@ -35,13 +33,17 @@ Column parse_header_cell(const std::string& cell) {
   return c;
 }
 
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(line);
-  while (std::getline(in, cur, sep)) out.push_back(cur);
-  if (!line.empty() && line.back() == sep) out.emplace_back();
-  return out;
+// Power monitors write commas, tabs or semicolons: the first line that is neither blank nor a
+// comment decides.
+char separator_of(std::string_view text) {
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t nl = std::min(text.find('\n', pos), text.size());
+    const std::string t = trim(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    if (t.empty() || t[0] == '#') continue;
+    return t.find(',') != std::string::npos ? ',' : t.find('\t') != std::string::npos ? '\t' : ';';
+  }
+  return ',';
 }
 
 // Factors to seconds, mW, mA, V.
@@ -163,19 +165,13 @@ class TraceMeter : public Meter {
 }  // namespace
 
 Trace parse_trace_csv(const std::string& text, const std::string& source) {
-  std::istringstream in(text);
-  std::string line;
-  int lineno = 0;
+  csv::Reader reader(
+      text, source,
+      {.separator = separator_of(text), .trim = true, .skip_blank = true, .comment = '#'});
+  csv::Row row;
   std::vector<Column> cols;
-  char sep = ',';
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::string t = trim(line);
-    if (t.empty() || t[0] == '#') continue;
-    sep = t.find(',') != std::string::npos ? ',' : t.find('\t') != std::string::npos ? '\t' : ';';
-    for (const auto& cell : split(t, sep)) cols.push_back(parse_header_cell(cell));
-    break;
+  if (reader.next(row)) {
+    for (const auto& f : row.fields) cols.push_back(parse_header_cell(f.text));
   }
   if (cols.empty()) fail("{}: empty trace (expected a header row)", source);
   int time = -1;
@@ -211,28 +207,24 @@ Trace parse_trace_csv(const std::string& text, const std::string& source) {
   tr.columns = pcol >= 0 ? cols[time].header + ", " + cols[pcol].header
                          : cols[time].header + ", " + cols[icol].header + " x " + cols[vcol].header;
   const double tf = *time_factor(cols[time].unit);
-  auto cell = [&](const std::vector<std::string>& cells, int col) {
-    auto v = parse_double(cells[col]);
+  auto cell = [&](int col) {
+    const std::string& value = row.fields[col].text;
+    auto v = parse_double(value);
     if (!v || !std::isfinite(*v))
-      fail("{}:{}: column '{}': '{}' is not a number", source, lineno, cols[col].header,
-           trim(cells[col]));
+      fail("{}:{}: column '{}': '{}' is not a number", source, row.line, cols[col].header, value);
     return *v;
   };
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (trim(line).empty() || trim(line)[0] == '#') continue;
-    const auto cells = split(line, sep);
-    if (cells.size() < cols.size())
-      fail("{}:{}: expected {} columns, got {}", source, lineno, cols.size(), cells.size());
+  while (reader.next(row)) {
+    if (row.fields.size() < cols.size())
+      fail("{}:{}: expected {} columns, got {}", source, row.line, cols.size(), row.fields.size());
     TracePoint p;
-    p.t_s = cell(cells, time) * tf;
-    p.power_mw = pcol >= 0 ? cell(cells, pcol) * *power_factor(cols[pcol].unit)
-                           : cell(cells, icol) * *current_factor(cols[icol].unit) *
-                                 cell(cells, vcol) * *voltage_factor(cols[vcol].unit);
+    p.t_s = cell(time) * tf;
+    p.power_mw = pcol >= 0 ? cell(pcol) * *power_factor(cols[pcol].unit)
+                           : cell(icol) * *current_factor(cols[icol].unit) * cell(vcol) *
+                                 *voltage_factor(cols[vcol].unit);
     if (!tr.points.empty() && p.t_s <= tr.points.back().t_s)
-      fail("{}:{}: time {} is not after the previous row's {}", source, lineno, trim(cells[time]),
-           tr.points.back().t_s / tf);
+      fail("{}:{}: time {} is not after the previous row's {}", source, row.line,
+           row.fields[time].text, tr.points.back().t_s / tf);
     tr.points.push_back(p);
   }
   // Timestamps past 2001 in seconds are Unix epoch time, not time since the trace started.

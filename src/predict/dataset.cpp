@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "nnjoule/common/csv.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 
@@ -97,96 +98,49 @@ std::string KernelDataset::hash() const {
   return content_hash(all);
 }
 
-namespace {
-
-std::vector<std::string> split_csv_line(std::string_view line, const std::string& source,
-                                        size_t lineno) {
-  std::vector<std::string> cells;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
-    if (quoted) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cur += '"';
-        ++i;
-      } else if (ch == '"') {
-        quoted = false;
-      } else {
-        cur += ch;
-      }
-    } else if (ch == '"') {
-      quoted = true;
-    } else if (ch == ',') {
-      cells.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  if (quoted) fail("{}:{}: unterminated quote", source, lineno);
-  cells.push_back(cur);
-  for (auto& c : cells) {
-    const auto b = c.find_first_not_of(" \t\r");
-    const auto e = c.find_last_not_of(" \t\r");
-    c = b == std::string::npos ? "" : c.substr(b, e - b + 1);
-  }
-  return cells;
-}
-
-}  // namespace
-
 std::vector<KernelRow> parse_kernel_csv(std::string_view text, const std::string& source) {
-  std::vector<std::string> lines;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t nl = text.find('\n', pos);
-    lines.emplace_back(text.substr(pos, nl == std::string_view::npos ? nl : nl - pos));
-    if (nl == std::string_view::npos) break;
-    pos = nl + 1;
-  }
-  size_t first = 0;
-  while (first < lines.size() && lines[first].find_first_not_of(" \t\r") == std::string::npos) {
-    ++first;
-  }
-  if (first == lines.size()) fail("{}: empty CSV (expected a header row)", source);
-  const auto header = split_csv_line(lines[first], source, first + 1);
+  csv::Reader reader(text, source, {.trim = true, .skip_blank = true});
+  csv::Row row;
+  if (!reader.next(row)) fail("{}: empty CSV (expected a header row)", source);
+  const int head_line = row.line;
+  std::vector<std::string> header;
+  for (auto& f : row.fields) header.push_back(std::move(f.text));
   long type_col = -1, name_col = -1;
   std::set<std::string> seen;
   for (size_t i = 0; i < header.size(); ++i) {
     const std::string& h = header[i];
-    if (h.empty()) fail("{}:{}: column {} has an empty name", source, first + 1, i + 1);
-    if (!seen.insert(h).second) fail("{}:{}: column '{}' appears twice", source, first + 1, h);
+    if (h.empty()) fail("{}:{}: column {} has an empty name", source, head_line, i + 1);
+    if (!seen.insert(h).second) fail("{}:{}: column '{}' appears twice", source, head_line, h);
     if (h == "type" || h == "kernel") {
-      if (type_col >= 0) fail("{}:{}: both 'type' and 'kernel' columns", source, first + 1);
+      if (type_col >= 0) fail("{}:{}: both 'type' and 'kernel' columns", source, head_line);
       type_col = static_cast<long>(i);
     } else if (h == "name" || h == "id") {
-      if (name_col >= 0) fail("{}:{}: both 'name' and 'id' columns", source, first + 1);
+      if (name_col >= 0) fail("{}:{}: both 'name' and 'id' columns", source, head_line);
       name_col = static_cast<long>(i);
     }
   }
-  if (type_col < 0) fail("{}:{}: no 'type' column (the kernel type)", source, first + 1);
+  if (type_col < 0) fail("{}:{}: no 'type' column (the kernel type)", source, head_line);
   std::vector<KernelRow> rows;
-  for (size_t li = first + 1; li < lines.size(); ++li) {
-    if (lines[li].find_first_not_of(" \t\r") == std::string::npos) continue;
-    const auto cells = split_csv_line(lines[li], source, li + 1);
+  while (reader.next(row)) {
+    const auto& cells = row.fields;
     if (cells.size() != header.size()) {
-      fail("{}:{}: {} cells, header has {}", source, li + 1, cells.size(), header.size());
+      fail("{}:{}: {} cells, header has {}", source, row.line, cells.size(), header.size());
     }
     KernelRow r;
-    r.type = kernels::canonical_kernel_type(cells[static_cast<size_t>(type_col)]);
-    if (r.type.empty()) fail("{}:{}: empty kernel type", source, li + 1);
-    r.name = name_col >= 0 ? cells[static_cast<size_t>(name_col)]
+    r.type = kernels::canonical_kernel_type(cells[static_cast<size_t>(type_col)].text);
+    if (r.type.empty()) fail("{}:{}: empty kernel type", source, row.line);
+    r.name = name_col >= 0 ? cells[static_cast<size_t>(name_col)].text
                            : fmt::format("row{}", rows.size() + 1);
     for (size_t i = 0; i < cells.size(); ++i) {
       if (static_cast<long>(i) == type_col || static_cast<long>(i) == name_col) continue;
-      if (cells[i].empty()) continue;
+      const std::string& cell = cells[i].text;
+      if (cell.empty()) continue;
       int64_t v = 0;
-      const char* b = cells[i].data();
-      const char* e = b + cells[i].size();
+      const char* b = cell.data();
+      const char* e = b + cell.size();
       auto [ptr, ec] = std::from_chars(b, e, v);
       if (ec != std::errc() || ptr != e) {
-        fail("{}:{}: column {} = '{}' is not an integer", source, li + 1, header[i], cells[i]);
+        fail("{}:{}: column {} = '{}' is not an integer", source, row.line, header[i], cell);
       }
       r.config.set(header[i], v);
     }

@@ -1,22 +1,22 @@
 #pragma once
-// A small CSV reader for the score tables: RFC 4180 quoting, every field keeps the line it
-// came from so errors can name the file, the line and the column.
+// The score tables on top of the common CSV tokenizer: a header row, columns found by name, and
+// field accessors whose errors name the file, the line and the column.
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "nnjoule/common/csv.hpp"
+
 namespace nnjoule::score::detail {
 
-struct CsvRow {
-  int line = 0;  // 1-based line where the row starts
-  std::vector<std::string> fields;
-};
+using CsvRow = csv::Row;
 
 class CsvTable {
  public:
-  // Reads a file whose first row is the header; throws Error naming the file on an unclosed
-  // quote, an empty file or a row whose field count differs from the header's.
+  // Reads a file whose first row is the header (values trimmed, blank lines skipped); throws
+  // Error naming the file on malformed CSV, an empty file or a row whose field count differs
+  // from the header's.
   static CsvTable read(const std::filesystem::path& path);
   static CsvTable parse(const std::string& text, const std::string& source);
 

@@ -278,7 +278,7 @@ std::vector<DeviceInfo> read_devices_csv(const std::filesystem::path& path) {
     d.name = t.text(row, c_dev);
     for (const auto& o : out)
       if (o.name == d.name) fail("{}:{}: device '{}' listed twice", t.source(), row.line, d.name);
-    if (c_soc) d.soc = row.fields[*c_soc];
+    if (c_soc) d.soc = row.fields[*c_soc].text;
     if (c_tdp) {
       d.tdp_w = t.optional_number(row, *c_tdp);
       if (d.tdp_w && !(*d.tdp_w > 0)) {

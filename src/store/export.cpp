@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "nnjoule/common/error.hpp"
+#include "nnjoule/common/csv.hpp"
 
 namespace nnjoule::store {
 using nlohmann::json;
@@ -10,17 +10,10 @@ using nlohmann::ordered_json;
 
 namespace {
 std::string csv_field(const json& v) {
-  if (v.is_null()) return "";
+  if (v.is_null()) return "";  // an empty bare field; the empty string is written as ""
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
   if (v.is_number_float()) return fmt::format("{}", v.get<double>());  // shortest round-trip
-  const std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-  if (!s.empty() && s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"') q += '"';
-    q += c;
-  }
-  return q + "\"";
+  return csv::escape(v.is_string() ? v.get<std::string>() : v.dump());
 }
 }  // namespace
 
@@ -61,57 +54,18 @@ ordered_json to_json(const Store& store, const std::vector<TableDump>& tables) {
 std::vector<std::vector<std::optional<std::string>>> parse_csv(const std::string& text,
                                                                const std::string& context) {
   std::vector<std::vector<std::optional<std::string>>> rows;
-  std::vector<std::optional<std::string>> row;
-  std::string field;
-  bool quoted = false, in_quotes = false, any = false;
-  int64_t line = 1;
-  auto end_field = [&] {
-    if (field.empty() && !quoted) {
-      row.push_back(std::nullopt);
-    } else {
-      row.push_back(field);
-    }
-    field.clear();
-    quoted = false;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    any = true;
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
+  csv::Reader reader(text, context);
+  csv::Row row;
+  while (reader.next(row)) {
+    auto& out = rows.emplace_back();
+    out.reserve(row.fields.size());
+    for (auto& f : row.fields) {
+      if (f.text.empty() && !f.quoted) {
+        out.emplace_back(std::nullopt);
       } else {
-        if (c == '\n') ++line;
-        field += c;
+        out.emplace_back(std::move(f.text));
       }
-      continue;
     }
-    if (c == '"') {
-      if (!field.empty() || quoted) fail("{}:{}: stray quote inside a field", context, line);
-      in_quotes = quoted = true;
-    } else if (c == ',') {
-      end_field();
-    } else if (c == '\r' || c == '\n') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      end_field();
-      rows.push_back(std::move(row));
-      row.clear();
-      any = false;
-      ++line;
-    } else {
-      if (quoted) fail("{}:{}: text after a closing quote", context, line);
-      field += c;
-    }
-  }
-  if (in_quotes) fail("{}:{}: unterminated quoted field", context, line);
-  if (any) {
-    end_field();
-    rows.push_back(std::move(row));
   }
   return rows;
 }
