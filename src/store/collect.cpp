@@ -40,7 +40,6 @@ class Session {
   }
 
   int64_t device_id() const { return device_id_; }
-  CollectReport& report() { return report_; }
 
   int64_t run_id() {
     if (report_.run_id == 0) {
@@ -70,6 +69,37 @@ class Session {
     report_.measured_s += r.measured_s;
     for (const auto& [phase, t] : r.phases_s) report_.phases_s[phase] += t;
     emit(label, "measured", "", r);
+  }
+
+  // The loop every collection shares: a stop request ends it as interrupted, anything thrown
+  // past `each` (the store failing) ends the run as failed.
+  template <typename Items, typename F>
+  CollectReport collect(const Items& items, const std::atomic<bool>& stop, F&& each) {
+    try {
+      for (const auto& item : items) {
+        if (stop.load()) {
+          end(true);
+          return report_;
+        }
+        each(item);
+      }
+    } catch (...) {
+      abort();
+      throw;
+    }
+    end(false);
+    return report_;
+  }
+
+  // Stores one measured item through `add` and reports it with its build and store phases.
+  template <typename F>
+  void store_measured(const std::string& label, RunResult& result, double build_s,
+                      Clock::time_point t0, F&& add) {
+    const auto t_store = Clock::now();
+    add();
+    result.phases_s["build"] = build_s;
+    result.phases_s["store"] = since(t_store);
+    measured(label, result, since(t0));
   }
 
   void end(bool interrupted) {
@@ -166,58 +196,43 @@ CollectReport collect_kernel_plan(Store& store, Runner& runner,
                                   const std::atomic<bool>& stop, const ProgressFn& progress) {
   Session session(store, runner, "kernels", command, static_cast<int64_t>(plan.size()), progress);
   const auto stored = store.kernel_keys(session.device_id());
-  try {
-    for (const auto& item : plan) {
-      if (stop.load()) {
-        session.end(true);
-        return session.report();
-      }
-      const std::string label = item.type + " " + item.config.str();
-      if (stored.count(item.key)) {
-        session.skipped(label);
-        continue;
-      }
-      const auto t0 = Clock::now();
-      KernelRow row;
-      RunResult result;
-      double build_s = 0;
-      const auto error = attempt([&] {
-        const graph::Graph g = zoo::build_kernel_model(item.type, item.config, seed, true);
-        const auto ks = kernels::detect_kernels(g);
-        if (ks.size() != 1 || ks[0].type != item.type) {
-          fail("the single-kernel model is not detected as one {} kernel", item.type);
-        }
-        build_s = since(t0);
-        result = runner.measure(g, ks, false);
-        row.flops = ks[0].flops;
-        row.params = ks[0].params;
-        row.bytes = ks[0].bytes;
-        row.input_shapes = ks[0].input_shapes;
-        row.output_shapes = ks[0].output_shapes;
-      });
-      if (error) {
-        session.failed(label, *error);
-        continue;
-      }
-      row.run_id = session.run_id();
-      row.device_id = session.device_id();
-      row.key = item.key;
-      row.kernel_type = item.type;
-      row.config = item.config;
-      row.threads = runner.threads();
-      row.m = result.m;
-      const auto t_store = Clock::now();
-      store.add_kernel(row);
-      result.phases_s["build"] = build_s;
-      result.phases_s["store"] = since(t_store);
-      session.measured(label, result, since(t0));
+  return session.collect(plan, stop, [&](const KernelPlanItem& item) {
+    const std::string label = item.type + " " + item.config.str();
+    if (stored.count(item.key)) {
+      session.skipped(label);
+      return;
     }
-  } catch (...) {
-    session.abort();
-    throw;
-  }
-  session.end(false);
-  return session.report();
+    const auto t0 = Clock::now();
+    KernelRow row;
+    RunResult result;
+    double build_s = 0;
+    const auto error = attempt([&] {
+      const graph::Graph g = zoo::build_kernel_model(item.type, item.config, seed, true);
+      const auto ks = kernels::detect_kernels(g);
+      if (ks.size() != 1 || ks[0].type != item.type) {
+        fail("the single-kernel model is not detected as one {} kernel", item.type);
+      }
+      build_s = since(t0);
+      result = runner.measure(g, ks, false);
+      row.flops = ks[0].flops;
+      row.params = ks[0].params;
+      row.bytes = ks[0].bytes;
+      row.input_shapes = ks[0].input_shapes;
+      row.output_shapes = ks[0].output_shapes;
+    });
+    if (error) {
+      session.failed(label, *error);
+      return;
+    }
+    row.run_id = session.run_id();
+    row.device_id = session.device_id();
+    row.key = item.key;
+    row.kernel_type = item.type;
+    row.config = item.config;
+    row.threads = runner.threads();
+    row.m = result.m;
+    session.store_measured(label, result, build_s, t0, [&] { store.add_kernel(row); });
+  });
 }
 
 CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOptions& options,
@@ -240,70 +255,56 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
                   progress);
   const json settings = runner.key_settings();
   const auto stored = store.model_keys(session.device_id());
-  try {
-    for (const auto& spec : specs) {
-      if (stop.load()) {
-        session.end(true);
-        return session.report();
+  return session.collect(specs, stop, [&](const zoo::ModelSpec& spec) {
+    const std::string label = zoo::model_name(spec);
+    const auto t0 = Clock::now();
+    Model model;
+    ModelRow row;
+    RunResult result;
+    double build_s = 0;
+    bool already = false;
+    const auto error = attempt([&] {
+      const graph::Graph g = zoo::build_model(spec);
+      model.hash = content_hash(graph::to_onnx_bytes(g));
+      row.key = model_key(model.hash, settings);
+      if (stored.count(row.key)) {
+        already = true;
+        return;
       }
-      const std::string label = zoo::model_name(spec);
-      const auto t0 = Clock::now();
-      Model model;
-      ModelRow row;
-      RunResult result;
-      double build_s = 0;
-      bool already = false;
-      const auto error = attempt([&] {
-        const graph::Graph g = zoo::build_model(spec);
-        model.hash = content_hash(graph::to_onnx_bytes(g));
-        row.key = model_key(model.hash, settings);
-        if (stored.count(row.key)) {
-          already = true;
-          return;
-        }
-        const auto ks = kernels::detect_kernels(g);
-        const auto totals = kernels::summarize(g, ks);
-        model.hash_kind = "onnx";
-        model.name = label;
-        model.family = spec.family;
-        model.variant = spec.variant;
-        model.resolution = zoo::resolved_resolution(spec);
-        model.seed = spec.seed;
-        model.flops = totals.flops;
-        model.params = totals.params;
-        model.bytes = totals.bytes;
-        for (const auto& k : ks)
-          model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
-        for (const auto& [op, node] : totals.unknown_ops)
-          model.unknown_ops.push_back(op + " " + node);
-        build_s = since(t0);
-        result = runner.measure(g, ks, options.breakdown);
-      });
-      if (already) {
-        session.skipped(label);
-        continue;
-      }
-      if (error) {
-        session.failed(label, *error);
-        continue;
-      }
-      row.run_id = session.run_id();
-      row.device_id = session.device_id();
-      row.threads = runner.threads();
-      row.m = result.m;
-      row.kernel_latency_ms = result.kernel_latency_ms;
-      const auto t_store = Clock::now();
-      store.add_model_measurement(model, row);
-      result.phases_s["build"] = build_s;
-      result.phases_s["store"] = since(t_store);
-      session.measured(label, result, since(t0));
+      const auto ks = kernels::detect_kernels(g);
+      const auto totals = kernels::summarize(g, ks);
+      model.hash_kind = "onnx";
+      model.name = label;
+      model.family = spec.family;
+      model.variant = spec.variant;
+      model.resolution = zoo::resolved_resolution(spec);
+      model.seed = spec.seed;
+      model.flops = totals.flops;
+      model.params = totals.params;
+      model.bytes = totals.bytes;
+      for (const auto& k : ks)
+        model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
+      for (const auto& [op, node] : totals.unknown_ops)
+        model.unknown_ops.push_back(op + " " + node);
+      build_s = since(t0);
+      result = runner.measure(g, ks, options.breakdown);
+    });
+    if (already) {
+      session.skipped(label);
+      return;
     }
-  } catch (...) {
-    session.abort();
-    throw;
-  }
-  session.end(false);
-  return session.report();
+    if (error) {
+      session.failed(label, *error);
+      return;
+    }
+    row.run_id = session.run_id();
+    row.device_id = session.device_id();
+    row.threads = runner.threads();
+    row.m = result.m;
+    row.kernel_latency_ms = result.kernel_latency_ms;
+    session.store_measured(label, result, build_s, t0,
+                           [&] { store.add_model_measurement(model, row); });
+  });
 }
 
 // ---- reporting ----------------------------------------------------------------------------

@@ -12,6 +12,9 @@
 namespace nnjoule::store::detail {
 namespace {
 
+// Migration steps are frozen once released: each spells out its SQL in full, so the repeated
+// measurement columns are on purpose (a shared fragment, once edited, would change old steps).
+
 // Version 1: devices, runs, kernel and model measurements.
 void to_v1(const sql::Db& db) {
   db.exec(R"sql(

@@ -11,6 +11,7 @@
 
 using namespace nnjoule;
 using namespace nnjoule::meter;
+using nnjoule::testing::error_of;
 using nnjoule::testing::FakeTree;
 using nnjoule::testing::TempDir;
 
@@ -32,16 +33,6 @@ double ramp_mj(double a, double b) {
   return 400 * (b - a) + 2000 * (b * b - a * a);
 }
 
-std::string expect_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return {};
-}
-
 }  // namespace
 
 TEST(Trace, ParsesMonsoonExport) {
@@ -60,20 +51,19 @@ TEST(Trace, ParsesTimeAndPowerInWatts) {
 }
 
 TEST(Trace, BadInputNamesFileLineAndColumn) {
-  EXPECT_EQ(expect_error([] {
+  EXPECT_EQ(error_of([] {
               parse_trace_csv("Time(ms),Main(mA),Main Voltage(V)\n0,1,4\n1,abc,4\n", "m.csv");
             }),
             "m.csv:3: column 'Main(mA)': 'abc' is not a number");
-  EXPECT_TRUE(contains(expect_error([] { parse_trace_csv("t(s),power\n0,1\n", "p.csv"); }),
+  EXPECT_TRUE(contains(error_of([] { parse_trace_csv("t(s),power\n0,1\n", "p.csv"); }),
                        "column 'power' has no unit"));
-  EXPECT_TRUE(contains(expect_error([] { parse_trace_csv("t(s),P(mW)\n0,1\n0,2\n", "q.csv"); }),
+  EXPECT_TRUE(contains(error_of([] { parse_trace_csv("t(s),P(mW)\n0,1\n0,2\n", "q.csv"); }),
                        "q.csv:3: time 0 is not after"));
-  EXPECT_TRUE(
-      contains(expect_error([] { parse_trace_csv("a,b\n1,2\n", "r.csv"); }), "no time column"));
-  EXPECT_TRUE(contains(expect_error([] { parse_trace_csv("time(s),x(furlong)\n1,2\n", "s.csv"); }),
+  EXPECT_TRUE(contains(error_of([] { parse_trace_csv("a,b\n1,2\n", "r.csv"); }), "no time column"));
+  EXPECT_TRUE(contains(error_of([] { parse_trace_csv("time(s),x(furlong)\n1,2\n", "s.csv"); }),
                        "no power column"));
   EXPECT_TRUE(contains(
-      expect_error([] { parse_trace_csv("Time(ms),Main(mA),Main Voltage(V)\n0,1\n", "u.csv"); }),
+      error_of([] { parse_trace_csv("Time(ms),Main(mA),Main Voltage(V)\n0,1\n", "u.csv"); }),
       "u.csv:2: expected 3 columns, got 2"));
 }
 
@@ -96,8 +86,7 @@ TEST(Trace, WindowsAlignByOffset) {
   EXPECT_NEAR(b.primary().energy_mj, ramp_mj(0.2505, 0.9), 1e-9);
   EXPECT_EQ(a.primary().provenance.label(), "measured (trace)");
   s.begin_window("late", 10.5);
-  EXPECT_TRUE(
-      contains(expect_error([&] { s.end_window("late", 11.5); }), "not covered by the trace"));
+  EXPECT_TRUE(contains(error_of([&] { s.end_window("late", 11.5); }), "not covered by the trace"));
 }
 
 TEST(Trace, WindowsAlignByWallClock) {
@@ -231,16 +220,16 @@ TEST(DeviceFile, ReadsEverySection) {
 TEST(DeviceFile, ErrorsNameTheField) {
   TempDir dir;
   nnjoule::testing::write_text(dir / "a.json", R"({"estimate": {"idle_mw": 1}})");
-  EXPECT_TRUE(contains(expect_error([&] { load_device_file(dir / "a.json"); }),
+  EXPECT_TRUE(contains(error_of([&] { load_device_file(dir / "a.json"); }),
                        "unknown field 'estimate.idle_mw'"));
   nnjoule::testing::write_text(dir / "b.json", R"({"battery": {"sign": "up"}})");
   EXPECT_TRUE(
-      contains(expect_error([&] { load_device_file(dir / "b.json"); }), "'battery.sign' is 'up'"));
+      contains(error_of([&] { load_device_file(dir / "b.json"); }), "'battery.sign' is 'up'"));
   nnjoule::testing::write_text(dir / "c.json", R"({"estimate": {"tdp_w": "15"}})");
-  EXPECT_TRUE(contains(expect_error([&] { load_device_file(dir / "c.json"); }),
+  EXPECT_TRUE(contains(error_of([&] { load_device_file(dir / "c.json"); }),
                        "'estimate.tdp_w' must be a number"));
   nnjoule::testing::write_text(dir / "d.json", "{");
-  EXPECT_TRUE(contains(expect_error([&] { load_device_file(dir / "d.json"); }), "not valid JSON"));
+  EXPECT_TRUE(contains(error_of([&] { load_device_file(dir / "d.json"); }), "not valid JSON"));
 }
 
 // ---- discovery and selection ----
@@ -264,9 +253,9 @@ TEST(Discovery, EveryKindReportsAndTheEstimateIsTheFallback) {
   EXPECT_EQ(sel.meters[0]->kind(), "estimate");
   ASSERT_EQ(sel.notes.size(), 1u);
   EXPECT_TRUE(contains(sel.notes[0], "estimated (cpu-time model), not measured"));
-  EXPECT_TRUE(contains(expect_error([&] { select_meters(found, {"rapl"}); }),
+  EXPECT_TRUE(contains(error_of([&] { select_meters(found, {"rapl"}); }),
                        "meter 'rapl' is not available: "));
-  EXPECT_TRUE(contains(expect_error([&] { select_meters(found, {"joulescope"}); }),
+  EXPECT_TRUE(contains(error_of([&] { select_meters(found, {"joulescope"}); }),
                        "unknown meter 'joulescope'"));
   EXPECT_EQ(select_meters(found, {"estimate"}).meters.at(0)->kind(), "estimate");
 }

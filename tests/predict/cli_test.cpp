@@ -16,16 +16,8 @@ using nnjoule::testing::write_text;
 // The synthetic dataset stored as one device's estimated kernel rows.
 void fill(const std::filesystem::path& file) {
   store::Store s(file);
-  store::Device d;
-  d.name = "cli-host";
-  d.runtime = "XNNPACK";
-  const int64_t dev = s.ensure_device(d);
-  store::Run run;
-  run.device_id = dev;
-  run.kind = "kernels";
-  run.provenance = {Origin::kEstimated, "cpu-time model"};
-  run.settings = {{"threads", 1}};
-  const int64_t run_id = s.begin_run(run);
+  const auto run = testing::begin_kernel_run(s, "cli-host");
+  const int64_t dev = run.device_id, run_id = run.run_id;
   std::vector<store::KernelRow> rows;
   for (const auto& k : testing::synthetic_dataset(60, 20).samples) {
     store::KernelRow r;

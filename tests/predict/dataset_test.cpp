@@ -11,17 +11,9 @@ namespace nnjoule::predict {
 namespace {
 
 namespace fs = std::filesystem;
+using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(KernelCsv, ParsesTypesNamesAndConfigColumns) {
   const auto rows = parse_kernel_csv(

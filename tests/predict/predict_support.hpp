@@ -1,11 +1,12 @@
 #pragma once
 // Synthetic kernel datasets whose targets are exact functions of the config, so tests know the
-// answer.
+// answer, and the start of a store fixture.
 #include <string>
 
 #include "nnjoule/common/rng.hpp"
 #include "nnjoule/predict/dataset.hpp"
 #include "nnjoule/predict/features.hpp"
+#include "nnjoule/store/store.hpp"
 
 namespace nnjoule::predict::testing {
 
@@ -55,6 +56,27 @@ inline KernelDataset synthetic_dataset(size_t conv_rows = 120, size_t pool_rows 
     ds.samples.push_back(std::move(s));
   }
   return ds;
+}
+
+// One device (runtime XNNPACK) and an open "kernels" run of numbers the cpu-time model
+// estimated at one thread: how the store fixtures of these tests begin.
+struct KernelRun {
+  int64_t device_id = 0;
+  int64_t run_id = 0;
+  Provenance provenance;
+};
+
+inline KernelRun begin_kernel_run(store::Store& s, const std::string& device_name) {
+  store::Device d;
+  d.name = device_name;
+  d.runtime = "XNNPACK";
+  store::Run run;
+  run.device_id = s.ensure_device(d);
+  run.kind = "kernels";
+  run.provenance = {Origin::kEstimated, "cpu-time model"};
+  run.settings = {{"threads", 1}};
+  const int64_t run_id = s.begin_run(run);
+  return {run.device_id, run_id, run.provenance};
 }
 
 }  // namespace nnjoule::predict::testing

@@ -4,6 +4,7 @@
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/predict/store_adapter.hpp"
 #include "nnjoule/zoo/zoo.hpp"
+#include "predict/predict_support.hpp"
 #include "support/test_support.hpp"
 
 namespace nnjoule::predict {
@@ -17,16 +18,8 @@ using nnjoule::testing::TempDir;
 // the model.
 void fill(const std::filesystem::path& file, bool kernel_rows = true, bool all_timed = false) {
   store::Store s(file);
-  store::Device d;
-  d.name = "bench-host";
-  d.runtime = "XNNPACK";
-  const int64_t dev = s.ensure_device(d);
-  store::Run run;
-  run.device_id = dev;
-  run.kind = "kernels";
-  run.provenance = {Origin::kEstimated, "cpu-time model"};
-  run.settings = {{"threads", 1}};
-  const int64_t run_id = s.begin_run(run);
+  const auto run = testing::begin_kernel_run(s, "bench-host");
+  const int64_t dev = run.device_id, run_id = run.run_id;
   for (int i = 0; i < (kernel_rows ? 6 : 0); ++i) {
     store::KernelRow r;
     r.run_id = run_id;

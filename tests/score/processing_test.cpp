@@ -5,18 +5,12 @@
 #include <cmath>
 
 #include "nnjoule/common/error.hpp"
+#include "support/test_support.hpp"
 
 namespace nnjoule::score {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using nnjoule::testing::error_of;
 
 TEST(Image, PpmAndPngRoundTrip) {
   const auto im = generate_image(37, 23, 7);

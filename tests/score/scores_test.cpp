@@ -9,6 +9,7 @@
 
 namespace nnjoule::score {
 namespace {
+using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
 
@@ -133,15 +134,6 @@ TEST(Scores, RejectsBadValues) {
   in.results = {result("A", "m", "CPU1", 1, 1)};
   in.configs = {{"other", "CPU1"}};
   EXPECT_THROW(compute_scores(in), Error);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(ScoreCsv, ErrorsNameFileLineAndColumn) {

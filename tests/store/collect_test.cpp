@@ -12,6 +12,7 @@
 
 using namespace nnjoule;
 using namespace nnjoule::store;
+using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -66,15 +67,6 @@ KernelCollectOptions small_plan() {
   o.seed = 5;
   o.prior_variants = 0;
   return o;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 using namespace nnjoule;
 using namespace nnjoule::store;
 using nlohmann::json;
+using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -115,15 +116,6 @@ std::vector<std::string> kernel_types(const graph::Graph& g) {
   std::vector<std::string> t;
   for (const auto& k : kernels::detect_kernels(g)) t.push_back(k.type);
   return t;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

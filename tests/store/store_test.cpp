@@ -11,6 +11,7 @@
 
 using namespace nnjoule;
 using namespace nnjoule::store;
+using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
@@ -69,15 +70,6 @@ void raw_exec(const fs::path& file, const std::string& sql) {
   sqlite3_free(err);
   sqlite3_close(db);
   ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

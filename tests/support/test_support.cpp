@@ -9,6 +9,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
+#include "nnjoule/common/error.hpp"
+
 namespace nnjoule::testing {
 namespace fs = std::filesystem;
 
@@ -79,6 +83,16 @@ void write_text(const fs::path& path, const std::string& text) {
 
 std::string read_text(const fs::path& path) {
   return slurp(path);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an nnjoule::Error, none was thrown";
+  return "(no error)";
 }
 
 }  // namespace nnjoule::testing

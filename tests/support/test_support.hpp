@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by every test binary: temporary directories, running the CLI, shared data.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ CliResult run_cli(const std::vector<std::string>& args);
 // Exit status 1 and one stderr line "nnjoule: error: ..." containing `part`:
 // what every bad input must produce.
 bool one_error_line(const CliResult& r, const std::string& part);
+
+// The message of the nnjoule::Error that `f` throws; a test failure and "(no error)" when it
+// throws none.
+std::string error_of(const std::function<void()>& f);
 
 // ../shared/data as configured at build time; empty when absent on this machine.
 std::filesystem::path shared_data();
