@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: what `make run` does after building. Grows with every pipeline stage.
+# The main job: what `make run` does after building. A few minutes on a 2-core machine.
 set -euo pipefail
 build=${1:-build}
 nnjoule="$build/nnjoule"
@@ -7,15 +7,23 @@ out=${NNJOULE_OUT:-out}
 mkdir -p "$out"
 "$nnjoule" --version
 
-# A predictor for this machine in a few minutes: measure kernels of the types two zoo families
-# use (prior sample, then fine-grained samples around the worst-predicted), train, then measure
-# the models, which the predictor never saw, and print predicted beside measured. Without a
-# power sensor the energy is estimated (cpu-time model), and the tables say so.
+# The front end: a zoo model as ONNX, split into the kernels a mobile runtime schedules.
+"$nnjoule" zoo export mobilenetv2 -o "$out/zoo"
+"$nnjoule" inspect "$out/zoo/mobilenetv2.onnx"
+
+# A predictor for this machine. Measure a handful of zoo models (each with the latency of every
+# kernel inside it) and single kernels sampled the way nn-Meter builds its predictors (prior
+# sample, then fine-grained samples around the worst-predicted), on one thread. Without a power
+# sensor the energy is estimated (cpu-time model), and every table says so.
 db="$out/host.db"
-types=conv-bn-relu,conv-bn,conv-bn-relu6,dwconv-bn-relu6,add,add-relu,maxpool,global-avgpool,fc,reshape
+"$nnjoule" collect models --db "$db" --families resnet18,mobilenetv2,mobilenetv3small \
+  --variants 3 --profile quick --idle 1
+types=conv-bn-relu,conv-bn,conv-bn-relu6,dwconv-bn-relu6,add,add-relu,maxpool,global-avgpool,fc
 "$nnjoule" build-predictor --db "$db" -o "$out/host-predictor" --profile quick --idle 1 \
-  --kernels "$types" --count 60 --floor 4 --rounds 1 --worst 2 --per-kernel 2
-"$nnjoule" collect models --db "$db" --families resnet18,mobilenetv2 --variants 1 \
-  --profile quick --idle 1
-"$nnjoule" evaluate --predictor "$out/host-predictor" --db "$db"
+  --kernels "$types" --count 40 --floor 4 --rounds 1 --worst 2 --per-kernel 2
+
+# Predicted beside measured, for models the predictor never saw: each measured model is held
+# out in turn (5 folds of models) and predicted by regressors trained without it.
+"$nnjoule" evaluate --db "$db" --models kfold --folds 5
+# A model never measured here at all.
 "$nnjoule" predict --zoo resnet50 --predictor "$out/host-predictor"
