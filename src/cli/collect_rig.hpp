@@ -4,15 +4,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "command.hpp"
 #include "meter_options.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
+#include "nnjoule/meter/meters.hpp"
 #include "nnjoule/store/runner.hpp"
 
 namespace nnjoule::cli {
@@ -98,9 +101,20 @@ class Rig {
     const auto found = meter::discover_meters(discover);
     auto sel = meter::select_meters(found, c.meter_names);
     notes_ = sel.notes;
+    // Work on the other CPUs slows every measurement (shared caches, memory, often one
+    // physical core): say so before spending hours on a dataset.
+    const auto fs = std::make_shared<const meter::SysFs>(c.meters.root);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const auto sleep = bench::real_sleeper();
+    if (const auto busy = meter::other_busy_cores(*fs, cores, 0.5, sleep); busy && *busy > 0.25) {
+      notes_.push_back(fmt::format(
+          "other processes kept {:.1f} of {} CPUs busy (0.5 s before starting): their "
+          "interference goes into every latency and energy measured; measure on an otherwise "
+          "idle machine",
+          *busy, cores));
+    }
     sampler_ = std::make_unique<meter::Sampler>(sel.meters, clock_);
-    ctx_ = bench::Context{sampler_.get(), bench::real_sleeper(),
-                          std::make_shared<const meter::SysFs>(c.meters.root)};
+    ctx_ = bench::Context{sampler_.get(), sleep, fs};
     store::RunnerOptions ro;
     ro.threads = c.threads;
     if (!c.cpus.empty()) ro.cpus = exec::parse_cpu_list(c.cpus);

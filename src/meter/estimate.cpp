@@ -100,15 +100,7 @@ class EstimateMeter : public Meter {
  private:
   double busy_seconds() {
     if (workload_cpu_) return workload_cpu_();
-    std::string_view text = stat_->read();
-    if (text.rfind("cpu ", 0) != 0) fail("{}: first line is not the 'cpu' total", fs_->show(kStat));
-    std::istringstream in{std::string(text.substr(4, text.find('\n') - 4))};
-    // user nice system idle iowait irq softirq steal ...; guest time is inside user.
-    int64_t f[7] = {0};
-    for (auto& v : f)
-      if (!(in >> v)) fail("{}: 'cpu' line has fewer than 7 fields", fs_->show(kStat));
-    const int64_t busy = f[0] + f[1] + f[2] + f[5] + f[6];
-    return static_cast<double>(busy) * tick_s_;
+    return static_cast<double>(parse_cpu_ticks(stat_->read(), fs_->show(kStat)).busy) * tick_s_;
   }
   std::shared_ptr<const SysFs> fs_;
   EstimateModel model_;
@@ -116,6 +108,34 @@ class EstimateMeter : public Meter {
   std::unique_ptr<Attr> stat_;
   double tick_s_ = 0.01;
 };
+
+}  // namespace
+
+CpuTicks parse_cpu_ticks(std::string_view text, const std::string& source) {
+  if (text.rfind("cpu ", 0) != 0) fail("{}: first line is not the 'cpu' total", source);
+  std::istringstream in{std::string(text.substr(4, text.find('\n') - 4))};
+  // user nice system idle iowait irq softirq steal ...; guest time is inside user.
+  int64_t f[7] = {0};
+  for (auto& v : f)
+    if (!(in >> v)) fail("{}: 'cpu' line has fewer than 7 fields", source);
+  return {f[0] + f[1] + f[2] + f[5] + f[6], f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6]};
+}
+
+std::optional<double> other_busy_cores(const SysFs& fs, int cores, double window_s,
+                                       const std::function<void(double)>& wait) {
+  try {
+    const auto stat = fs.open(kStat);
+    const CpuTicks a = parse_cpu_ticks(stat->read(), fs.show(kStat));
+    wait(window_s);
+    const CpuTicks b = parse_cpu_ticks(stat->read(), fs.show(kStat));
+    if (b.total <= a.total || cores < 1) return std::nullopt;
+    return static_cast<double>(b.busy - a.busy) / static_cast<double>(b.total - a.total) * cores;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+namespace {
 
 std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
   std::istringstream in(cpuinfo);

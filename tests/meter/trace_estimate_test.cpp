@@ -190,6 +190,25 @@ TEST(Estimate, CpuModelFromBoardWhenCpuinfoIsGeneric) {
   EXPECT_EQ(online_cpus(*t.fs()), 1);
 }
 
+TEST(ProcStat, OtherBusyCoresBetweenTwoReads) {
+  FakeTree t;
+  t.write("/proc/stat", "cpu  100 0 0 5000 10 0 0 7 0 0\ncpu0 1 0 0 1 0 0 0 0 0 0\n");
+  double waited = 0;
+  const auto busy = other_busy_cores(*t.fs(), 2, 0.5, [&](double s) {
+    waited = s;  // 60 busy and 30 idle ticks pass: two thirds of 2 CPUs
+    t.write("/proc/stat", "cpu  150 0 5 5030 10 0 5 7 0 0\ncpu0 1 0 0 1 0 0 0 0 0 0\n");
+  });
+  EXPECT_EQ(waited, 0.5);
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_NEAR(*busy, 60.0 / 90.0 * 2, 1e-12);
+  const CpuTicks ticks = parse_cpu_ticks("cpu  1 2 3 4 5 6 7 8\n", "stat");
+  EXPECT_EQ(ticks.busy, 1 + 2 + 3 + 6 + 7);
+  EXPECT_EQ(ticks.total, 28);
+  EXPECT_THROW(parse_cpu_ticks("cpu  1 2 3\n", "stat"), Error);
+  t.write("/proc/stat", "intr 1 2 3\n");  // unreadable: no answer rather than a wrong one
+  EXPECT_FALSE(other_busy_cores(*t.fs(), 2, 0.5, [](double) {}).has_value());
+}
+
 TEST(Estimate, MalformedProcStatRefuses) {
   FakeTree t;
   t.write("/proc/stat", "intr 1 2 3\n");

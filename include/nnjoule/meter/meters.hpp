@@ -104,6 +104,18 @@ struct Trace {
 Trace parse_trace_csv(const std::string& text, const std::string& source);
 std::vector<Finding> find_trace(const TraceConfig& config);
 
+// ---- /proc/stat ----
+struct CpuTicks {
+  int64_t busy = 0;   // user nice system irq softirq (guest time is inside user)
+  int64_t total = 0;  // busy + idle + iowait
+};
+// The 'cpu' total line at the start of /proc/stat; throws Error naming `source` otherwise.
+CpuTicks parse_cpu_ticks(std::string_view proc_stat, const std::string& source);
+// Cores busy with other work, from two reads of /proc/stat `window_s` apart while this process
+// waits (`wait` sleeps); `cores` online. nullopt when /proc/stat cannot be read.
+std::optional<double> other_busy_cores(const SysFs& fs, int cores, double window_s,
+                                       const std::function<void(double)>& wait);
+
 // ---- estimate for machines without a sensor: idle + busy cores from /proc/stat ----
 struct EstimateModel {
   double idle_power_mw = 0;
