@@ -18,21 +18,8 @@ void fill(const std::filesystem::path& file) {
   store::Store s(file);
   const auto run = testing::begin_kernel_run(s, "cli-host");
   const int64_t dev = run.device_id, run_id = run.run_id;
-  std::vector<store::KernelRow> rows;
-  for (const auto& k : testing::synthetic_dataset(60, 20).samples) {
-    store::KernelRow r;
-    r.run_id = run_id;
-    r.device_id = dev;
-    r.kernel_type = k.type;
-    r.config = k.config;
-    r.threads = 1;
-    r.key = store::kernel_key(k.type, k.config, {{"id", k.id}});
-    r.m.energy_mj = k.targets.energy_mj;
-    r.m.latency_ms = k.targets.latency_ms;
-    r.m.power_mw = k.targets.power_mw;
-    r.m.provenance = run.provenance;
-    rows.push_back(r);
-  }
+  const auto rows =
+      testing::kernel_rows(testing::synthetic_dataset(60, 20), run_id, dev, run.provenance);
   s.add_kernels(rows);
   s.end_run(run_id, "complete");
 }

@@ -79,4 +79,25 @@ inline KernelRun begin_kernel_run(store::Store& s, const std::string& device_nam
   return {run.device_id, run_id, run.provenance};
 }
 
+// The samples of `ds` as kernel rows of a stored run (1 thread), ready for add_kernels.
+inline std::vector<store::KernelRow> kernel_rows(const KernelDataset& ds, int64_t run_id,
+                                                 int64_t device_id, const Provenance& origin) {
+  std::vector<store::KernelRow> rows;
+  for (const auto& k : ds.samples) {
+    store::KernelRow r;
+    r.run_id = run_id;
+    r.device_id = device_id;
+    r.kernel_type = k.type;
+    r.config = k.config;
+    r.threads = 1;
+    r.key = store::kernel_key(k.type, k.config, {{"id", k.id}});
+    r.m.energy_mj = k.targets.energy_mj;
+    r.m.latency_ms = k.targets.latency_ms;
+    r.m.power_mw = k.targets.power_mw;
+    r.m.provenance = origin;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
 }  // namespace nnjoule::predict::testing

@@ -97,21 +97,8 @@ void fill(const std::filesystem::path& file, const std::string& device,
   run.provenance = kEstimate;
   run.settings = {{"threads", 1}};
   const int64_t run_id = s.begin_run(run);
-  std::vector<store::KernelRow> rows;
-  for (const auto& k : predict::testing::synthetic_dataset(60, 20).samples) {
-    store::KernelRow r;
-    r.run_id = run_id;
-    r.device_id = dev;
-    r.kernel_type = k.type;
-    r.config = k.config;
-    r.threads = 1;
-    r.key = store::kernel_key(k.type, k.config, {{"id", k.id}});
-    r.m.energy_mj = k.targets.energy_mj;
-    r.m.latency_ms = k.targets.latency_ms;
-    r.m.power_mw = k.targets.power_mw;
-    r.m.provenance = kEstimate;
-    rows.push_back(r);
-  }
+  const auto rows = predict::testing::kernel_rows(predict::testing::synthetic_dataset(60, 20),
+                                                  run_id, dev, kEstimate);
   s.add_kernels(rows);
   for (const auto& tm : models) {
     store::Model m;
