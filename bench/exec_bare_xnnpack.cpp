@@ -64,9 +64,9 @@ class Net {
                                             weights.data(), bias.data(), lo, hi, 0, &op),
           "create convolution");
     Buffer* y = buffer(oh, ow, cout);
-    check(xnn_setup_convolution2d_nhwc_f32(op, 1, x->h, x->w, x->data.data(), y->data.data(),
-                                           pool_),
-          "setup convolution");
+    check(
+        xnn_setup_convolution2d_nhwc_f32(op, 1, x->h, x->w, x->data.data(), y->data.data(), pool_),
+        "setup convolution");
     ops_.push_back(op);
     return y;
   }
@@ -74,13 +74,13 @@ class Net {
   Buffer* maxpool(Buffer* x, uint32_t k, uint32_t s, uint32_t pad) {
     const size_t oh = (x->h + 2 * pad - k) / s + 1, ow = (x->w + 2 * pad - k) / s + 1;
     xnn_operator_t op = nullptr;
-    check(xnn_create_max_pooling2d_nhwc_f32(pad, pad, pad, pad, k, k, s, s, 1, 1, x->c, x->c,
-                                            x->c, -kInf, kInf, 0, &op),
+    check(xnn_create_max_pooling2d_nhwc_f32(pad, pad, pad, pad, k, k, s, s, 1, 1, x->c, x->c, x->c,
+                                            -kInf, kInf, 0, &op),
           "create max pooling");
     Buffer* y = buffer(oh, ow, x->c);
-    check(xnn_setup_max_pooling2d_nhwc_f32(op, 1, x->h, x->w, x->data.data(), y->data.data(),
-                                           pool_),
-          "setup max pooling");
+    check(
+        xnn_setup_max_pooling2d_nhwc_f32(op, 1, x->h, x->w, x->data.data(), y->data.data(), pool_),
+        "setup max pooling");
     ops_.push_back(op);
     return y;
   }
@@ -173,8 +173,8 @@ void build_resnet18(Net& n) {
 void build_mobilenetv2(Net& n) {
   Buffer* x = n.input(224, 224, 3);
   x = n.conv(x, 32, 3, 2, 1, false, 0, 6);
-  const int cfg[7][4] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                         {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+  const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                         {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   size_t cin = 32;
   for (const auto& c : cfg) {
     for (int i = 0; i < c[2]; ++i) {
@@ -208,10 +208,14 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int value = std::atoi(argv[i + 1]);
-    if (flag == "--threads") threads = value;
-    else if (flag == "--runs") runs = value;
-    else if (flag == "--warmup") warmup = value;
-    else return usage();
+    if (flag == "--threads")
+      threads = value;
+    else if (flag == "--runs")
+      runs = value;
+    else if (flag == "--warmup")
+      warmup = value;
+    else
+      return usage();
   }
   if ((model != "resnet18" && model != "mobilenetv2") || threads < 1 || runs < 1 || warmup < 0) {
     return usage();
@@ -223,8 +227,10 @@ int main(int argc, char** argv) {
     size_t operators = 0;
     {
       Net net(pool);
-      if (model == "resnet18") build_resnet18(net);
-      else build_mobilenetv2(net);
+      if (model == "resnet18")
+        build_resnet18(net);
+      else
+        build_mobilenetv2(net);
       operators = net.operators();
       for (int i = 0; i < warmup; ++i) net.run();
       for (int i = 0; i < runs; ++i) {

@@ -21,6 +21,8 @@ struct CommandRegistry {
 #define NNJOULE_COMMAND(order, fn) \
   static const bool nnjoule_cmd_##fn = (::nnjoule::cli::CommandRegistry::add(order, fn), true)
 
-inline void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+inline void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2) << "\n";
+}
 
 }  // namespace nnjoule::cli

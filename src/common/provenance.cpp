@@ -6,11 +6,16 @@ namespace nnjoule {
 
 std::string_view origin_name(Origin origin) {
   switch (origin) {
-    case Origin::kMeasured: return "measured";
-    case Origin::kEstimated: return "estimated";
-    case Origin::kPredicted: return "predicted";
-    case Origin::kImported: return "imported";
-    case Origin::kCounted: return "counted";
+    case Origin::kMeasured:
+      return "measured";
+    case Origin::kEstimated:
+      return "estimated";
+    case Origin::kPredicted:
+      return "predicted";
+    case Origin::kImported:
+      return "imported";
+    case Origin::kCounted:
+      return "counted";
   }
   return "unknown";
 }
@@ -20,8 +25,7 @@ Origin parse_origin(std::string_view name) {
                    Origin::kCounted}) {
     if (origin_name(o) == name) return o;
   }
-  fail("unknown origin '{}' (expected measured, estimated, predicted, imported or counted)",
-       name);
+  fail("unknown origin '{}' (expected measured, estimated, predicted, imported or counted)", name);
 }
 
 std::string Provenance::label() const {

@@ -31,7 +31,9 @@ double percentile(std::span<const double> x, double p) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
-double median(std::span<const double> x) { return percentile(x, 50); }
+double median(std::span<const double> x) {
+  return percentile(x, 50);
+}
 
 double cv(std::span<const double> x) {
   const double m = mean(x);
@@ -39,16 +41,17 @@ double cv(std::span<const double> x) {
 }
 
 double student_t975(int dof) {
-  static const double table[] = {0,      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
-                                 2.306,  2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-                                 2.120,  2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
-                                 2.064,  2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+  static const double table[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
+                                 2.306, 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                                 2.120, 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
+                                 2.064, 2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
   if (dof < 1) fail("Student t needs at least one degree of freedom");
   if (dof <= 30) return table[dof];
   // Cornish-Fisher expansion around the normal quantile; exact to 1e-3 beyond 30 dof.
   const double z = 1.959964;
   const double d = dof;
-  return z + (z * z * z + z) / (4 * d) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
+  return z + (z * z * z + z) / (4 * d) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
 }
 
 double ci95_halfwidth(std::span<const double> x) {

@@ -21,7 +21,9 @@ void TextTable::add_row(std::vector<std::string> row) {
   rows_.push_back(std::move(row));
 }
 
-void TextTable::add_separator() { rows_.emplace_back(); }
+void TextTable::add_separator() {
+  rows_.emplace_back();
+}
 
 std::string TextTable::render() const {
   std::vector<size_t> width(header_.size());
@@ -33,9 +35,12 @@ std::string TextTable::render() const {
     for (size_t c = 0; c < r.size(); ++c) {
       if (c) s += "  ";
       const size_t pad = width[c] - r[c].size();
-      if (align_[c] == Align::kRight) s += std::string(pad, ' ') + r[c];
-      else if (c + 1 < r.size()) s += r[c] + std::string(pad, ' ');
-      else s += r[c];
+      if (align_[c] == Align::kRight)
+        s += std::string(pad, ' ') + r[c];
+      else if (c + 1 < r.size())
+        s += r[c] + std::string(pad, ' ');
+      else
+        s += r[c];
     }
     return s + "\n";
   };

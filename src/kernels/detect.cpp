@@ -38,7 +38,8 @@ bool is_spatial_mean(const Graph& g, const Node& n) {
 
 // The squeeze of an SE block must keep the dimensions so the gate broadcasts.
 bool is_gap(const Graph& g, const Node& n) {
-  return is_spatial_mean(g, n) && (n.op_type == "GlobalAveragePool" || n.attr_int("keepdims", 1) != 0);
+  return is_spatial_mean(g, n) &&
+         (n.op_type == "GlobalAveragePool" || n.attr_int("keepdims", 1) != 0);
 }
 
 bool is_depthwise(const Graph& g, const Node& n) {

@@ -9,12 +9,12 @@ namespace nnjoule {
 class Rng {
  public:
   explicit Rng(uint64_t seed);
-  uint64_t next();                          // xoshiro256**
-  double uniform();                         // [0, 1)
-  double uniform(double lo, double hi);     // [lo, hi)
+  uint64_t next();                              // xoshiro256**
+  double uniform();                             // [0, 1)
+  double uniform(double lo, double hi);         // [lo, hi)
   int64_t uniform_int(int64_t lo, int64_t hi);  // [lo, hi] inclusive
-  double normal();                          // standard normal (Box-Muller)
-  Rng fork(uint64_t stream) const;          // independent generator for a sub-task
+  double normal();                              // standard normal (Box-Muller)
+  Rng fork(uint64_t stream) const;              // independent generator for a sub-task
 
  private:
   uint64_t s_[4];

@@ -83,7 +83,8 @@ class GraphBuilder {
   // Constant tensors.
   std::string weight(const Shape& shape, int64_t fan_in, const std::string& stem);
   std::string constant(const Shape& shape, std::vector<float> values, const std::string& stem);
-  std::string constant_ints(const Shape& shape, std::vector<int64_t> values, const std::string& stem);
+  std::string constant_ints(const Shape& shape, std::vector<int64_t> values,
+                            const std::string& stem);
   std::string int_input(const std::string& name, Shape shape);  // int64 runtime input
 
   // Adds a node whose output shapes come from shape inference; returns its outputs.

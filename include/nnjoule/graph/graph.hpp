@@ -63,13 +63,13 @@ struct Node {
 class Graph {
  public:
   std::string name;
-  std::vector<Node> nodes;           // topologically sorted once validate() has run
-  std::vector<std::string> inputs;   // runtime inputs (not initializers)
+  std::vector<Node> nodes;          // topologically sorted once validate() has run
+  std::vector<std::string> inputs;  // runtime inputs (not initializers)
   std::vector<std::string> outputs;
   std::map<std::string, ValueInfo> values;        // every tensor: inputs, weights, intermediates
   std::map<std::string, TensorPtr> initializers;  // constant tensors (weights)
-  std::vector<std::string> notes;    // things the importer assumed, shown to the user
-  int64_t opset = 13;                // opset of the canonical op forms this graph uses
+  std::vector<std::string> notes;                 // things the importer assumed, shown to the user
+  int64_t opset = 13;                             // opset of the canonical op forms this graph uses
 
   const ValueInfo& value(const std::string& tensor) const;  // throws Error if unknown
   const Shape& shape(const std::string& tensor) const { return value(tensor).shape; }
