@@ -378,6 +378,12 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
   std::vector<Targets> pred(unique.size());
   std::vector<std::map<Target, std::string>> method(unique.size());
   std::vector<bool> fallback(unique.size(), false);
+  // FLOPs and bytes once per distinct kernel (work bases and fallbacks of every target use them).
+  std::vector<std::optional<KernelSizes>> sizes(unique.size());
+  auto size_of = [&](size_t u) -> const KernelSizes& {
+    if (!sizes[u]) sizes[u] = kernel_sizes(in[unique[u]].type, in[unique[u]].config);
+    return *sizes[u];
+  };
   for (Target t : kAllTargets) {
     std::map<size_t, std::vector<size_t>> groups;  // regressor index -> distinct kernels
     for (size_t u = 0; u < unique.size(); ++u) {
@@ -394,7 +400,7 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
       const FallbackRates& rate = rates_.at(r.family);
       std::optional<double> flops = k.flops, bytes = k.bytes;
       try {
-        const KernelSizes z = kernel_sizes(k.type, k.config);
+        const KernelSizes& z = size_of(u);
         flops = z.flops;
         bytes = z.bytes;
       } catch (const Error&) {
@@ -439,8 +445,7 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
       for (size_t j = 0; j < us.size(); ++j) {
         double y = info_.log_target ? std::exp(v[j]) : v[j];
         if (reg.base) {
-          const KernelInput& k = in[unique[us[j]]];
-          const KernelSizes z = kernel_sizes(k.type, k.config);  // features succeeded: sizable
+          const KernelSizes& z = size_of(us[j]);  // its features succeeded: it can be sized
           y *= reg.base->eval(z.flops / 1e6, z.bytes / 1e6);
         }
         pred[us[j]].set(t, y);

@@ -99,10 +99,12 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
   std::map<int64_t, size_t> by_threads;
   std::map<std::string, size_t> by_meter;
   for (const auto& r : rows) by_threads[r.threads]++;
+  std::vector<store::ModelRow> model_rows;  // read once: thread counts, then kernel rows
   if (o.model_kernels) {
     store::RowQuery mq;
     mq.device_id = device.id;
-    for (const auto& r : db.model_measurements(mq))
+    model_rows = db.model_measurements(mq);
+    for (const auto& r : model_rows)
       if (!r.kernel_latency_ms.empty()) by_threads[r.threads]++;
   }
   int64_t threads = 0;
@@ -130,9 +132,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
   if (o.model_kernels) {
     std::map<int64_t, store::Model> models;
     for (auto& m : db.models()) models.emplace(m.id, std::move(m));
-    store::RowQuery mq;
-    mq.device_id = device.id;
-    for (const auto& row : db.model_measurements(mq)) {
+    for (const auto& row : model_rows) {
       if (row.threads != threads || row.kernel_latency_ms.empty()) continue;
       if (!o.include_flagged && unusable(row.m)) continue;
       auto it = models.find(row.model_id);
