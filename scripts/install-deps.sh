@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package nnjoule's build and tests need; with --bench also what the
-# benchmarks compare against (PyTorch, OpenCV, scikit-learn).
+# benchmarks compare against (PyTorch, OpenCV, scikit-learn, and ONNX Runtime from npm into
+# bench/ort/node_modules).
 # Idempotent: packages already present are skipped and apt-get update runs at most once.
 set -euo pipefail
 bench=0
@@ -37,6 +38,15 @@ skip_if_present() {
   esac
 }
 
+# ONNX Runtime's official CPU build, at the version pinned in bench/ort/package-lock.json.
+install_ort() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/bench/ort"
+  if [ -d "$dir/node_modules/onnxruntime-node" ]; then return 0; fi
+  echo "install-deps: npm ci --ignore-scripts in bench/ort (onnxruntime-node)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if skip_if_present "$p"; then continue; fi
@@ -46,6 +56,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  if [ "$bench" = 1 ]; then install_ort; fi
   exit 0
 fi
 
@@ -55,3 +66,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "$bench" = 1 ]; then install_ort; fi

@@ -161,7 +161,7 @@ int Compiler::ensure(int v, const Perm& p, bool output_io) {
   int out;
   if (x.constant >= 0) {
     std::vector<float> data(static_cast<size_t>(x.numel()));
-    map.run(constant_data(v), data.data(), nullptr);
+    map.run(constant_data(v), data.data(), Parallel{});
     out = constant_value(x.name, x.shape, p, std::move(data));
   } else {
     out = new_value(x.name + "@" + perm_str(p), x.shape, p);
@@ -178,8 +178,8 @@ int Compiler::ensure(int v, const Perm& p, bool output_io) {
     s.bind = [map, v, out](const BindContext& c) -> std::function<void()> {
       const float* src = c.ptr(v);
       float* dst = c.ptr(out);
-      pthreadpool_t pool = c.pool;
-      return [map, src, dst, pool] { map.run(src, dst, pool); };
+      const Parallel par = c.par;
+      return [map, src, dst, par] { map.run(src, dst, par); };
     };
     add_step(std::move(s));
     if (!io) ++counts_["layout conversions"];
@@ -385,12 +385,12 @@ void Compiler::lower_conv(size_t i, bool transpose) {
   const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
   // ONNX pads are (top, left, bottom, right); XNNPACK takes (top, right, bottom, left).
   if (!transpose) {
-    st.create = [=, kernel = std::move(kernel), bias = std::move(bias)] {
+    st.create = [=, kernel = std::move(kernel), bias = std::move(bias)](uint32_t f) {
       xnn_check(
           xnn_create_convolution2d_nhwc_f32(
               u(p[0]), u(p[3]), u(p[2]), u(p[1]), u(KH), u(KW), u(s[0]), u(s[1]), u(d[0]), u(d[1]),
               group, static_cast<size_t>(gic), static_cast<size_t>(goc), static_cast<size_t>(cin),
-              static_cast<size_t>(cout), kernel.data(), bias.data(), c.lo, c.hi, 0, &op->op),
+              static_cast<size_t>(cout), kernel.data(), bias.data(), c.lo, c.hi, f, &op->op),
           name, "create convolution");
     };
     st.bind = [=](const BindContext& b) {
@@ -400,12 +400,12 @@ void Compiler::lower_conv(size_t i, bool transpose) {
     };
   } else {
     const auto adj = n.attr_ints("output_padding", {0, 0});
-    st.create = [=, kernel = std::move(kernel), bias = std::move(bias)] {
+    st.create = [=, kernel = std::move(kernel), bias = std::move(bias)](uint32_t f) {
       xnn_check(
           xnn_create_deconvolution2d_nhwc_f32(
               u(p[0]), u(p[3]), u(p[2]), u(p[1]), u(KH), u(KW), u(s[0]), u(s[1]), u(d[0]), u(d[1]),
               group, static_cast<size_t>(gic), static_cast<size_t>(goc), static_cast<size_t>(cin),
-              static_cast<size_t>(cout), kernel.data(), bias.data(), c.lo, c.hi, 0, &op->op),
+              static_cast<size_t>(cout), kernel.data(), bias.data(), c.lo, c.hi, f, &op->op),
           name, "create deconvolution");
     };
     st.bind = [=](const BindContext& b) {
@@ -447,10 +447,10 @@ void Compiler::lower_batchnorm(size_t i) {
     st.reads = {in};
     st.writes = {y};
     const Clamp c = e.clamp;
-    st.create = [=, kernel = std::move(kernel), bias = std::move(bias)] {
+    st.create = [=, kernel = std::move(kernel), bias = std::move(bias)](uint32_t f) {
       xnn_check(xnn_create_convolution2d_nhwc_f32(
                     0, 0, 0, 0, 1, 1, 1, 1, 1, 1, static_cast<uint32_t>(C), 1, 1, C, C,
-                    kernel.data(), bias.data(), c.lo, c.hi, 0, &op->op),
+                    kernel.data(), bias.data(), c.lo, c.hi, f, &op->op),
                 name, "create convolution");
     };
     st.bind = [=](const BindContext& b) {
@@ -478,8 +478,8 @@ void Compiler::lower_batchnorm(size_t i) {
   st.bind = [k, in, y](const BindContext& b) -> std::function<void()> {
     const float* x = b.ptr(in);
     float* o = b.ptr(y);
-    pthreadpool_t pool = b.pool;
-    return [k, x, o, pool] { k.run(x, o, pool); };
+    const Parallel par = b.par;
+    return [k, x, o, par] { k.run(x, o, par); };
   };
   add_step(std::move(st));
 }
@@ -544,21 +544,21 @@ void Compiler::lower_pool(size_t i) {
   auto op = std::make_shared<XnnOp>();
   auto pop = std::make_shared<XnnOp>();
   const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
-  st.create = [=] {
+  st.create = [=](uint32_t f) {
     if (is_max) {
       xnn_check(xnn_create_max_pooling2d_nhwc_f32(u(p[0]), u(p[3]), u(p[2]), u(p[1]), u(k[0]),
                                                   u(k[1]), u(s[0]), u(s[1]), u(d[0]), u(d[1]), C, C,
-                                                  C, c.lo, c.hi, 0, &op->op),
+                                                  C, c.lo, c.hi, f, &op->op),
                 name, "create max pooling");
     } else {
       xnn_check(xnn_create_average_pooling2d_nhwc_f32(u(p[0]), u(p[3]), u(p[2]), u(p[1]), u(k[0]),
                                                       u(k[1]), u(s[0]), u(s[1]), C, C, C, c.lo,
-                                                      c.hi, 0, &op->op),
+                                                      c.hi, f, &op->op),
                 name, "create average pooling");
     }
     if (padded >= 0) {
       const float zero = 0.f;
-      xnn_check(xnn_create_constant_pad_nd_x32(&zero, 0, &pop->op), name, "create pad");
+      xnn_check(xnn_create_constant_pad_nd_x32(&zero, f, &pop->op), name, "create pad");
     }
   };
   const Shape xphys = {xs[0], xs[2], xs[3], xs[1]};
@@ -621,8 +621,8 @@ void Compiler::lower_mean(size_t i) {
     st.reads = {in};
     st.writes = {y4};
     auto op = std::make_shared<XnnOp>();
-    st.create = [=] {
-      xnn_check(xnn_create_global_average_pooling_nwc_f32(C, C, C, c.lo, c.hi, 0, &op->op), name,
+    st.create = [=](uint32_t f) {
+      xnn_check(xnn_create_global_average_pooling_nwc_f32(C, C, C, c.lo, c.hi, f, &op->op), name,
                 "create global average pooling");
     };
     st.bind = [=](const BindContext& b) {
@@ -677,9 +677,9 @@ void Compiler::add_fc_step(size_t i, const std::vector<size_t>& nodes, int in, i
   st.reads = {in};
   st.writes = {y};
   auto op = std::make_shared<XnnOp>();
-  st.create = [=, kernel = std::move(kernel), bias = std::move(bias)] {
+  st.create = [=, kernel = std::move(kernel), bias = std::move(bias)](uint32_t f) {
     xnn_check(xnn_create_fully_connected_nc_f32(K, N, K, N, kernel.data(), bias.data(), c.lo, c.hi,
-                                                0, &op->op),
+                                                f, &op->op),
               name, "create fully connected");
   };
   st.bind = [=](const BindContext& b) {
@@ -820,11 +820,11 @@ void Compiler::lower_matmul(size_t i) {
                uN = static_cast<size_t>(N);
   if (constant_b) {
     const float* bdata = constant_data(b);
-    st.create = [=] {
+    st.create = [=](uint32_t f) {
       for (size_t k = 0; k < batches; ++k) {
         xnn_check(
             xnn_create_fully_connected_nc_f32(uK, uN, uK, uN, bdata + b_off[k], nullptr, -kInf,
-                                              kInf, XNN_FLAG_TRANSPOSE_WEIGHTS, &ops[k]->op),
+                                              kInf, XNN_FLAG_TRANSPOSE_WEIGHTS | f, &ops[k]->op),
             name, "create fully connected");
       }
     };
@@ -847,11 +847,12 @@ void Compiler::lower_matmul(size_t i) {
       const float* pb = c.ptr(b);
       float* py = c.ptr(y);
       pthreadpool_t pool = c.pool;
+      const uint32_t f = XNN_FLAG_TRANSPOSE_WEIGHTS | c.xnn_flags;
       return [=] {
         for (size_t k = 0; k < batches; ++k) {
           XnnOp op;
           xnn_check(xnn_create_fully_connected_nc_f32(uK, uN, uK, uN, pb + b_off[k], nullptr, -kInf,
-                                                      kInf, XNN_FLAG_TRANSPOSE_WEIGHTS, &op.op),
+                                                      kInf, f, &op.op),
                     name, "create fully connected");
           xnn_check(xnn_setup_fully_connected_nc_f32(op.op, uM, pa + a_off[k],
                                                      py + static_cast<int64_t>(k) * M * N, pool),
@@ -930,16 +931,16 @@ int Compiler::make_binary(size_t node, const std::string& op, int va, int vb,
   st.writes = {y};
   auto xop = std::make_shared<XnnOp>();
   const std::string name = n.name;
-  st.create = [=] {
+  st.create = [=](uint32_t f) {
     xnn_status s;
     if (op == "Add")
-      s = xnn_create_add_nd_f32(c.lo, c.hi, 0, &xop->op);
+      s = xnn_create_add_nd_f32(c.lo, c.hi, f, &xop->op);
     else if (op == "Sub")
-      s = xnn_create_subtract_nd_f32(c.lo, c.hi, 0, &xop->op);
+      s = xnn_create_subtract_nd_f32(c.lo, c.hi, f, &xop->op);
     else if (op == "Mul")
-      s = xnn_create_multiply_nd_f32(c.lo, c.hi, 0, &xop->op);
+      s = xnn_create_multiply_nd_f32(c.lo, c.hi, f, &xop->op);
     else
-      s = xnn_create_divide_nd_f32(c.lo, c.hi, 0, &xop->op);
+      s = xnn_create_divide_nd_f32(c.lo, c.hi, f, &xop->op);
     xnn_check(s, name, "create binary operator");
   };
   st.bind = [=](const BindContext& b) {
@@ -1031,8 +1032,8 @@ void Compiler::lower_unary(size_t i) {
     st.bind = [k, in, y](const BindContext& b) -> std::function<void()> {
       const float* src = b.ptr(in);
       float* dst = b.ptr(y);
-      pthreadpool_t pool = b.pool;
-      return [k, src, dst, pool] { k.run(src, dst, pool); };
+      const Parallel par = b.par;
+      return [k, src, dst, par] { k.run(src, dst, par); };
     };
     add_step(std::move(st));
     return;
@@ -1050,16 +1051,16 @@ void Compiler::lower_unary(size_t i) {
   st.reads = {in};
   st.writes = {y};
   auto xop = std::make_shared<XnnOp>();
-  st.create = [=] {
+  st.create = [=](uint32_t f) {
     xnn_status s;
     if (kind_op == "Sigmoid")
-      s = xnn_create_sigmoid_nc_f32(count, count, count, 0, &xop->op);
+      s = xnn_create_sigmoid_nc_f32(count, count, count, f, &xop->op);
     else if (kind_op == "HardSwish")
-      s = xnn_create_hardswish_nc_f32(count, count, count, 0, &xop->op);
+      s = xnn_create_hardswish_nc_f32(count, count, count, f, &xop->op);
     else if (kind_op == "LeakyRelu") {
-      s = xnn_create_leaky_relu_nc_f32(count, count, count, slope, 0, &xop->op);
+      s = xnn_create_leaky_relu_nc_f32(count, count, count, slope, f, &xop->op);
     } else {
-      s = xnn_create_clamp_nc_f32(count, count, count, c.lo, c.hi, 0, &xop->op);
+      s = xnn_create_clamp_nc_f32(count, count, count, c.lo, c.hi, f, &xop->op);
     }
     xnn_check(s, name, "create elementwise operator");
   };
@@ -1104,8 +1105,8 @@ void Compiler::lower_softmax(size_t i) {
   st.reads = {in};
   st.writes = {y};
   auto op = std::make_shared<XnnOp>();
-  st.create = [=] {
-    xnn_check(xnn_create_softmax_nc_f32(len, len, len, 0, &op->op), name, "create softmax");
+  st.create = [=](uint32_t f) {
+    xnn_check(xnn_create_softmax_nc_f32(len, len, len, f, &op->op), name, "create softmax");
   };
   st.bind = [=](const BindContext& b) {
     xnn_check(xnn_setup_softmax_nc_f32(op->op, batch, b.ptr(in), b.ptr(y), b.pool), name,
@@ -1129,8 +1130,8 @@ void Compiler::lower_index_copy(size_t i, const std::string& kind, const Value& 
   st.bind = [map, in, y](const BindContext& b) -> std::function<void()> {
     const float* src = b.ptr(in);
     float* dst = b.ptr(y);
-    pthreadpool_t pool = b.pool;
-    return [map, src, dst, pool] { map.run(src, dst, pool); };
+    const Parallel par = b.par;
+    return [map, src, dst, par] { map.run(src, dst, par); };
   };
   add_step(std::move(st));
 }
@@ -1190,10 +1191,10 @@ void Compiler::lower_concat_split(size_t i, bool concat) {
   }
   std::vector<std::shared_ptr<XnnOp>> ops;
   for (size_t k = 0; k < parts.size(); ++k) ops.push_back(std::make_shared<XnnOp>());
-  st.create = [=] {
+  st.create = [=](uint32_t f) {
     for (size_t k = 0; k < ops.size(); ++k) {
       const auto c = static_cast<size_t>(cols[k]);
-      xnn_check(xnn_create_copy_nc_x32(c, concat ? c : total, concat ? total : c, 0, &ops[k]->op),
+      xnn_check(xnn_create_copy_nc_x32(c, concat ? c : total, concat ? total : c, f, &ops[k]->op),
                 name, "create copy");
     }
   };
@@ -1262,8 +1263,8 @@ void Compiler::lower_pad(size_t i) {
     st.writes = {y};
     auto op = std::make_shared<XnnOp>();
     const std::string name = n.name;
-    st.create = [=] {
-      xnn_check(xnn_create_constant_pad_nd_x32(&value, 0, &op->op), name, "create pad");
+    st.create = [=](uint32_t f) {
+      xnn_check(xnn_create_constant_pad_nd_x32(&value, f, &op->op), name, "create pad");
     };
     st.bind = [=](const BindContext& b) {
       const auto s = to_sizes(phys), a = to_sizes(pre), z = to_sizes(post);
@@ -1354,8 +1355,8 @@ bool Compiler::try_channel_shuffle(size_t i) {
   st.writes = {y};
   auto op = std::make_shared<XnnOp>();
   const std::string name = r1.name;
-  st.create = [=] {
-    xnn_check(xnn_create_channel_shuffle_nc_x32(groups, gc, C, C, 0, &op->op), name,
+  st.create = [=](uint32_t f) {
+    xnn_check(xnn_create_channel_shuffle_nc_x32(groups, gc, C, C, f, &op->op), name,
               "create channel shuffle");
   };
   st.bind = [=](const BindContext& b) {
@@ -1483,8 +1484,8 @@ void Compiler::lower_resize(size_t i) {
     st.bind = [k, v, y](const BindContext& b) -> std::function<void()> {
       const float* src = b.ptr(v);
       float* dst = b.ptr(y);
-      pthreadpool_t pool = b.pool;
-      return [k, src, dst, pool] { k.run(src, dst, pool); };
+      const Parallel par = b.par;
+      return [k, src, dst, par] { k.run(src, dst, par); };
     };
     add_step(std::move(st));
     return;
@@ -1504,8 +1505,8 @@ void Compiler::lower_resize(size_t i) {
   st.writes = {y};
   auto op = std::make_shared<XnnOp>();
   const std::string name = n.name;
-  st.create = [=] {
-    xnn_check(xnn_create_resize_bilinear2d_nhwc_f32(C, C, C, flags, &op->op), name,
+  st.create = [=](uint32_t f) {
+    xnn_check(xnn_create_resize_bilinear2d_nhwc_f32(C, C, C, flags | f, &op->op), name,
               "create resize");
   };
   st.bind = [=](const BindContext& b) {

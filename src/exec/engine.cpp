@@ -72,7 +72,13 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
     for (int v : m->steps[s].reads) touch(v, s);
     for (int v : m->steps[s].writes) touch(v, s);
   }
-  for (int v : m->input_values) touch(v, 0);
+  // Graph inputs are written once by set_input and read by every later run: they live across
+  // runs, through all steps, so no activation may share their memory. Outputs are read after
+  // the last step, until the next run writes them again.
+  for (int v : m->input_values) {
+    touch(v, 0);
+    touch(v, n_steps);
+  }
   for (int v : m->output_values) touch(v, n_steps);
   for (auto& b : m->buffers) {
     // Untouched: an input whose conversion moved into set_input, a value nothing reads.
@@ -95,7 +101,7 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
 
   m->pool = std::make_unique<detail::ThreadPool>(options.threads, options.cpus);
   for (auto& s : m->steps) {
-    if (s.create) s.create();
+    if (s.create) s.create(m->pool->xnn_flags());
     s.create = nullptr;  // frees the weights it captured
   }
   void* raw = nullptr;
@@ -111,6 +117,13 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
   CompiledModel::Impl* impl = m.get();
   ctx.ptr = [impl](int v) { return impl->ptr(v); };
   ctx.pool = m->pool->get();
+  ctx.par = m->pool->parallel();
+  ctx.xnn_flags = m->pool->xnn_flags();
+  if (m->pool->oversubscribed()) {
+    m->notes.push_back(
+        fmt::format("{} threads on fewer CPUs: workers sleep between operators instead of spinning",
+                    m->threads));
+  }
   for (auto& s : m->steps) {
     s.run = s.bind(ctx);
     s.bind = nullptr;
@@ -168,14 +181,16 @@ void CompiledModel::set_input(size_t index, std::span<const float> data) {
   }
   float* dst = impl_->ptr(impl_->input_values[index]);
   if (const auto& map = impl_->input_maps[index]) {
-    map->run(data.data(), dst, impl_->pool->get());
+    map->run(data.data(), dst, impl_->pool->parallel());
   } else {
     std::memcpy(dst, data.data(), want * sizeof(float));
   }
 }
 
 void CompiledModel::run() {
+  const detail::DenormalsOff ftz;
   for (auto& s : impl_->steps) s.run();
+  impl_->pool->yield_workers();
 }
 
 void CompiledModel::run_timed(std::span<double> step_ms) {
@@ -183,6 +198,7 @@ void CompiledModel::run_timed(std::span<double> step_ms) {
     fail("run_timed needs {} slots, got {}", impl_->steps.size(), step_ms.size());
   }
   using clock = std::chrono::steady_clock;
+  const detail::DenormalsOff ftz;
   auto t0 = clock::now();
   for (size_t i = 0; i < impl_->steps.size(); ++i) {
     impl_->steps[i].run();
@@ -190,6 +206,7 @@ void CompiledModel::run_timed(std::span<double> step_ms) {
     step_ms[i] = std::chrono::duration<double, std::milli>(t1 - t0).count();
     t0 = t1;
   }
+  impl_->pool->yield_workers();
 }
 
 std::span<const float> CompiledModel::output(size_t index) const {
@@ -201,7 +218,7 @@ std::span<const float> CompiledModel::output(size_t index) const {
   if (const auto& map = impl_->output_maps[index]) {
     auto& staging = impl_->output_staging[index];
     staging.resize(n);
-    map->run(src, staging.data(), impl_->pool->get());
+    map->run(src, staging.data(), impl_->pool->parallel());
     return {staging.data(), n};
   }
   return {src, n};

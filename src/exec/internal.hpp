@@ -33,6 +33,14 @@ bool same_bytes(const Shape& logical, const Perm& a, const Perm& b);
 std::vector<float> to_physical(const std::vector<float>& logical, const Shape& shape,
                                const Perm& p);
 
+// What our own kernels run on: the pool and the pthreadpool flags of every call
+// (PTHREADPOOL_FLAG_DISABLE_DENORMALS always, as XNNPACK's operators do; YIELD_WORKERS when
+// the pool has more threads than CPUs). A null pool runs on the calling thread.
+struct Parallel {
+  pthreadpool_t pool = nullptr;
+  uint32_t flags = PTHREADPOOL_FLAG_DISABLE_DENORMALS;
+};
+
 constexpr int64_t kFill = std::numeric_limits<int64_t>::min();
 
 // A gather-style copy: output element at physical multi-index (i_0..i_r-1) reads the source at
@@ -54,7 +62,7 @@ struct IndexMap {
   void add_axis(std::vector<int64_t> offsets);
   // Drops size-1 axes and merges neighbours whose offsets stay affine (fewer, longer rows).
   void simplify();
-  void run(const float* src, float* dst, pthreadpool_t pool) const;
+  void run(const float* src, float* dst, Parallel par) const;
 };
 
 // Mean over the physical axes flagged in `reduce`; the output is the input with those axes
@@ -72,7 +80,7 @@ struct ChannelAffineKernel {
   std::vector<float> scale, shift;
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
-  void run(const float* x, float* y, pthreadpool_t pool) const;
+  void run(const float* x, float* y, Parallel par) const;
 };
 
 // Bilinear resize of an NHWC tensor with per-axis source tables (ONNX's coordinate rules).
@@ -80,7 +88,7 @@ struct BilinearKernel {
   int64_t N = 1, H = 1, W = 1, C = 1, OH = 1, OW = 1;
   std::vector<int64_t> y0, y1, x0, x1;  // source rows / columns of each output row / column
   std::vector<float> wy, wx;            // weight of y1 / x1
-  void run(const float* x, float* y, pthreadpool_t pool) const;
+  void run(const float* x, float* y, Parallel par) const;
 };
 
 enum class UnaryKind { kTanh, kHardSigmoid };
@@ -88,7 +96,7 @@ struct UnaryKernel {
   UnaryKind kind = UnaryKind::kTanh;
   float alpha = 0, beta = 0;
   int64_t count = 0;
-  void run(const float* x, float* y, pthreadpool_t pool) const;
+  void run(const float* x, float* y, Parallel par) const;
 };
 
 // Owns the pthreadpool and the CPU pinning; restores the caller's affinity on destruction.
@@ -99,12 +107,35 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
   pthreadpool_t get() const { return pool_; }  // nullptr runs on the calling thread only
+  // More threads than CPUs to run them on: workers must sleep between operators, not spin,
+  // or each operator waits a scheduler time slice for a descheduled worker.
+  bool oversubscribed() const { return oversubscribed_; }
+  Parallel parallel() const;
+  // XNNPACK creation flags every operator of a model on this pool gets.
+  uint32_t xnn_flags() const;
+  // Puts spinning workers to sleep (after a run: idle power is not spent spinning).
+  void yield_workers() const;
 
  private:
   pthreadpool_t pool_ = nullptr;
+  bool oversubscribed_ = false;
   bool restore_ = false;
   pthread_t caller_{};
   cpu_set_t saved_{};
+};
+
+// Flushes denormals to zero on the calling thread while it lives (FTZ and DAZ on x86-64, FZ on
+// aarch64), restoring the caller's floating-point state after. Workers get the same through
+// PTHREADPOOL_FLAG_DISABLE_DENORMALS.
+class DenormalsOff {
+ public:
+  DenormalsOff();
+  ~DenormalsOff();
+  DenormalsOff(const DenormalsOff&) = delete;
+  DenormalsOff& operator=(const DenormalsOff&) = delete;
+
+ private:
+  uint64_t saved_ = 0;
 };
 
 void ensure_xnnpack_initialized();
@@ -140,14 +171,18 @@ struct Buffer {
 
 struct BindContext {
   std::function<float*(int)> ptr;
-  pthreadpool_t pool = nullptr;
+  pthreadpool_t pool = nullptr;  // for XNNPACK operators
+  Parallel par;                  // for our own kernels
+  uint32_t xnn_flags = 0;        // for XNNPACK operators created at run time
 };
 
 struct StepImpl {
   Step info;
   std::shared_ptr<IndexMap> io_map;  // set on NCHW <-> NHWC conversions at the graph's edges
   std::vector<int> reads, writes;    // value ids
-  std::function<void()> create;      // creates operators; runs after the memory check
+  // Creates operators with the XNNPACK flags given (ThreadPool::xnn_flags); runs after the
+  // memory check.
+  std::function<void(uint32_t)> create;
   std::function<std::function<void()>(const BindContext&)> bind;  // setup; returns the runner
   std::function<void()> run;
 };

@@ -11,6 +11,10 @@
 #include <numeric>
 #include <thread>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 #include "internal.hpp"
 #include "nnjoule/common/error.hpp"
 
@@ -69,7 +73,7 @@ std::vector<float> to_physical(const std::vector<float>& logical, const Shape& s
   }
   m.simplify();
   std::vector<float> out(logical.size());
-  m.run(logical.data(), out.data(), nullptr);
+  m.run(logical.data(), out.data(), Parallel{});
   return out;
 }
 
@@ -176,7 +180,7 @@ void index_map_tile(void* ctx, size_t outer, size_t start, size_t count) {
 }
 }  // namespace
 
-void IndexMap::run(const float* src, float* dst, pthreadpool_t pool) const {
+void IndexMap::run(const float* src, float* dst, Parallel par) const {
   const size_t r = axes.size();
   if (r < 2) fail("index map run before simplify()");
   IndexMapRun c{this, src, dst, r - 2};
@@ -184,8 +188,8 @@ void IndexMap::run(const float* src, float* dst, pthreadpool_t pool) const {
   for (size_t j = 0; j + 2 < r; ++j) outer *= axes[j].extent;
   // About 16K elements per task keeps the dispatch cost small against the copying.
   const auto tile = static_cast<size_t>(std::max<int64_t>(1, 16384 / axes.back().extent));
-  pthreadpool_parallelize_2d_tile_1d(pool, index_map_tile, &c, static_cast<size_t>(outer),
-                                     static_cast<size_t>(axes[r - 2].extent), tile, 0);
+  pthreadpool_parallelize_2d_tile_1d(par.pool, index_map_tile, &c, static_cast<size_t>(outer),
+                                     static_cast<size_t>(axes[r - 2].extent), tile, par.flags);
 }
 
 // ---- ReduceMean ----
@@ -239,9 +243,9 @@ void bilinear_rows(void* ctx, size_t row) {
 }
 }  // namespace
 
-void BilinearKernel::run(const float* x, float* y, pthreadpool_t pool) const {
+void BilinearKernel::run(const float* x, float* y, Parallel par) const {
   BilinearRun c{this, x, y};
-  pthreadpool_parallelize_1d(pool, bilinear_rows, &c, static_cast<size_t>(N * OH), 0);
+  pthreadpool_parallelize_1d(par.pool, bilinear_rows, &c, static_cast<size_t>(N * OH), par.flags);
 }
 
 // ---- per-channel affine and unary ----
@@ -277,14 +281,16 @@ void unary_tiles(void* ctx, size_t start, size_t count) {
 }
 }  // namespace
 
-void ChannelAffineKernel::run(const float* x, float* y, pthreadpool_t pool) const {
+void ChannelAffineKernel::run(const float* x, float* y, Parallel par) const {
   AffineRun c{this, x, y};
-  pthreadpool_parallelize_1d(pool, affine_rows, &c, static_cast<size_t>(outer * channels), 0);
+  pthreadpool_parallelize_1d(par.pool, affine_rows, &c, static_cast<size_t>(outer * channels),
+                             par.flags);
 }
 
-void UnaryKernel::run(const float* x, float* y, pthreadpool_t pool) const {
+void UnaryKernel::run(const float* x, float* y, Parallel par) const {
   UnaryRun c{this, x, y};
-  pthreadpool_parallelize_1d_tile_1d(pool, unary_tiles, &c, static_cast<size_t>(count), 4096, 0);
+  pthreadpool_parallelize_1d_tile_1d(par.pool, unary_tiles, &c, static_cast<size_t>(count), 4096,
+                                     par.flags);
 }
 
 // ---- threads ----
@@ -338,6 +344,13 @@ ThreadPool::ThreadPool(int threads, const std::vector<int>& cpus) {
     if (pthread_setaffinity_np(caller_, sizeof(set), &set) != 0) fail("cannot set CPU affinity");
     restore_ = true;
   }
+  int usable = static_cast<int>(cpus.size());
+  if (cpus.empty()) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    usable = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed) : threads;
+  }
+  oversubscribed_ = threads > usable;
   if (threads > 1) {
     pool_ = pthreadpool_create(static_cast<size_t>(threads));
     if (!pool_) fail("cannot create a pool of {} threads", threads);
@@ -351,10 +364,53 @@ ThreadPool::ThreadPool(int threads, const std::vector<int>& cpus) {
   }
 }
 
+Parallel ThreadPool::parallel() const {
+  Parallel p;
+  p.pool = pool_;
+  if (oversubscribed_) p.flags |= PTHREADPOOL_FLAG_YIELD_WORKERS;
+  return p;
+}
+
+uint32_t ThreadPool::xnn_flags() const {
+  return oversubscribed_ ? XNN_FLAG_YIELD_WORKERS : 0;
+}
+
+namespace {
+void no_task(void*, size_t) {}
+}  // namespace
+
+void ThreadPool::yield_workers() const {
+  if (pool_) {
+    pthreadpool_parallelize_1d(pool_, no_task, nullptr, pthreadpool_get_threads_count(pool_),
+                               PTHREADPOOL_FLAG_YIELD_WORKERS);
+  }
+}
+
 ThreadPool::~ThreadPool() {
   if (pool_) pthreadpool_destroy(pool_);
   if (restore_) pthread_setaffinity_np(caller_, sizeof(saved_), &saved_);
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+DenormalsOff::DenormalsOff() : saved_(_mm_getcsr()) {
+  _mm_setcsr(static_cast<unsigned>(saved_) | 0x8040u);  // FTZ (bit 15) and DAZ (bit 6)
+}
+DenormalsOff::~DenormalsOff() {
+  _mm_setcsr(static_cast<unsigned>(saved_));
+}
+#elif defined(__aarch64__)
+DenormalsOff::DenormalsOff() {
+  asm volatile("mrs %0, fpcr" : "=r"(saved_));
+  const uint64_t fz = saved_ | (uint64_t{1} << 24);  // FZ: flush inputs and results
+  asm volatile("msr fpcr, %0" : : "r"(fz));
+}
+DenormalsOff::~DenormalsOff() {
+  asm volatile("msr fpcr, %0" : : "r"(saved_));
+}
+#else
+DenormalsOff::DenormalsOff() = default;
+DenormalsOff::~DenormalsOff() = default;
+#endif
 
 void ensure_xnnpack_initialized() {
   static std::once_flag once;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "nnjoule/common/error.hpp"
@@ -257,4 +258,28 @@ TEST(ExecHarness, KernelGraphsAgreeWithTheWholeModel) {
     ++checked;
   }
   EXPECT_GT(checked, 40u);
+}
+
+// Denormal inputs and results are flushed to zero on every thread, XNNPACK's operators and
+// nnjoule's own kernels alike, as phone runtimes run; the caller's FP state is restored.
+TEST(ExecEngine, DenormalsAreFlushedToZeroOnEveryThread) {
+  GraphBuilder b("denormals", 1);
+  auto x = b.input("x", {1, 8, 16, 16});
+  auto sum = b.add(x, x);  // XNNPACK add
+  auto t = b.tanh(x);      // nnjoule's unary kernel
+  const Graph g = b.finish({sum, t});
+  exec::Tensor in(g.shape("x"));
+  const float tiny = 1e-39f;  // below FLT_MIN (1.18e-38): a denormal
+  ASSERT_EQ(std::fpclassify(tiny), FP_SUBNORMAL);
+  for (auto& v : in.data) v = tiny;
+  for (int threads : {1, 2, 4}) {
+    exec::CompileOptions o;
+    o.threads = threads;
+    auto m = exec::compile(g, o);
+    const auto before = exec::testing::fp_state();
+    const auto out = exec::run_model(m, {in});
+    EXPECT_EQ(exec::testing::fp_state(), before) << threads << " threads";
+    for (const auto& tensor : out)
+      for (float v : tensor.data) ASSERT_EQ(v, 0.0f) << threads << " threads";
+  }
 }

@@ -29,28 +29,6 @@ TEST_P(ExecZooFamily, BaseAndVariantAgreeWithReference) {
 INSTANTIATE_TEST_SUITE_P(AllFamilies, ExecZooFamily, ::testing::ValuesIn(zoo::family_names()),
                          [](const auto& p) { return p.param; });
 
-namespace {
-
-// A random value for one config key; invalid combinations are rejected by the zoo and redrawn.
-int64_t draw(Rng& rng, const std::string& key) {
-  if (key == "HW") return rng.uniform_int(2, 20);
-  if (key == "CIN" || key == "COUT")
-    return rng.uniform_int(1, 12) * (rng.uniform_int(0, 1) ? 4 : 1);
-  if (key == "KERNEL_SIZE") return std::vector<int64_t>{1, 2, 3, 5, 7}[rng.uniform_int(0, 4)];
-  if (key == "STRIDES" || key == "POOL_STRIDES") return rng.uniform_int(1, 2);
-  if (key == "GROUPS") return std::vector<int64_t>{1, 2, 4}[rng.uniform_int(0, 2)];
-  if (key.rfind("CIN", 0) == 0) return rng.uniform_int(1, 24);
-  if (key == "NS") return rng.uniform_int(2, 4);
-  if (key == "SCALE") return rng.uniform_int(1, 3);
-  if (key == "M" || key == "K" || key == "N") return rng.uniform_int(1, 40);
-  if (key == "BATCH") return rng.uniform_int(1, 4);
-  if (key == "CMID") return rng.uniform_int(1, 16);
-  ADD_FAILURE() << "no sampler for config key " << key;
-  return 1;
-}
-
-}  // namespace
-
 TEST(ExecKernels, RandomConfigsOfEveryKernelType) {
   Rng rng(2024);
   std::map<std::string, int> tested;
@@ -58,9 +36,10 @@ TEST(ExecKernels, RandomConfigsOfEveryKernelType) {
     int ok = 0;
     for (int attempt = 0; attempt < 200 && ok < 4; ++attempt) {
       kernels::KernelConfig config;
-      for (const auto& key : type.required) config.set(key, draw(rng, key));
+      for (const auto& key : type.required)
+        config.set(key, exec::testing::draw_config_value(rng, key));
       for (const auto& key : type.optional)
-        if (rng.uniform_int(0, 1)) config.set(key, draw(rng, key));
+        if (rng.uniform_int(0, 1)) config.set(key, exec::testing::draw_config_value(rng, key));
       graph::Graph g;
       try {
         g = zoo::build_kernel_model(type.name, config, static_cast<uint64_t>(attempt));
