@@ -4,7 +4,7 @@ same torchvision ONNX files with the same input: output agreement and latency ra
 threads, the two runtimes interleaved round by round in one run.
 
     /usr/bin/python3 bench/ort_compare.py [--build build] [--runs 20] [--warmup 5] [--rounds 3]
-        [--threads 1 2] [--models resnet18 ...] [--workdir DIR] [--profile]
+        [--threads 1 2] [--models resnet18 ...] [--workdir DIR] [--profile] [--no-layers]
 
 Needs python3-torch, python3-torchvision (./scripts/install-deps.sh --bench, which also runs
 `npm ci --ignore-scripts` in bench/ort) and a build with the `nnjoule` target.
@@ -16,7 +16,10 @@ is ONNX Runtime's median latency over nnjoule's: above 1, nnjoule is faster. Eac
 the two runtimes alternates from round to round so that a drift of the machine's speed hits
 both alike. The spread column is the larger of the two (p90 - p10) / median: cells whose ratio
 lies within it are not distinguishable on this run. With --profile, ONNX Runtime's per-node
-trace and nnjoule's per-kernel breakdown are written to the work directory.
+trace and nnjoule's per-kernel breakdown are written to the work directory. A second table
+sets the convolutions of ResNet-18 and ResNet-50 side by side by layer shape, from ONNX
+Runtime's profiler and nnjoule's per-kernel times inside the whole model: the micro-kernels'
+own throughput.
 """
 import argparse
 import json
@@ -67,7 +70,7 @@ def run_json(cmd):
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"ort_compare: {' '.join(cmd)} failed: {p.stderr.strip()}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return json.loads(p.stdout)
 
 
 def quantile(xs, q):
@@ -82,6 +85,72 @@ def spread(xs):
     return (quantile(xs, 0.9) - quantile(xs, 0.1)) / statistics.median(xs)
 
 
+def conv_classes(path):
+    """Conv node name -> (class label, FLOPs) from the ONNX file (shapes inferred)."""
+    import onnx
+    from onnx import shape_inference
+
+    m = shape_inference.infer_shapes(onnx.load(path))
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(m.graph.value_info) + list(m.graph.output) + list(m.graph.input)}
+    inits = {t.name: list(t.dims) for t in m.graph.initializer}
+    out = {}
+    for n in m.graph.node:
+        if n.op_type != "Conv":
+            continue
+        w = inits[n.input[1]]
+        y = shapes[n.output[0]]
+        flops = 2.0 * y[1] * y[2] * y[3] * w[1] * w[2] * w[3]
+        out[n.name] = (layer_label(w, y), flops)
+    return out
+
+
+def layer_label(w, y):
+    cout, cin_g, kh, kw = w
+    return f"{kh}x{kw} {cin_g}->{cout} @{y[2]}"
+
+
+def per_layer(args, nnjoule, ort_run, workdir, paths, x_path):
+    """Convolutions of ResNet-18/50 inside the whole model, 1 thread: ONNX Runtime's profiler
+    against nnjoule's per-kernel times, summed per layer shape."""
+    rows = []
+    for name in [m for m in ("resnet18", "resnet50") if m in paths]:
+        prefix = os.path.join(workdir, f"{name}_ort_profile")
+        r = run_json(["node", ort_run, paths[name], "--input", x_path, "--runs", str(args.runs),
+                      "--warmup", str(args.warmup), "--profile", prefix])
+        with open(r["profile"]) as f:
+            events = json.load(f)
+        ort = {}  # label -> [per-run sums]
+        node_times = {}
+        for e in events:
+            if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
+                continue
+            if e["args"].get("op_name") != "Conv":
+                continue
+            shapes = e["args"]["input_type_shape"]
+            w = list(shapes[1].values())[0]
+            y = list(e["args"]["output_type_shape"][0].values())[0]
+            node_times.setdefault((e["name"], layer_label(w, y)), []).append(e["dur"] / 1e3)
+        for (_, label), ts in node_times.items():
+            ort[label] = ort.get(label, 0.0) + statistics.median(ts)
+        j = run_json([nnjoule, "run", paths[name], "--input", x_path, "--runs", str(args.runs),
+                      "--warmup", str(args.warmup), "--per-kernel", "--json"])
+        classes = conv_classes(paths[name])
+        nnj, flops = {}, {}
+        for k in j["kernels"]:
+            if k["name"] in classes and "latency_ms" in k:
+                label, f = classes[k["name"]]
+                nnj[label] = nnj.get(label, 0.0) + k["latency_ms"]["median"]
+                flops[label] = flops.get(label, 0.0) + f
+        for label in sorted(nnj, key=lambda x: -nnj[x]):
+            if label not in ort:
+                continue
+            n, o, f = nnj[label], ort[label], flops[label]
+            rows.append([SHORT[name], label, f"{f / 1e6:.0f}", f"{n:.3f}", f"{o:.3f}",
+                         f"{f / n / 1e6:.0f}", f"{f / o / 1e6:.0f}", f"{o / n:.2f}x"])
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
@@ -94,6 +163,8 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="write ONNX Runtime's per-node profile and nnjoule's per-kernel times")
     ap.add_argument("--json", help="also write the table as JSON to this file")
+    ap.add_argument("--no-layers", dest="layers", action="store_false",
+                    help="skip the per-layer convolution table of ResNet-18/50")
     args = ap.parse_args()
 
     nnjoule = os.path.join(args.build, "nnjoule")
@@ -179,6 +250,7 @@ def main():
                 with open(os.path.join(workdir, f"{name}_t{t}_nnjoule_kernels.json"), "w") as f:
                     json.dump(r2, f, indent=1)
                 log(f"profiles of {name}, {t} thread(s): {r['profile']}")
+    layer_rows = per_layer(args, nnjoule, ort_run, workdir, paths, x_path) if args.layers else []
     load_end = load_average()
 
     rows, table = [], []
@@ -211,9 +283,20 @@ def main():
     print(f"agreement < 1e-4: {len(table) // len(args.threads) - len(bad) // len(args.threads)}"
           f"/{len(args.models)} models; ORT/nnjoule >= 1.0 in "
           f"{sum(r['ratio'] >= 1.0 for r in table)}/{len(table)} cells")
+    if layer_rows:
+        print()
+        print("convolutions inside ResNet-18/50 by layer shape, 1 thread: nnjoule --per-kernel "
+              "against ONNX Runtime's profiler (both measured (wall clock); GFLOP/s = 2 x MACs / "
+              "median; ONNX Runtime's conv includes the Add and Relu it fuses)")
+        header = ["model", "layer", "MFLOPs", "nnjoule ms", "ONNX Runtime ms", "nnjoule GFLOP/s",
+                  "ONNX Runtime GFLOP/s", "ORT/nnjoule"]
+        widths = [max(len(h), *(len(r[i]) for r in layer_rows)) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for r in layer_rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(version=version, rows=table, agreement=agree,
+            json.dump(dict(version=version, rows=table, agreement=agree, layers=layer_rows,
                            load_average=[load_start, load_end]), f, indent=1)
 
 

@@ -78,7 +78,18 @@ async function main() {
     fs.writeFileSync(path, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   });
   let profile = null;
-  if (a.profile) profile = session.endProfiling();
+  if (a.profile) {
+    // The Node binding does not return the trace's name: it is PREFIX_<date>.json, the newest.
+    session.endProfiling();
+    const path = require('path');
+    const dir = path.dirname(a.profile), base = path.basename(a.profile) + '_';
+    const found = fs.readdirSync(dir)
+                      .filter((f) => f.startsWith(base) && f.endsWith('.json'))
+                      .map((f) => path.join(dir, f))
+                      .sort((x, y) => fs.statSync(y).mtimeMs - fs.statSync(x).mtimeMs);
+    if (!found.length) throw new Error(`no profile written for prefix ${a.profile}`);
+    profile = found[0];
+  }
   const versions = ort.env && ort.env.versions ? ort.env.versions : {};
   process.stdout.write(JSON.stringify({
     runtime: 'onnxruntime-node',

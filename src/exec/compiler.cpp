@@ -369,7 +369,6 @@ void Compiler::lower_conv(size_t i, bool transpose) {
   const int y = new_value(out, g_.shape(out), nhwc_perm());
   val_[out] = y;
   const bool dw = !transpose && gic == 1 && group > 1;
-  auto op = std::make_shared<XnnOp>();
   StepImpl st = step_for(i,
                          transpose ? "convtranspose"
                          : dw      ? "dwconv"
@@ -385,21 +384,56 @@ void Compiler::lower_conv(size_t i, bool transpose) {
   const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
   // ONNX pads are (top, left, bottom, right); XNNPACK takes (top, right, bottom, left).
   if (!transpose) {
+    // XNNPACK walks the output in tiles of a few rows, each across every output channel, so
+    // the whole weight matrix streams through the cache once per row tile. Where the weights
+    // outgrow half the L2 and several row tiles reuse them, the output channels are split into
+    // parts whose weights stay in L2 (one operator each, writing its channels of the output).
+    const Shape& os = g_.shape(n.outputs[0]);
+    const int64_t rows = N * os[2] * os[3];
+    const int64_t per_channel = (KH * KW * gic + 1) * static_cast<int64_t>(sizeof(float));
+    const int64_t budget = l2_cache_bytes() / 2;
+    int64_t part = cout;
+    if (group == 1 && rows >= 2 * kRowTile && cout * per_channel > budget) {
+      const int64_t fit = std::max<int64_t>(kChannelTile, budget / per_channel);
+      const int64_t parts = (cout + fit - 1) / fit;  // as few parts as fit, of equal size
+      part = ((cout + parts - 1) / parts + kChannelTile - 1) / kChannelTile * kChannelTile;
+    }
+    std::vector<int64_t> starts;
+    for (int64_t c0 = 0; c0 < cout; c0 += part) starts.push_back(c0);
+    if (starts.size() > 1) {
+      st.info.impl += fmt::format(" x{} (output channels split for L2)", starts.size());
+      ++counts_["convolutions split by output channels for L2"];
+    }
+    std::vector<std::shared_ptr<XnnOp>> ops;
+    for (size_t k = 0; k < starts.size(); ++k) ops.push_back(std::make_shared<XnnOp>());
     st.create = [=, kernel = std::move(kernel), bias = std::move(bias)](uint32_t f) {
-      xnn_check(
-          xnn_create_convolution2d_nhwc_f32(
-              u(p[0]), u(p[3]), u(p[2]), u(p[1]), u(KH), u(KW), u(s[0]), u(s[1]), u(d[0]), u(d[1]),
-              group, static_cast<size_t>(gic), static_cast<size_t>(goc), static_cast<size_t>(cin),
-              static_cast<size_t>(cout), kernel.data(), bias.data(), c.lo, c.hi, f, &op->op),
-          name, "create convolution");
+      for (size_t k = 0; k < starts.size(); ++k) {
+        const int64_t c0 = starts[k], cc = std::min(part, cout - c0);
+        xnn_check(xnn_create_convolution2d_nhwc_f32(
+                      u(p[0]), u(p[3]), u(p[2]), u(p[1]), u(KH), u(KW), u(s[0]), u(s[1]), u(d[0]),
+                      u(d[1]), group, static_cast<size_t>(gic),
+                      static_cast<size_t>(group == 1 ? cc : goc), static_cast<size_t>(cin),
+                      static_cast<size_t>(cout), kernel.data() + c0 * KH * KW * gic,
+                      bias.data() + c0, c.lo, c.hi, f, &ops[k]->op),
+                  name, "create convolution");
+      }
     };
-    st.bind = [=](const BindContext& b) {
-      xnn_check(xnn_setup_convolution2d_nhwc_f32(op->op, N, H, W, b.ptr(in), b.ptr(y), b.pool),
-                name, "setup convolution");
-      return xnn_runner(op, b.pool, name);
+    st.bind = [=](const BindContext& b) -> std::function<void()> {
+      std::vector<std::function<void()>> runs;
+      for (size_t k = 0; k < starts.size(); ++k) {
+        xnn_check(xnn_setup_convolution2d_nhwc_f32(ops[k]->op, N, H, W, b.ptr(in),
+                                                   b.ptr(y) + starts[k], b.pool),
+                  name, "setup convolution");
+        runs.push_back(xnn_runner(ops[k], b.pool, name));
+      }
+      if (runs.size() == 1) return runs[0];
+      return [runs] {
+        for (const auto& r : runs) r();
+      };
     };
   } else {
     const auto adj = n.attr_ints("output_padding", {0, 0});
+    auto op = std::make_shared<XnnOp>();
     st.create = [=, kernel = std::move(kernel), bias = std::move(bias)](uint32_t f) {
       xnn_check(
           xnn_create_deconvolution2d_nhwc_f32(

@@ -139,6 +139,14 @@ class DenormalsOff {
 };
 
 void ensure_xnnpack_initialized();
+
+// The L2 (per-core) cache size in bytes: sysfs where the kernel describes caches, else CPUID
+// on x86-64, else 256 KiB (a phone big core's L2).
+int64_t l2_cache_bytes();
+// XNNPACK's f32 GEMM tiles: at most 7 output rows (AVX-512, NEON 6x8 / 4x8) by a multiple of
+// 16 (or 8) channels; channel splits are multiples of 16 so every part fills whole tiles.
+constexpr int64_t kRowTile = 7;
+constexpr int64_t kChannelTile = 16;
 const char* xnn_status_name(xnn_status s);
 
 // An XNNPACK operator owned by the step that runs it.

@@ -7,13 +7,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <numeric>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <xmmintrin.h>
 #endif
+
+#include <fmt/format.h>
 
 #include "internal.hpp"
 #include "nnjoule/common/error.hpp"
@@ -411,6 +415,52 @@ DenormalsOff::~DenormalsOff() {
 DenormalsOff::DenormalsOff() = default;
 DenormalsOff::~DenormalsOff() = default;
 #endif
+
+namespace {
+int64_t l2_from_sysfs() {
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/", i);
+    std::ifstream level(dir + "level"), type(dir + "type"), size(dir + "size");
+    int lv = 0;
+    std::string t, sz;
+    if (!(level >> lv) || !(type >> t) || !(size >> sz)) continue;
+    if (lv != 2 || t == "Instruction") continue;
+    int64_t v = 0;
+    size_t used = 0;
+    try {
+      v = std::stoll(sz, &used);
+    } catch (const std::exception&) {
+      continue;
+    }
+    const std::string unit = sz.substr(used);
+    if (unit == "K") v *= 1024;
+    if (unit == "M") v *= 1024 * 1024;
+    return v;
+  }
+  return 0;
+}
+
+int64_t l2_from_cpuid() {
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  // AMD (and Intel since Core 2): leaf 0x80000006 ECX[31:16] is the L2 size in KiB.
+  if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000006u &&
+      __get_cpuid(0x80000006u, &a, &b, &c, &d)) {
+    return static_cast<int64_t>(c >> 16) * 1024;
+  }
+#endif
+  return 0;
+}
+}  // namespace
+
+int64_t l2_cache_bytes() {
+  static const int64_t bytes = [] {
+    int64_t v = l2_from_sysfs();
+    if (v <= 0) v = l2_from_cpuid();
+    return v > 0 ? v : int64_t{256} * 1024;
+  }();
+  return bytes;
+}
 
 void ensure_xnnpack_initialized() {
   static std::once_flag once;

@@ -283,3 +283,21 @@ TEST(ExecEngine, DenormalsAreFlushedToZeroOnEveryThread) {
       for (float v : tensor.data) ASSERT_EQ(v, 0.0f) << threads << " threads";
   }
 }
+
+// Convolutions whose weights outgrow the L2 run as several operators over parts of the output
+// channels (3.7 MB of weights here: split on any L2 up to 7 MB), with the epilogue intact.
+TEST(ExecEngine, ConvolutionsSplitForL2AgreeWithReference) {
+  GraphBuilder b("split", 4);
+  auto x = b.input("x", {1, 512, 4, 4});
+  auto y = b.relu(b.bn(b.conv(x, 200, 3, 1)));
+  auto z = b.add(b.conv(y, 200, 3, 1), y);
+  const Graph g = b.finish({z});
+  for (int threads : {1, 2}) {
+    EXPECT_LE(engine_error(g, threads), kTolerance) << threads << " threads";
+  }
+  const auto m = exec::compile(g);
+  const auto notes = m.notes();
+  EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [](const std::string& s) {
+    return s == "convolutions split by output channels for L2: 2";
+  })) << ::testing::PrintToString(notes);
+}
