@@ -112,7 +112,8 @@ void register_bench(CLI::App& app) {
       ->required();
   cmd->add_option("--db", a->db, "nnjoule database to store the results in");
   cmd->add_option("--threads", a->threads, "CPU delegates to run, by thread count (1,4)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(ThreadCount());
   cmd->add_option("--tdp", a->tdp_w, "this machine's TDP in W, recorded for PCS")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a->seed, "seed of the models' weights and the generated inputs");

@@ -76,7 +76,7 @@ void run_evaluate(const EvaluateOptions& o) {
                         o.mode, o.linear_target ? "linear targets" : "log targets", o.features);
     text += predict::render_table(r);
     if (!o.export_folds.empty()) {
-      write_file_atomic(o.export_folds, predict::export_folds(single, r).dump() + "\n");
+      write_file_atomic(o.export_folds, json_text(predict::export_folds(single, r)) + "\n");
       text += fmt::format("wrote folds, features and predictions to {}\n", o.export_folds);
     }
   }

@@ -3,6 +3,7 @@
 
 #include "command.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/common/text.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/kernels/detect.hpp"
 
@@ -60,7 +61,7 @@ void inspect(const std::string& model, const std::string& rules_file, bool json)
     print_json(j);
     return;
   }
-  fmt::print("model   {} ({})\n", model, g.name);
+  fmt::print("model   {} ({})\n", printable(model), printable(g.name));
   for (const auto& in : g.inputs) fmt::print("input   {} {}\n", in, graph::shape_str(g.shape(in)));
   fmt::print("rules   {}\n", rules.source());
   for (const auto& note : g.notes) fmt::print("note    {}\n", note);
@@ -90,7 +91,8 @@ void inspect(const std::string& model, const std::string& rules_file, bool json)
     fmt::print("unknown ops: none\n");
   } else {
     fmt::print("unknown ops ({}), not counted in FLOPs:\n", totals.unknown_ops.size());
-    for (const auto& [op, node] : totals.unknown_ops) fmt::print("  {} (node '{}')\n", op, node);
+    for (const auto& [op, node] : totals.unknown_ops)
+      fmt::print("  {} (node '{}')\n", printable(op), printable(node));
   }
 }
 

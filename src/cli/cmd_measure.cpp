@@ -114,7 +114,7 @@ void register_measure(CLI::App& app) {
   cmd->add_option("--idle", o->idle_s, "Seconds of idle baseline before and after (0: none)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o->threads, "Model: engine threads (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(ThreadCount());
   cmd->add_option("--cpus", o->cpus, "Model: pin the engine's threads to these CPUs (\"0,2-3\")");
   cmd->add_option("--ci", o->ci_percent,
                   "Model: stop when the 95% CI of energy per inference is within this % (2)")

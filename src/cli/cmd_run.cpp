@@ -6,6 +6,7 @@
 #include "command.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/common/text.hpp"
 #include "nnjoule/exec/harness.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/kernels/detect.hpp"
@@ -117,8 +118,8 @@ void run_command(const RunArgs& a) {
     return;
   }
 
-  std::cout << fmt::format("model: {} ('{}'), {} input(s), {} output(s)\n", a.model, g.name,
-                           m.inputs().size(), m.outputs().size());
+  std::cout << fmt::format("model: {} ('{}'), {} input(s), {} output(s)\n", printable(a.model),
+                           printable(g.name), m.inputs().size(), m.outputs().size());
   std::cout << fmt::format(
       "engine: XNNPACK, {} thread(s), cpus {}, {} steps; activation arena {} (without reuse "
       "{}), weights {}\n",
@@ -165,7 +166,7 @@ void register_run(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   cmd->add_option("model", a->model, "ONNX model file")->required();
   cmd->add_option("--threads", a->threads, "threads (the calling thread included)")
-      ->check(CLI::Range(1, 1024));
+      ->check(ThreadCount());
   cmd->add_option("--runs", a->runs, "timed runs")->check(CLI::Range(1, 1000000));
   cmd->add_option("--warmup", a->warmup, "warm-up runs before timing")
       ->check(CLI::Range(0, 1000000));

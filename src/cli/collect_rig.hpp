@@ -69,7 +69,7 @@ struct CollectCommon {
                     "Meters to use, the first is the primary (rapl, perf, nvml, ina, hwmon, "
                     "battery, trace, estimate); default: every live sensor, else the estimate")
         ->delimiter(',');
-    cmd->add_option("--threads", threads, "Engine threads (default 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", threads, "Engine threads (default 1)")->check(ThreadCount());
     cmd->add_option("--cpus", cpus, "Pin the engine's threads to these CPUs (\"0,2-3\")");
     cmd->add_option("--seed", seed, "Seed of the samples, variants and weights (default 0)");
     cmd->add_option("--profile", profile,

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "nnjoule/common/text.hpp"
+#include "nnjoule/exec/engine.hpp"
+
 namespace nnjoule::cli {
 
 using Registrar = std::function<void(CLI::App&)>;
@@ -21,8 +24,32 @@ struct CommandRegistry {
 #define NNJOULE_COMMAND(order, fn) \
   static const bool nnjoule_cmd_##fn = (::nnjoule::cli::CommandRegistry::add(order, fn), true)
 
+// --threads: at most exec::max_threads(), checked before anything is opened or measured.
+struct ThreadCount : CLI::Validator {
+  ThreadCount() {
+    name_ = "THREADS";
+    func_ = [](const std::string& s) -> std::string {
+      int n = 0;
+      try {
+        size_t used = 0;
+        n = std::stoi(s, &used);
+        if (used != s.size()) return "'" + s + "' is not a thread count";
+      } catch (const std::exception&) {
+        return "'" + s + "' is not a thread count";
+      }
+      try {
+        exec::check_threads(n);
+      } catch (const std::exception& e) {
+        return e.what();
+      }
+      return {};
+    };
+  }
+};
+
+// Names are bytes: any that are not UTF-8 come out with U+FFFD instead of failing the dump.
 inline void print_json(const nlohmann::json& j) {
-  std::cout << j.dump(2) << "\n";
+  std::cout << json_text(j, 2) << "\n";
 }
 
 }  // namespace nnjoule::cli

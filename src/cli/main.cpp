@@ -63,13 +63,13 @@ int main(int argc, char** argv) {
     std::cerr << "nnjoule: error: " << e.what() << " (see --help)\n";
     return 1;
   } catch (const nnjoule::Error& e) {
-    std::cerr << "nnjoule: error: " << e.what() << "\n";
+    std::cerr << "nnjoule: error: " << nnjoule::printable(e.what()) << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "nnjoule: error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "nnjoule: internal error: " << e.what() << "\n";
+    std::cerr << "nnjoule: internal error: " << nnjoule::printable(e.what()) << "\n";
     return 2;
   }
   return 0;

@@ -13,10 +13,34 @@
 namespace nnjoule {
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& path) {
+void require_regular_file(const fs::path& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
-  if (fs::is_directory(path, ec)) fail("{}: is a directory, expected a file", path.string());
+  const auto st = fs::status(path, ec);  // stat(2): never opens, so never blocks
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    fail("{}: cannot read ({})", path.string(), ec.message());
+  }
+  switch (st.type()) {
+    case fs::file_type::regular:
+      return;
+    case fs::file_type::not_found:
+      fail("{}: no such file", path.string());
+    case fs::file_type::directory:
+      fail("{}: is a directory, expected a file", path.string());
+    case fs::file_type::fifo:
+      fail("{}: is a FIFO (named pipe), expected a regular file", path.string());
+    case fs::file_type::character:
+      fail("{}: is a character device, expected a regular file", path.string());
+    case fs::file_type::block:
+      fail("{}: is a block device, expected a regular file", path.string());
+    case fs::file_type::socket:
+      fail("{}: is a socket, expected a regular file", path.string());
+    default:
+      fail("{}: is not a regular file", path.string());
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail("{}: cannot open ({})", path.string(), std::strerror(errno));
   // One sized read: streaming through a stringstream regrows and copies the buffer, which

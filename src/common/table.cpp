@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/text.hpp"
 
 namespace nnjoule {
 
@@ -18,6 +19,7 @@ void TextTable::add_row(std::vector<std::string> row) {
   if (row.size() != header_.size()) {
     fail("table row has {} cells, header has {}", row.size(), header_.size());
   }
+  for (auto& cell : row) cell = printable(cell);  // names from files are bytes
   rows_.push_back(std::move(row));
 }
 

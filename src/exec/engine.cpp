@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "compiler.hpp"
 #include "internal.hpp"
 #include "nnjoule/common/error.hpp"
@@ -52,8 +54,21 @@ std::string size_str(int64_t bytes) {
 
 }  // namespace
 
+int max_threads() {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return 4 * static_cast<int>(std::max(1L, online));
+}
+
+void check_threads(int threads) {
+  if (threads < 1) fail("threads must be at least 1, got {}", threads);
+  if (threads > max_threads()) {
+    fail("{} threads is more than this machine runs: at most {} (4 x the {} CPUs online)", threads,
+         max_threads(), max_threads() / 4);
+  }
+}
+
 CompiledModel compile(const graph::Graph& g, const CompileOptions& options) {
-  if (options.threads < 1) fail("threads must be at least 1, got {}", options.threads);
+  check_threads(options.threads);
   detail::ensure_xnnpack_initialized();
   auto m = std::make_unique<CompiledModel::Impl>();
   m->threads = options.threads;

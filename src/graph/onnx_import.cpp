@@ -22,6 +22,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/text.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/graph/ops.hpp"
 #include "nnjoule/graph/shape_inference.hpp"
@@ -1433,18 +1434,6 @@ class Importer {
   int unused_weights_ = 0;
 };
 
-// Names in a corrupt file can hold any byte; an error must stay one printable line.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out;
-}
-
 template <typename Parse>
 Graph import_model(const std::string& source_name, const ImportOptions& options, uint64_t size,
                    Parse parse_into) {
@@ -1476,10 +1465,7 @@ Graph load_onnx_bytes(const std::string& bytes, const std::string& source_name,
 }
 
 Graph load_onnx(const std::filesystem::path& path, const ImportOptions& options) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{}: no such file", path.string());
-  if (fs::is_directory(path, ec)) fail("{}: is a directory, expected a file", path.string());
+  require_regular_file(path);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open ({})", path.string(), std::strerror(errno));
   FdCloser closer(fd);

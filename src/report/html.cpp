@@ -8,6 +8,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/text.hpp"
 #include "nnjoule/report/report.hpp"
 #include "nnjoule/version.hpp"
 #include "web_assets.hpp"
@@ -16,7 +17,8 @@ namespace nnjoule::report {
 namespace {
 using nlohmann::json;
 
-std::string esc(const std::string& s) {
+std::string esc(const std::string& raw) {
+  const std::string s = printable(raw);  // names from files are bytes; the page is UTF-8
   std::string o;
   o.reserve(s.size());
   for (char c : s) {
@@ -664,7 +666,7 @@ std::string render_html(const ReportInput& in) {
     html +=
         "<section><h2>About these numbers</h2><ul class=notes>" + head_notes + "</ul></section>";
   html += body;
-  std::string charts_json = charts.dump();
+  std::string charts_json = json_text(charts);
   html +=
       "</main><script>\n(function(){var charts=" + json_safe(charts_json) +
       ";\n"

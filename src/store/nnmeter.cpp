@@ -52,10 +52,7 @@ Device nnmeter_device(const std::string& field) {
 }
 
 NnMeterReport import_nnmeter(Store& store, const fs::path& jsonl, const NnMeterOptions& options) {
-  std::error_code ec;
-  if (!fs::exists(jsonl, ec)) fail("{}: no such file", jsonl.string());
-  if (fs::is_directory(jsonl, ec))
-    fail("{}: is a directory, expected a .jsonl file", jsonl.string());
+  require_regular_file(jsonl);
   std::ifstream in(jsonl, std::ios::binary);
   if (!in) fail("{}: cannot open", jsonl.string());
   const std::string family = jsonl.stem().string();

@@ -6,6 +6,9 @@
 
 namespace nnjoule {
 
+// Throws Error naming the path unless it is an existing regular file (after symlinks): a FIFO
+// or a character device would block a reader or never end, a directory is not a file.
+void require_regular_file(const std::filesystem::path& path);
 // Reads a whole file; throws Error naming the path when it is missing or unreadable.
 std::string read_file(const std::filesystem::path& path);
 // Writes through a temporary file and a rename, so a reader never sees half a file.

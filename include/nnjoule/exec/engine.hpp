@@ -79,6 +79,12 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options = {})
 // Runs `inputs` (Graph::inputs order) through a compiled model and returns its outputs.
 std::vector<Tensor> run_model(CompiledModel& m, const std::vector<Tensor>& inputs);
 
+// The most threads a compiled model may have: 4 x the CPUs online (more only queue behind each
+// other, and a pool of hundreds makes every operator wait on the scheduler).
+int max_threads();
+// Throws Error naming the limit unless 1 <= threads <= max_threads().
+void check_threads(int threads);
+
 // "0,1,4-7" -> {0,1,4,5,6,7}; throws Error on malformed lists.
 std::vector<int> parse_cpu_list(const std::string& text);
 
