@@ -6,6 +6,7 @@
 #include <set>
 
 #include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/meter/meters.hpp"
 
 namespace nnjoule::bench {
@@ -38,10 +39,12 @@ DeviceState read_device_state(const meter::SysFs& fs, int threads,
   std::set<std::string> governors;
   for (const auto& e : fs.list(cpu_dir)) {
     if (e.size() < 4 || e.rfind("cpu", 0) != 0 || !all_digits(e.substr(3))) continue;
+    const auto number = parse_integer(e.substr(3));
+    if (!number || *number > 1 << 20) continue;
     const std::string f = join(join(cpu_dir, e), "cpufreq");
     if (!fs.is_dir(f)) continue;
     CpuState c;
-    c.cpu = std::stoi(e.substr(3));
+    c.cpu = static_cast<int>(*number);
     c.governor = fs.read_trimmed(join(f, "scaling_governor")).value_or("");
     c.cur_mhz = khz_to_mhz(fs, join(f, "scaling_cur_freq"));
     c.min_mhz = khz_to_mhz(fs, join(f, "scaling_min_freq"));

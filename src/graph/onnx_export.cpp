@@ -137,9 +137,10 @@ class Exporter {
       auto* a = np->add_attribute();
       a->set_name(key);
       a->set_type(it->second.type);
+      const std::string& name = key;  // clang 14 cannot capture a structured binding
       auto bad = [&] {
         fail("graph '{}': node '{}' ({}): attribute '{}' has the wrong type", src_.name, n.name,
-             np->op_type(), key);
+             np->op_type(), name);
       };
       switch (it->second.type) {
         case AttributeProto::INT:

@@ -573,8 +573,10 @@ void describe_kernel(const Graph& g, Kernel& k) {
     c.set("POOL_STRIDES", head.attr_ints("strides", {1, 1}).at(0));
   } else if (cls == "concat") {
     set_spatial(c, out);
+    // 1..N inputs (a Concat of one input is what PyTorch exports for torch.cat([x])).
     KernelConfig cc;
     cc.set("HW", c.get("HW"));
+    if (c.has("WIDTH")) cc.set("WIDTH", c.get("WIDTH"));
     int idx = 1;
     for (const auto& t : head.inputs) {
       const Shape& s = g.shape(t);

@@ -6,6 +6,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/json.hpp"
 
 namespace nnjoule::kernels {
 
@@ -42,13 +43,8 @@ FusionRules FusionRules::from_file(const std::filesystem::path& path) {
 }
 
 FusionRules FusionRules::from_json(std::string_view text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON (byte {}): fusion rules must be nn-Meter's fusion_rules.json format",
-         source, e.byte);
-  }
+  const nlohmann::json j =
+      parse_json(text, source, "fusion rules must be nn-Meter's fusion_rules.json format");
   if (!j.is_object())
     fail("{}: fusion rules must be a JSON object of \"BF_<a>_<b>\" entries", source);
   FusionRules r;

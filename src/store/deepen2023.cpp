@@ -8,6 +8,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/json.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/store/features.hpp"
 #include "nnjoule/store/importers.hpp"
@@ -48,12 +49,7 @@ double parse_value(const ordered_json& v, const std::string& where) {
 
 ordered_json read_json(const fs::path& file) {
   const std::string text = read_file(file);
-  try {
-    return ordered_json::parse(text);
-  } catch (const ordered_json::parse_error& e) {
-    fail("{}: invalid JSON at byte {}: {}", file.string(), e.byte,
-         std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
-  }
+  return parse_ordered_json(text, file.string());
 }
 
 std::vector<fs::path> json_files(const fs::path& dir, bool recursive) {

@@ -9,6 +9,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/json.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/store/importers.hpp"
@@ -104,12 +105,7 @@ NnMeterReport import_nnmeter(Store& store, const fs::path& jsonl, const NnMeterO
       ++report.records;
       const std::string where = fmt::format("{}:{}", jsonl.string(), line_no);
       try {
-        json rec;
-        try {
-          rec = json::parse(line);
-        } catch (const json::parse_error& e) {
-          fail("{}: invalid JSON at byte {}", where, e.byte);
-        }
+        const json rec = parse_json(line, where);
         if (!rec.is_object()) fail("{}: a record must be an object", where);
         if (!rec.contains("id")) fail("{}: missing key 'id'", where);
         if (!rec.contains("graph")) fail("{}: missing key 'graph'", where);

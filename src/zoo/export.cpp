@@ -6,6 +6,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/json.hpp"
 #include "nnjoule/graph/onnx.hpp"
 
 namespace nnjoule::zoo {
@@ -33,13 +34,8 @@ std::vector<std::string> expand_families(const std::vector<std::string>& request
 // an export never silently drops what an earlier one recorded.
 nlohmann::json read_manifest_models(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) return nlohmann::json::array();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON (byte {}); move it away to export into this directory", path.string(),
-         e.byte);
-  }
+  nlohmann::json j =
+      parse_json(read_file(path), path.string(), "move it away to export into this directory");
   if (!j.is_object() || !j.contains("models") || !j["models"].is_array()) {
     fail("{}: not a zoo manifest (no \"models\" array)", path.string());
   }

@@ -136,6 +136,41 @@ TEST(Detect, ChannelShuffleAndSplitConcat) {
   EXPECT_DOUBLE_EQ(ks[3].flops, 0.0);
 }
 
+// Concat of any input count, as exported models have them: one input (PyTorch's torch.cat of a
+// one-element list) or many (DenseNet); a non-square tensor keeps its WIDTH.
+TEST(Detect, ConcatOfOneOrManyInputsOnNonSquareTensors) {
+  GraphBuilder b("t", 1);
+  auto x = b.input("input", {1, 8, 6, 10});
+  auto one = b.concat({x});
+  std::vector<std::string> parts = {one};
+  for (int i = 0; i < 5; ++i) parts.push_back(b.relu(b.bn(b.conv(one, 4, 1))));
+  auto g = b.finish({b.concat(parts)});
+  auto ks = detect_kernels(g);
+  ASSERT_EQ(ks.front().type, "concat");
+  EXPECT_EQ(ks.front().config, (KernelConfig{{"HW", 6}, {"WIDTH", 10}, {"CIN1", 8}, {"NS", 1}}));
+  ASSERT_EQ(ks.back().type, "concat");
+  EXPECT_EQ(ks.back().config, (KernelConfig{{"HW", 6},
+                                            {"WIDTH", 10},
+                                            {"CIN1", 8},
+                                            {"CIN2", 4},
+                                            {"CIN3", 4},
+                                            {"CIN4", 4},
+                                            {"CIN5", 4},
+                                            {"CIN6", 4},
+                                            {"NS", 6}}));
+  expect_partition(g, ks);
+}
+
+// Numbers JSON can write but a double cannot hold are bad input, not an internal error.
+TEST(Detect, FusionRulesWithNumbersOutOfRangeAreOneLineErrors) {
+  const std::string e = nnjoule::testing::error_of([] {
+    FusionRules::from_json(R"({"BF_conv_bn": {"obey": true, "weight": 1e999}})", "r.json");
+  });
+  EXPECT_NE(e.find("r.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("1e999"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
 TEST(Detect, UnknownOpBecomesNamedKernel) {
   GraphBuilder b("t", 1);
   auto x = b.input("input", {1, 4, 4, 4});
@@ -198,7 +233,7 @@ TEST(FusionRules, BadFilesFailWithOneLine) {
       EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     }
   };
-  expect_error("{not json", "not valid JSON");
+  expect_error("{not json", "invalid JSON");
   expect_error("[1, 2]", "JSON object");
   expect_error(R"({"BF_conv_bn": true})", "BF_conv_bn");
   expect_error(R"({"BF_conv_bn": {"latency": {}}})", "no \"obey\"");

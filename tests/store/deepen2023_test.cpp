@@ -14,6 +14,7 @@ using namespace nnjoule::store;
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 namespace {
@@ -239,6 +240,19 @@ TEST(DeepEn2023, MalformedFilesAreNamedAndTheRestImported) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("relu_power.json: invalid JSON"));
   EXPECT_THAT(r.err, HasSubstr("3 problem(s) in the input"));
+}
+
+TEST(DeepEn2023, AnOverflowingNumberIsAProblemOfThatFileNotAnInternalError) {
+  TempDir tmp;
+  const auto dir = tmp / "rel";
+  write_release(dir);
+  write_text(dir / "Kernel_power" / "relu_power.json", R"({"relu": {"B1": {"power": 1e999}}})");
+  const auto r = nnjoule::testing::run_cli(
+      {"import", "deepen2023", dir.string(), "--db", (tmp / "cli.db").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("relu_power.json: number 1e999 at byte 31 in field relu.B1.power "
+                               "is out of range"));
+  EXPECT_THAT(r.err, Not(HasSubstr("internal error")));
 }
 
 TEST(DeepEn2023, NotARelease) {

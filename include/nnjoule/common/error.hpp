@@ -4,12 +4,17 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace nnjoule {
 
+std::string printable(std::string_view s);  // text.hpp
+
+// Names in messages come from files and are bytes: the message is made one printable line here,
+// so no caller has to remember to (control characters and non-UTF-8 bytes become \xNN).
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message) : std::runtime_error(printable(message)) {}
 };
 
 template <typename... Args>
