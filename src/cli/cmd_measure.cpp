@@ -112,18 +112,18 @@ void register_measure(CLI::App& app) {
   cmd->add_flag("--json", o->json,
                 "Print JSON (format in docs/cli.md); a command's stdout goes to stderr");
   cmd->add_option("--idle", o->idle_s, "Seconds of idle baseline before and after (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NumberIn(0, 3600, "s"));
   cmd->add_option("--threads", o->threads, "Model: engine threads (default 1)")
       ->check(ThreadCount());
   cmd->add_option("--cpus", o->cpus, "Model: pin the engine's threads to these CPUs (\"0,2-3\")");
   cmd->add_option("--ci", o->ci_percent,
                   "Model: stop when the 95% CI of energy per inference is within this % (2)")
-      ->check(CLI::PositiveNumber);
+      ->check(NumberIn(0, 100, "%", true));
   cmd->add_option("--min-window", o->min_window_s,
                   "Model: minimum seconds per measured window (0.5; at least 10 meter updates)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NumberIn(0, 3600, "s"));
   cmd->add_option("--time-cap", o->time_cap_s, "Model: stop repeating after this many seconds (60)")
-      ->check(CLI::PositiveNumber);
+      ->check(NumberIn(0, 86400, "s", true));
   cmd->add_option("args", o->args, "MODEL.onnx, or the command and its arguments after --");
   cmd->callback([o] { run(*o); });
 }

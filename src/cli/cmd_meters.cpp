@@ -49,7 +49,7 @@ void register_meters(CLI::App& app) {
   cmd->add_option("--probe-ms", o->probe_ms,
                   "How long to poll each meter to measure its update period (default 500, 5000 "
                   "with a battery gauge)")
-      ->check(CLI::PositiveNumber);
+      ->check(NumberIn(0, 600000, "ms", true));
   cmd->callback([o] { run(*o); });
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // Subcommands register themselves here; each lives in its own cmd_*.cpp and stays thin.
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/common/text.hpp"
 #include "nnjoule/exec/engine.hpp"
 
@@ -41,6 +43,23 @@ struct ThreadCount : CLI::Validator {
         exec::check_threads(n);
       } catch (const std::exception& e) {
         return e.what();
+      }
+      return {};
+    };
+  }
+};
+
+// A number option: one whole finite number (nnjoule::parse_number), within [lo, hi] of `unit`;
+// CLI11's own checks accept "inf" and print DBL_MAX in their messages.
+struct NumberIn : CLI::Validator {
+  NumberIn(double lo, double hi, std::string unit, bool lo_open = false) {
+    name_ = "NUMBER";
+    func_ = [=](const std::string& s) -> std::string {
+      const auto v = parse_number(s);
+      if (!v) return "'" + quoted_field(s) + "' is not a number";
+      if (*v > hi || *v < lo || (lo_open && *v == lo)) {
+        return fmt::format("{} {} is outside {} to {} {}{}", s, unit, lo, hi, unit,
+                           lo_open ? fmt::format(" (and must be above {})", lo) : "");
       }
       return {};
     };

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "command.hpp"
 #include "nnjoule/meter/discovery.hpp"
 
 namespace nnjoule::cli {
@@ -29,9 +30,11 @@ struct MeterOptions {
                     "Power-monitor trace (CSV: time + power, or time + current "
                     "+ voltage; Monsoon exports as they are)");
     app->add_option("--trace-start", trace_start,
-                    "Wall-clock time (Unix seconds) of the trace's t = 0");
+                    "Wall-clock time (Unix seconds) of the trace's t = 0")
+        ->check(NumberIn(0, 1e11, "s"));
     app->add_option("--trace-offset", trace_offset,
-                    "Seconds from the start of the measurement to the trace's t = 0");
+                    "Seconds from the start of the measurement to the trace's t = 0")
+        ->check(NumberIn(-1e6, 1e6, "s"));
     app->add_flag("--allow-charging", allow_charging,
                   "Use the battery gauge even on a charger (its numbers then include the charger)");
   }

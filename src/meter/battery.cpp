@@ -3,7 +3,6 @@
 // makes windows span many updates.
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/meter/meters.hpp"
@@ -114,15 +113,18 @@ std::vector<Finding> find_battery(std::shared_ptr<const SysFs> fs, const Battery
         fmt::format("{}: neither current_now + voltage_now nor power_now", fs->show(dir)));
   for (const std::string& file : vi ? std::vector<std::string>{"current_now", "voltage_now"}
                                     : std::vector<std::string>{"power_now"}) {
-    int err = 0;
-    if (!fs->try_read_int(join(dir, file), &err))
-      return refuse(fmt::format("{}: {}", fs->show(join(dir, file)),
-                                err == EINVAL ? "not an integer" : std::strerror(err)));
+    if (auto why = fs->int_problem(join(dir, file)); !why.empty()) return refuse(why);
   }
   const std::string status = fs->read_trimmed(join(dir, "status")).value_or("Unknown");
   std::vector<std::string> online;
-  for (const auto& c : chargers)
-    if (fs->try_read_int(join(join(kSupply, c), "online")).value_or(0) == 1) online.push_back(c);
+  for (const auto& c : chargers) {
+    const std::string rel = join(join(kSupply, c), "online");
+    int err = 0;
+    const auto v = fs->try_read_int(rel, &err);
+    // Unreadable is not online; garbage is refused, as the meter re-reads it while measuring.
+    if (!v && err == EINVAL) return refuse(fs->int_problem(rel));
+    if (v.value_or(0) == 1) online.push_back(c);
+  }
   const bool charging = charger_state(status) || !online.empty();
   if (charging && !config.allow_charging) {
     return refuse(fmt::format(

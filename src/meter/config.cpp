@@ -1,7 +1,10 @@
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/json.hpp"
 #include "nnjoule/meter/meters.hpp"
 
 namespace nnjoule::meter {
@@ -25,7 +28,9 @@ void only_keys(const json& obj, const std::string& where, std::initializer_list<
 
 double number(const json& v, const std::string& field, const std::string& file) {
   if (!v.is_number()) fail("{}: '{}' must be a number", file, field);
-  return v.get<double>();
+  const double d = v.get<double>();
+  if (!std::isfinite(d)) fail("{}: '{}' must be a finite number", file, field);
+  return d;
 }
 
 std::string text(const json& v, const std::string& field, const std::string& file) {
@@ -37,12 +42,7 @@ std::string text(const json& v, const std::string& field, const std::string& fil
 
 MeterConfig load_device_file(const std::filesystem::path& path, MeterConfig c) {
   const std::string file = path.string();
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON ({})", file, e.what());
-  }
+  const json j = parse_json(read_file(path), file);
   only_keys(j, "", {"estimate", "battery", "ina", "trace"}, file);
   if (j.contains("estimate")) {
     const auto& e = j["estimate"];

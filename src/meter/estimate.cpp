@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/meter/meters.hpp"
 
 namespace nnjoule::meter {
@@ -113,11 +114,26 @@ class EstimateMeter : public Meter {
 
 CpuTicks parse_cpu_ticks(std::string_view text, const std::string& source) {
   if (text.rfind("cpu ", 0) != 0) fail("{}: first line is not the 'cpu' total", source);
-  std::istringstream in{std::string(text.substr(4, text.find('\n') - 4))};
-  // user nice system idle iowait irq softirq steal ...; guest time is inside user.
+  const std::string_view line = text.substr(4, text.find('\n') - 4);
+  // user nice system idle iowait irq softirq steal ...; guest time is inside user. Every field
+  // is one whole count: "12x" or "1.5" is a broken file, not 12 or 1.
   int64_t f[7] = {0};
-  for (auto& v : f)
-    if (!(in >> v)) fail("{}: 'cpu' line has fewer than 7 fields", source);
+  size_t n = 0;
+  for (size_t pos = 0; pos < line.size();) {
+    if (line[pos] == ' ' || line[pos] == '\t') {
+      ++pos;
+      continue;
+    }
+    size_t end = line.find_first_of(" \t", pos);
+    if (end == std::string_view::npos) end = line.size();
+    const std::string what = fmt::format("{}: 'cpu' line, field {}", source, n + 1);
+    const int64_t v = integer_field(line.substr(pos, end - pos), what);
+    if (v < 0) fail("{}: {} is negative", what, v);
+    if (n < 7) f[n] = v;
+    ++n;
+    pos = end;
+  }
+  if (n < 7) fail("{}: 'cpu' line has fewer than 7 fields", source);
   return {f[0] + f[1] + f[2] + f[5] + f[6], f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6]};
 }
 
@@ -170,17 +186,10 @@ std::string cpu_model_name(const SysFs& fs) {
 }
 
 int online_cpus(const SysFs& fs) {
-  if (auto s = fs.read_trimmed("/sys/devices/system/cpu/online"); s && !s->empty()) {
-    int n = 0;
-    std::istringstream in(*s);
-    std::string part;
-    while (std::getline(in, part, ',')) {
-      const auto dash = part.find('-');
-      auto a = parse_int(part.substr(0, dash));
-      auto b = dash == std::string::npos ? a : parse_int(part.substr(dash + 1));
-      if (a && b && *b >= *a) n += static_cast<int>(*b - *a + 1);
-    }
-    if (n > 0) return n;
+  // A malformed list is not half-counted: /proc/cpuinfo answers instead.
+  if (auto s = fs.read("/sys/devices/system/cpu/online")) {
+    if (auto cpus = parse_cpu_list(*s); cpus && !cpus->empty())
+      return static_cast<int>(cpus->size());
   }
   const std::string info = fs.read("/proc/cpuinfo").value_or("");
   std::istringstream in(info);
@@ -288,7 +297,11 @@ double ProcessCpu::seconds() {
   if (f.size() < 15) return last_;
   // utime, stime, cutime, cstime: fields 14-17 of the line, 11-14 after the name.
   double ticks = 0;
-  for (int i = 11; i <= 14; ++i) ticks += static_cast<double>(parse_int(f[i]).value_or(0));
+  for (int i = 11; i <= 14; ++i) {
+    const auto v = parse_int(f[i]);
+    if (!v || *v < 0) return last_;  // a torn or odd read: keep the last good value
+    ticks += static_cast<double>(*v);
+  }
   const long tck = sysconf(_SC_CLK_TCK);
   last_ = std::max(last_, ticks / static_cast<double>(tck > 0 ? tck : 100));
   return last_;

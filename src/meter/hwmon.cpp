@@ -2,9 +2,8 @@
 // hwmon layout and the older ina3221x IIO layout of L4T 4.9 kernels.
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -68,7 +67,10 @@ std::set<int> indices(const std::vector<std::string>& names, const std::string& 
         n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
     const std::string mid = n.substr(prefix.size(), n.size() - prefix.size() - suffix.size());
-    if (!mid.empty() && std::all_of(mid.begin(), mid.end(), ::isdigit)) out.insert(std::stoi(mid));
+    if (mid.empty() || !std::all_of(mid.begin(), mid.end(), ::isdigit)) continue;
+    // No driver numbers a channel past int; a name that does is not a channel.
+    const auto v = parse_int(mid);
+    if (v && *v <= std::numeric_limits<int>::max()) out.insert(static_cast<int>(*v));
   }
   return out;
 }
@@ -154,10 +156,7 @@ std::string check_readable(const SysFs& fs, const std::vector<Channel>& chans) {
   for (const auto& c : chans) {
     for (const auto& p : {c.a, c.b}) {
       if (p.empty()) continue;
-      int err = 0;
-      if (!fs.try_read_int(p, &err))
-        return fmt::format("{}: {}", fs.show(p),
-                           err == EINVAL ? "not an integer" : std::strerror(err));
+      if (auto why = fs.int_problem(p); !why.empty()) return why;
     }
   }
   return {};

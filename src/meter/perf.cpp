@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/meter/meters.hpp"
 
 namespace nnjoule::meter {
@@ -63,22 +65,18 @@ class PerfMeter : public Meter {
   std::vector<double> scales_;
 };
 
-// "0", "0,18", "0-3": the CPUs a PMU's events are opened on (one per package).
-std::vector<int> parse_cpu_list(const std::string& text) {
-  std::vector<int> cpus;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string part = trim(text.substr(pos, comma - pos));
-    const size_t dash = part.find('-');
-    auto a = parse_int(part.substr(0, dash));
-    auto b = dash == std::string::npos ? a : parse_int(part.substr(dash + 1));
-    if (a && b)
-      for (int64_t c = *a; c <= *b; ++c) cpus.push_back(static_cast<int>(c));
-    pos = comma + 1;
-  }
-  return cpus;
+// "event=0x02" (or "event=2"): the one config term the power PMU's events have.
+std::optional<uint64_t> parse_event_code(std::string_view spec) {
+  constexpr std::string_view kEvent = "event=";
+  const std::string t = trim(spec);
+  if (t.rfind(kEvent, 0) != 0) return std::nullopt;
+  std::string_view code = std::string_view(t).substr(kEvent.size());
+  const bool hex = code.size() > 2 && code[0] == '0' && (code[1] == 'x' || code[1] == 'X');
+  if (hex) code.remove_prefix(2);
+  if (code.empty() || code[0] == '+' || code[0] == '-') return std::nullopt;
+  const auto v = parse_integer(code, hex ? 16 : 10);
+  if (!v) return std::nullopt;
+  return static_cast<uint64_t>(*v);
 }
 
 }  // namespace
@@ -102,9 +100,20 @@ std::vector<Finding> find_perf(std::shared_ptr<const SysFs> fs, std::shared_ptr<
   };
   const std::string type_rel = join(kPmu, "type");
   auto type = fs->try_read_int(type_rel);
-  if (!type) return refuse(fmt::format("{}: unreadable or not an integer", fs->show(type_rel)));
-  std::vector<int> cpus = parse_cpu_list(fs->read_trimmed(join(kPmu, "cpumask")).value_or("0"));
-  if (cpus.empty()) cpus.push_back(0);
+  if (!type || *type < 0 || *type > UINT32_MAX) {
+    const std::string why = fs->int_problem(type_rel);
+    return refuse(why.empty() ? fmt::format("{}: {} is not a PMU type", fs->show(type_rel), *type)
+                              : why);
+  }
+  const std::string cpumask_rel = join(kPmu, "cpumask");
+  std::vector<int> cpus = {0};
+  if (auto text = fs->read(cpumask_rel)) {
+    auto list = parse_cpu_list(*text);
+    if (!list)
+      return refuse(fmt::format("{}: expected a CPU list (\"0\", \"0,18\", \"0-3\"), got '{}'",
+                                fs->show(cpumask_rel), quoted_field(*text)));
+    cpus = std::move(*list);
+  }
 
   const std::string events_dir = join(kPmu, "events");
   std::vector<Event> events;
@@ -112,19 +121,22 @@ std::vector<Finding> find_perf(std::shared_ptr<const SysFs> fs, std::shared_ptr<
     if (e.rfind("energy-", 0) != 0 || e.find('.') != std::string::npos) continue;
     const std::string rel = join(events_dir, e);
     const std::string spec = fs->read_trimmed(rel).value_or("");
-    const auto at = spec.find("event=");
-    if (at == std::string::npos)
-      return refuse(fmt::format("{}: expected 'event=0x..', got '{}'", fs->show(rel), spec));
+    if (spec.rfind("event=", 0) != 0)
+      return refuse(
+          fmt::format("{}: expected 'event=0x..', got '{}'", fs->show(rel), quoted_field(spec)));
     Event ev;
     ev.name = e.substr(7);
-    try {
-      ev.config = std::stoull(spec.substr(at + 6), nullptr, 0);
-    } catch (const std::exception&) {
-      return refuse(fmt::format("{}: bad event code in '{}'", fs->show(rel), spec));
-    }
-    const auto scale = parse_double(fs->read_trimmed(rel + ".scale").value_or(""));
+    const auto code = parse_event_code(spec);
+    if (!code)
+      return refuse(fmt::format("{}: bad event code in '{}'", fs->show(rel), quoted_field(spec)));
+    ev.config = *code;
+    const auto scale_text = fs->read(rel + ".scale");
+    const auto scale = parse_double(scale_text.value_or(""));
     if (!scale || *scale <= 0)
-      return refuse(fmt::format("{}.scale: missing or not a positive number", fs->show(rel)));
+      return refuse(fmt::format(
+          "{}.scale: {}", fs->show(rel),
+          scale_text ? "expected a positive number, got '" + quoted_field(*scale_text) + "'"
+                     : std::string("missing")));
     const std::string unit = fs->read_trimmed(rel + ".unit").value_or("");
     if (unit != "Joules")
       return refuse(fmt::format("{}.unit: expected 'Joules', got '{}'", fs->show(rel), unit));

@@ -4,12 +4,17 @@
 #include <cstring>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/meter/meters.hpp"
+#include "nnjoule/meter/sampler.hpp"
 
 namespace nnjoule::meter {
 namespace {
 
 constexpr const char* kPowercap = "/sys/class/powercap";
+// The ceiling of a zone that lists no power limit (AMD lists none): no CPU package, DRAM or
+// platform domain draws a kilowatt. Polls follow it; a late poll is not an error on it alone.
+constexpr double kAssumedZoneMaxPowerW = 1000;
 
 struct Zone {
   std::string dir;     // "intel-rapl:0:1"
@@ -17,7 +22,36 @@ struct Zone {
   std::string name;    // what the zone's name file says: "package-0", "core", "dram", "psys"
   bool mmio = false;
   double wrap_mj = 0;
+  double max_power_mw = 0;       // the highest power limit the zone lists; 0: none
+  std::string max_power_source;  // the file it came from
 };
+
+bool ends_with(const std::string& s, std::string_view end) {
+  return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+}
+
+// The zone's power limits (constraint_N_power_limit_uw, constraint_N_max_power_uw): the highest
+// is the most the zone draws over any of its windows. A limit that cannot be read is left out
+// (some return ENODATA); one that is not a whole integer is an error.
+std::string read_power_limits(const SysFs& fs, const std::string& dir, Zone& z) {
+  for (const auto& e : fs.list(dir)) {
+    if (e.rfind("constraint_", 0) != 0 ||
+        !(ends_with(e, "_power_limit_uw") || ends_with(e, "_max_power_uw")))
+      continue;
+    const std::string rel = join(dir, e);
+    const auto text = fs.read(rel);
+    if (!text) continue;
+    const auto v = parse_int(*text);
+    if (!v || *v < 0)
+      return fmt::format("{}: expected an integer, got '{}'", fs.show(rel), quoted_field(*text));
+    const double mw = static_cast<double>(*v) / 1000.0;  // uW -> mW
+    if (mw > z.max_power_mw) {
+      z.max_power_mw = mw;
+      z.max_power_source = e;
+    }
+  }
+  return {};
+}
 
 class RaplMeter : public Meter {
  public:
@@ -87,22 +121,25 @@ std::vector<Finding> find_rapl(std::shared_ptr<const SysFs> fs) {
   for (const auto& z : zones)
     if (!z.mmio && z.name == "psys") has_psys = true;
 
-  std::vector<std::string> refusals, denied;
+  std::vector<std::string> refusals, denied, notes;
+  for (auto& z : zones) {
+    if (auto bad = read_power_limits(*fs, join(kPowercap, z.dir), z); !bad.empty())
+      refusals.push_back(bad);
+  }
   std::vector<std::unique_ptr<Attr>> attrs;
   std::vector<Domain> domains;
+  const SamplerOptions sampling;  // what the sampler can do by default
   for (auto& z : zones) {
     const std::string dir = join(kPowercap, z.dir);
     const std::string max_rel = join(dir, "max_energy_range_uj");
     const std::string energy_rel = join(dir, "energy_uj");
     if (!fs->exists(energy_rel)) continue;  // a zone with limits only
-    int err = 0;
-    auto max = fs->try_read_int(max_rel, &err);
+    auto max = fs->try_read_int(max_rel);
     if (!max || *max <= 0) {
+      const std::string why = fs->int_problem(max_rel);
       refusals.push_back(
-          fmt::format("{}: {}; without the counter's range a wrap-around cannot be corrected",
-                      fs->show(max_rel),
-                      !max ? (err == EINVAL ? std::string("not an integer") : std::strerror(err))
-                           : "not positive"));
+          fmt::format("{}; without the counter's range a wrap-around cannot be corrected",
+                      why.empty() ? fs->show(max_rel) + ": not positive" : why));
       continue;
     }
     z.wrap_mj = static_cast<double>(*max) / 1000.0;
@@ -127,6 +164,38 @@ std::vector<Finding> find_rapl(std::shared_ptr<const SysFs> fs) {
     d.wrap_mj = z.wrap_mj;
     const Zone* parent = z.parent.empty() ? nullptr : find_zone(z.parent);
     d.name = (z.mmio ? "mmio:" : "") + (parent ? parent->name + ":" + z.name : z.name);
+    // The ceiling that sets the shortest wrap period: the zone's own limit, its package's for
+    // a part inside the package (DRAM is outside), else the assumed one.
+    if (z.max_power_mw > 0) {
+      d.max_power_mw = z.max_power_mw;
+      d.max_power_source = z.max_power_source;
+    } else if (parent && z.name != "dram" && parent->max_power_mw > 0) {
+      d.max_power_mw = parent->max_power_mw;
+      d.max_power_source = parent->name + "'s " + parent->max_power_source;
+    } else {
+      d.max_power_mw = kAssumedZoneMaxPowerW * 1e3;
+      d.max_power_source = fmt::format(
+          "assumed: the zone lists no power limit, and no RAPL "
+          "zone draws {:g} W",
+          kAssumedZoneMaxPowerW);
+      d.max_power_assumed = true;
+    }
+    if (const auto need = wrap_poll_interval_s(d, sampling)) {
+      const std::string wraps =
+          fmt::format("its {:g} J range wraps every {:g} ms at up to {:g} W ({})", d.wrap_mj / 1e3,
+                      *wrap_period_s(d) * 1e3, d.max_power_mw / 1e3, d.max_power_source);
+      if (*need < sampling.fastest_interval_s) {
+        refusals.push_back(fmt::format(
+            "{}: {}, faster than the sampler can follow (a poll every {:g} ms at the fastest, "
+            "{:g} per wrap): the energy would be under-reported; use --meter perf (64-bit "
+            "counters the kernel unwraps)",
+            fs->show(max_rel), wraps, sampling.fastest_interval_s * 1e3, sampling.wrap_safety));
+        continue;
+      }
+      if (*need < sampling.min_interval_s)
+        notes.push_back(fmt::format("{}: {}: polled every {:g} ms instead of every {:g} ms", d.name,
+                                    wraps, *need * 1e3, sampling.min_interval_s * 1e3));
+    }
     bool duplicate_of_msr = false;
     if (z.mmio) {
       for (const auto& o : zones)
@@ -166,6 +235,7 @@ std::vector<Finding> find_rapl(std::shared_ptr<const SysFs> fs) {
     return {f};
   }
   f.status = Finding::Status::kFound;
+  for (const auto& n : notes) f.reason += (f.reason.empty() ? "" : "; ") + n;
   f.meter = std::make_shared<RaplMeter>(fs, std::move(attrs), std::move(domains));
   return {f};
 }

@@ -39,6 +39,7 @@ json meters_json(const std::vector<Finding>& findings,
     const std::string status = live_status(f, s, &why);
     json m = {{"kind", f.kind}, {"name", f.name}, {"status", status}, {"reason", f.reason}};
     if (!why.empty()) m["not_live_reason"] = why;
+    if (s && !s->polling_note.empty()) m["polling_note"] = s->polling_note;
     if (f.meter) {
       const auto p = f.meter->provenance();
       m["provenance"] = {
@@ -51,6 +52,12 @@ json meters_json(const std::vector<Finding>& findings,
                    {"in_total", d[k].in_total},
                    {"note", d[k].note},
                    {"wrap_mj", d[k].wrap_mj > 0 ? json(d[k].wrap_mj) : json(nullptr)}};
+        if (const auto period = wrap_period_s(d[k])) {
+          dj["max_power_mw"] = d[k].max_power_mw;
+          dj["max_power_source"] = d[k].max_power_source;
+          dj["max_power_assumed"] = d[k].max_power_assumed;
+          dj["wrap_period_ms"] = *period * 1e3;
+        }
         if (s) {
           dj["readable"] = s->error.empty();
           dj["reads"] = s->reads;
@@ -62,6 +69,7 @@ json meters_json(const std::vector<Finding>& findings,
           dj["resolution"] = r ? json(*r) : json(nullptr);
           dj["resolution_unit"] = unit(d[k].signal);
           if (!s->error.empty()) dj["error"] = s->error;
+          dj["poll_interval_ms"] = s->interval_s * 1e3;
         }
         doms.push_back(std::move(dj));
       }
@@ -104,6 +112,7 @@ std::string format_meters(const std::vector<Finding>& findings,
     const std::string label = f.meter->provenance().label();
     if (!f.reason.empty()) tail += fmt::format("{}: {}: {}\n", f.name, label, f.reason);
     if (!why.empty()) tail += fmt::format("{}: not live: {}\n", f.name, why);
+    if (s && !s->polling_note.empty()) tail += fmt::format("{}: {}\n", f.name, s->polling_note);
     if (s && !s->error.empty()) tail += fmt::format("{}: read failed: {}\n", f.name, s->error);
   }
   std::string out = t.rows() ? t.render() : std::string("no meter found\n");

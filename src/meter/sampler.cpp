@@ -25,6 +25,17 @@ double thread_cpu_now() {
 }
 }  // namespace
 
+std::optional<double> wrap_period_s(const Domain& d) {
+  if (d.signal != Signal::kEnergy || !(d.wrap_mj > 0) || !(d.max_power_mw > 0)) return std::nullopt;
+  return d.wrap_mj / d.max_power_mw;  // mJ / mW = s
+}
+
+std::optional<double> wrap_poll_interval_s(const Domain& d, const SamplerOptions& o) {
+  const auto period = wrap_period_s(d);
+  if (!period) return std::nullopt;
+  return *period / o.wrap_safety;
+}
+
 const MeterEnergy& EnergyWindow::meter(std::string_view which) const {
   for (const auto& m : meters)
     if (m.meter == which) return m;
@@ -41,9 +52,12 @@ const MeterEnergy& EnergyWindow::primary() const {
 Sampler::Sampler(std::vector<std::shared_ptr<Meter>> meters, Clock& clock, SamplerOptions options)
     : meters_(std::move(meters)), clock_(clock), opt_(options) {
   if (meters_.empty()) fail("sampler: no meters to sample");
-  if (!(opt_.min_interval_s > 0) || opt_.max_interval_s < opt_.min_interval_s)
-    fail("sampler: intervals must satisfy 0 < min ({}) <= max ({})", opt_.min_interval_s,
-         opt_.max_interval_s);
+  if (!(opt_.fastest_interval_s > 0) || opt_.min_interval_s < opt_.fastest_interval_s ||
+      opt_.max_interval_s < opt_.min_interval_s || !std::isfinite(opt_.max_interval_s))
+    fail("sampler: intervals must satisfy 0 < fastest ({}) <= min ({}) <= max ({})",
+         opt_.fastest_interval_s, opt_.min_interval_s, opt_.max_interval_s);
+  if (!(opt_.wrap_safety >= 1))
+    fail("sampler: wrap_safety {} must be at least 1", opt_.wrap_safety);
   for (const auto& meter : meters_) {
     if (!meter) fail("sampler: null meter");
     MeterState m;
@@ -56,12 +70,34 @@ Sampler::Sampler(std::vector<std::shared_ptr<Meter>> meters, Clock& clock, Sampl
       if (d.signal == Signal::kPower) m.has_power = true;
     }
     m.polled = m.has_counter || m.has_power;
+    // A counter that can wrap within a few polls is polled faster than usual, or refused when
+    // even the fastest polls could miss a wrap.
+    m.wrap_cap = kInf;
+    m.floor = opt_.min_interval_s;
+    for (const auto& d : doms) {
+      const auto need = wrap_poll_interval_s(d, opt_);
+      if (!need) continue;
+      const std::string why = fmt::format(
+          "counter '{}' wraps every {:g} ms at up to {:g} W ({})", d.name, *wrap_period_s(d) * 1e3,
+          d.max_power_mw / 1e3, d.max_power_source.empty() ? "its ceiling" : d.max_power_source);
+      if (*need < opt_.fastest_interval_s)
+        fail(
+            "{}: {}: catching every wrap needs a poll every {:g} ms, faster than the sampler "
+            "polls ({:g} ms at most)",
+            meter->name(), why, *need * 1e3, opt_.fastest_interval_s * 1e3);
+      m.wrap_cap = std::min(m.wrap_cap, *need);
+      if (*need < m.floor) {
+        m.floor = *need;
+        m.polling_note = fmt::format("polled every {:g} ms (not the usual {:g} ms): {}",
+                                     *need * 1e3, opt_.min_interval_s * 1e3, why);
+      }
+    }
     if (auto known = meter->known_update_period_s()) {
       m.period = *known;
       m.period_known = true;
       m.discovering = false;
     }
-    m.interval = opt_.fixed_interval_s > 0 ? opt_.fixed_interval_s : opt_.min_interval_s;
+    m.interval = opt_.fixed_interval_s > 0 ? opt_.fixed_interval_s : m.floor;
     m.next_due = m.polled ? -kInf : kInf;
     meter->attach_timeline(clock_.realtime_at_zero_s());
     state_.push_back(std::move(m));
@@ -145,6 +181,19 @@ void Sampler::read_locked(MeterState& m, double now) {
         delta += dom.wrap_mj;
         ++s.wraps;
       }
+      // With a listed ceiling the sampler knows when a read came too late to tell one wrap from
+      // two: the counter could have moved delta + k x range, k >= 1, within its ceiling.
+      if (dom.wrap_mj > 0 && dom.max_power_mw > 0 && !dom.max_power_assumed &&
+          delta + dom.wrap_mj <= dom.max_power_mw * dt) {
+        m.error = fmt::format(
+            "{}: counter '{}' was read {:g} ms apart: at up to {:g} W ({}) it may have wrapped "
+            "more than once in that time (range {:g} mJ), so its energy cannot be counted; the "
+            "sampler fell behind (an overloaded machine?)",
+            m.meter->name(), dom.name, dt * 1e3, dom.max_power_mw / 1e3,
+            dom.max_power_source.empty() ? "its ceiling" : dom.max_power_source, dom.wrap_mj);
+        m.next_due = kInf;
+        return;
+      }
       step = delta;
       s.cum_mj += delta;
       if (dt > 0) m.max_power_mw = std::max(m.max_power_mw, delta / dt);
@@ -222,7 +271,8 @@ void Sampler::adapt_locked(MeterState& m) {
         iv = std::min(iv, d.wrap_mj / m.max_power_mw / opt_.wrap_safety);
     }
   }
-  m.interval = std::clamp(iv, opt_.min_interval_s, opt_.max_interval_s);
+  iv = std::min(iv, m.wrap_cap);
+  m.interval = std::clamp(iv, m.floor, opt_.max_interval_s);
 }
 
 Sampler::Snapshot Sampler::snapshot_locked(double now) {
@@ -315,6 +365,7 @@ MeterStats Sampler::stats(size_t meter) const {
   s.changes = m.changes;
   s.max_power_mw = m.max_power_mw;
   s.error = m.error;
+  s.polling_note = m.polling_note;
   for (const auto& d : m.d)
     s.resolution.push_back(d.min_step > 0 ? std::optional<double>(d.min_step) : std::nullopt);
   return s;

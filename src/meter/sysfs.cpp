@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <system_error>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 
 namespace nnjoule::meter {
 namespace fs = std::filesystem;
@@ -23,21 +23,33 @@ std::string trim(std::string_view s) {
 }
 
 std::optional<int64_t> parse_int(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data() + i, text.data() + text.size(), v);
-  if (ec != std::errc()) return std::nullopt;
-  return v;
+  return parse_integer(text);
 }
 
 std::optional<double> parse_double(std::string_view text) {
+  return parse_number(text);
+}
+
+std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {
+  // CPU numbers past this are no machine's (the kernel's NR_CPUS tops out at 8192): a bound
+  // that keeps "0-4000000000" from filling memory.
+  constexpr int64_t kMaxCpu = 65535;
+  std::vector<int> cpus;
   const std::string t = trim(text);
   if (t.empty()) return std::nullopt;
-  double v = 0;
-  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ec != std::errc() || p != t.data() + t.size()) return std::nullopt;
-  return v;
+  size_t pos = 0;
+  while (pos <= t.size()) {
+    size_t comma = t.find(',', pos);
+    if (comma == std::string::npos) comma = t.size();
+    const std::string_view part = std::string_view(t).substr(pos, comma - pos);
+    const size_t dash = part.find('-');
+    const auto a = parse_integer(part.substr(0, dash));
+    const auto b = dash == std::string::npos ? a : parse_integer(part.substr(dash + 1));
+    if (!a || !b || *a < 0 || *b < *a || *b > kMaxCpu) return std::nullopt;
+    for (int64_t c = *a; c <= *b; ++c) cpus.push_back(static_cast<int>(c));
+    pos = comma + 1;
+  }
+  return cpus;
 }
 
 std::string join(std::string_view dir, std::string_view name) {
@@ -62,9 +74,7 @@ std::string_view Attr::read() {
 }
 
 int64_t Attr::read_int() {
-  auto v = parse_int(read());
-  if (!v) fail("{}: expected an integer, got '{}'", fs_.show(rel_), trim(read()));
-  return *v;
+  return integer_field(read(), fs_.show(rel_));
 }
 
 SysFs::SysFs(fs::path root) : root_(std::move(root)) {
@@ -177,9 +187,15 @@ int64_t SysFs::read_int(std::string_view rel) const {
   int err = 0;
   auto s = read(rel, &err);
   if (!s) fail("{}: cannot read ({})", show(rel), std::strerror(err));
-  auto v = parse_int(*s);
-  if (!v) fail("{}: expected an integer, got '{}'", show(rel), trim(*s));
-  return *v;
+  return integer_field(*s, show(rel));
+}
+
+std::string SysFs::int_problem(std::string_view rel) const {
+  int err = 0;
+  auto s = read(rel, &err);
+  if (!s) return fmt::format("{}: {}", show(rel), std::strerror(err));
+  if (parse_integer(*s)) return {};
+  return fmt::format("{}: expected an integer, got '{}'", show(rel), quoted_field(*s));
 }
 
 std::unique_ptr<Attr> SysFs::open(std::string_view rel) const {

@@ -9,6 +9,7 @@
 #include "nnjoule/common/csv.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/common/stats.hpp"
 #include "nnjoule/meter/meters.hpp"
 
@@ -209,19 +210,44 @@ Trace parse_trace_csv(const std::string& text, const std::string& source) {
   const double tf = *time_factor(cols[time].unit);
   auto cell = [&](int col) {
     const std::string& value = row.fields[col].text;
-    auto v = parse_double(value);
-    if (!v || !std::isfinite(*v))
-      fail("{}:{}: column '{}': '{}' is not a number", source, row.line, cols[col].header, value);
+    auto v = parse_number(value);  // the whole field, finite
+    if (!v)
+      fail("{}:{}: column '{}': '{}' is not a number", source, row.line, cols[col].header,
+           quoted_field(value));
     return *v;
+  };
+  // A power monitor reads the power drawn: a negative sample is a sign convention or an offset
+  // gone wrong, and integrated it would make a negative "measured" energy.
+  auto drawn = [&](int col) {
+    const double v = cell(col);
+    if (v < 0)
+      fail(
+          "{}:{}: column '{}': {} is negative (a power trace holds the power drawn; check the "
+          "monitor's sign convention or offset)",
+          source, row.line, cols[col].header, row.fields[col].text);
+    return v;
   };
   while (reader.next(row)) {
     if (row.fields.size() < cols.size())
       fail("{}:{}: expected {} columns, got {}", source, row.line, cols.size(), row.fields.size());
     TracePoint p;
     p.t_s = cell(time) * tf;
-    p.power_mw = pcol >= 0 ? cell(pcol) * *power_factor(cols[pcol].unit)
-                           : cell(icol) * *current_factor(cols[icol].unit) * cell(vcol) *
-                                 *voltage_factor(cols[vcol].unit);
+    if (pcol >= 0) {
+      p.power_mw = drawn(pcol) * *power_factor(cols[pcol].unit);
+      if (!std::isfinite(p.power_mw))
+        fail("{}:{}: column '{}': {} {} is out of range", source, row.line, cols[pcol].header,
+             row.fields[pcol].text, cols[pcol].unit);
+    } else {
+      const double ma = drawn(icol) * *current_factor(cols[icol].unit);
+      const double v = drawn(vcol) * *voltage_factor(cols[vcol].unit);
+      p.power_mw = ma * v;
+      if (!std::isfinite(p.power_mw))
+        fail("{}:{}: columns '{}' x '{}': {} x {} is out of range", source, row.line,
+             cols[icol].header, cols[vcol].header, row.fields[icol].text, row.fields[vcol].text);
+    }
+    if (!std::isfinite(p.t_s))
+      fail("{}:{}: column '{}': {} is out of range", source, row.line, cols[time].header,
+           row.fields[time].text);
     if (!tr.points.empty() && p.t_s <= tr.points.back().t_s)
       fail("{}:{}: time {} is not after the previous row's {}", source, row.line,
            row.fields[time].text, tr.points.back().t_s / tf);
@@ -240,6 +266,13 @@ std::vector<Finding> find_trace(const TraceConfig& config) {
     f.reason = "no trace file given (--trace FILE)";
     return {f};
   }
+  // Alignment that is not a number would integrate every window to NaN.
+  if (!std::isfinite(config.offset_s))
+    fail("{}: trace offset {} s is not a finite number (--trace-offset, trace.offset_s)",
+         config.path.string(), config.offset_s);
+  if (config.start_epoch_s && !std::isfinite(*config.start_epoch_s))
+    fail("{}: trace start {} is not a finite number (--trace-start, trace.start_epoch_s)",
+         config.path.string(), *config.start_epoch_s);
   // The user asked for this file: a bad one is an error, not a quiet omission.
   Trace tr = parse_trace_csv(read_file(config.path), config.path.string());
   f.status = Finding::Status::kFound;

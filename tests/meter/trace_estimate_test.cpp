@@ -248,7 +248,7 @@ TEST(DeviceFile, ErrorsNameTheField) {
   EXPECT_TRUE(contains(error_of([&] { load_device_file(dir / "c.json"); }),
                        "'estimate.tdp_w' must be a number"));
   nnjoule::testing::write_text(dir / "d.json", "{");
-  EXPECT_TRUE(contains(error_of([&] { load_device_file(dir / "d.json"); }), "not valid JSON"));
+  EXPECT_TRUE(contains(error_of([&] { load_device_file(dir / "d.json"); }), "invalid JSON"));
 }
 
 // ---- discovery and selection ----

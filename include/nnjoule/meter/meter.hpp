@@ -25,6 +25,12 @@ struct Domain {
   double wrap_mj = 0;    // an energy counter returns to 0 after this value; 0: never wraps
   bool in_total = true;  // counted in the meter's total (false: part of another domain)
   std::string note;      // "inside package-0", "total rail", "cross-check of gpu0"
+  // A wrapping counter's ceiling: the most the domain can draw (a RAPL zone's power limit).
+  // Its range over this power is the shortest wrap period, which sets how often the sampler
+  // must poll (wrap_poll_interval_s). 0: not known.
+  double max_power_mw = 0;
+  std::string max_power_source;    // "constraint_1_max_power_uw", "assumed: ...", ...
+  bool max_power_assumed = false;  // a ceiling assumed, not listed by the device
 };
 
 class Meter {

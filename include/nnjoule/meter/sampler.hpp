@@ -16,12 +16,22 @@
 namespace nnjoule::meter {
 
 struct SamplerOptions {
-  double min_interval_s = 0.001;  // never poll a meter faster than this
-  double max_interval_s = 0.25;   // never slower (keeps stop() and edges prompt)
-  double fixed_interval_s = 0;    // > 0: poll every meter at this interval, no adaptation
-  double wrap_safety = 4;         // polls per shortest wrap period of a counter, at least
-  int backoff_reads = 32;         // unchanged reads in a row before the interval doubles
+  double min_interval_s = 0.001;  // never poll a meter faster than this ...
+  // ... unless a counter's shortest wrap period asks for it (down to this; a counter that would
+  // need faster polls is refused)
+  double fastest_interval_s = 0.0001;
+  double max_interval_s = 0.25;  // never slower (keeps stop() and edges prompt)
+  double fixed_interval_s = 0;   // > 0: poll every meter at this interval, no adaptation
+  double wrap_safety = 4;        // polls per shortest wrap period of a counter, at least
+  int backoff_reads = 32;        // unchanged reads in a row before the interval doubles
 };
+
+// How often a wrapping counter must be polled: its shortest wrap period (wrap_mj over
+// max_power_mw) divided by options.wrap_safety. nullopt when the domain is no wrapping counter
+// or its ceiling is unknown.
+std::optional<double> wrap_poll_interval_s(const Domain& domain, const SamplerOptions& options);
+// The shortest wrap period of a wrapping counter with a known ceiling, in seconds.
+std::optional<double> wrap_period_s(const Domain& domain);
 
 struct DomainEnergy {
   std::string name;
@@ -61,6 +71,9 @@ struct MeterStats {
   std::vector<std::optional<double>> resolution;  // per domain: smallest step seen (mJ or mW)
   double max_power_mw = 0;                        // highest power seen
   std::string error;                              // the read that failed, if one did
+  // Set when a counter's wrap period makes the sampler poll faster than min_interval_s:
+  // "polled every 0.125 ms (not the usual 1 ms): counter 'package-0' wraps every ...".
+  std::string polling_note;
 };
 
 class Sampler {
@@ -106,6 +119,10 @@ class Sampler {
     std::vector<double> buf;
     bool polled = false, has_counter = false, has_power = false;
     double interval = 0, next_due = 0, last_t = 0;
+    // Polls never come slower than wrap_cap (the counters' wrap periods ask for it) nor faster
+    // than floor (min_interval_s, or below it down to fastest_interval_s for wrap_cap).
+    double wrap_cap = 0, floor = 0;
+    std::string polling_note;
     int64_t reads = 0, changes = 0, unchanged_run = 0;
     // The span from the first to the last value change seen, for the mean update period.
     std::optional<double> first_change_t, last_change_t;

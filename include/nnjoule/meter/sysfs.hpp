@@ -23,7 +23,9 @@ class Attr {
   const std::string& rel() const { return rel_; }
   // Re-reads the attribute from offset 0; throws Error naming the path on failure.
   std::string_view read();
-  int64_t read_int();  // the first integer in the text (throws Error when there is none)
+  // The text as one integer (whitespace around it allowed); throws Error naming the path when
+  // it holds anything else ("1e6", "12 mW").
+  int64_t read_int();
 
  private:
   const SysFs& fs_;
@@ -55,9 +57,14 @@ class SysFs {
   std::optional<std::string> read(std::string_view rel, int* err = nullptr) const;
   // As read(), with surrounding whitespace removed.
   std::optional<std::string> read_trimmed(std::string_view rel, int* err = nullptr) const;
-  // Reads and parses an integer; throws Error naming the path when missing or malformed.
+  // Reads a file holding one integer (see parse_int); throws Error naming the path when it is
+  // missing or holds anything else.
   int64_t read_int(std::string_view rel) const;
+  // As read_int; nullopt on failure, with *err the errno, or EINVAL for malformed text.
   std::optional<int64_t> try_read_int(std::string_view rel, int* err = nullptr) const;
+  // Why `rel` is not a readable integer ("<path>: Permission denied", "<path>: expected an
+  // integer, got '1e6'"); empty when it is one.
+  std::string int_problem(std::string_view rel) const;
   // Opens an attribute for repeated reads; throws Error naming the path and the reason.
   std::unique_ptr<Attr> open(std::string_view rel) const;
 
@@ -67,9 +74,13 @@ class SysFs {
 
 // "a/b" + "c" with exactly one slash.
 std::string join(std::string_view dir, std::string_view name);
-// Parses the first integer in `text` (leading whitespace allowed); nullopt when there is none.
+// The whole of `text` as one integer or finite number, whitespace around it allowed; nullopt
+// for anything else (nnjoule/common/parse.hpp: "1e6" is no integer, "2.5 W" no number).
 std::optional<int64_t> parse_int(std::string_view text);
 std::optional<double> parse_double(std::string_view text);
+// A kernel CPU list ("0", "0,18", "0-3,8"): the CPUs in order; nullopt when any part is not a
+// CPU number or a rising range.
+std::optional<std::vector<int>> parse_cpu_list(std::string_view text);
 std::string trim(std::string_view s);
 
 }  // namespace nnjoule::meter
