@@ -17,6 +17,7 @@
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/rng.hpp"
 #include "nnjoule/common/stats.hpp"
+#include "nnjoule/common/text.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/score/processing.hpp"
@@ -416,6 +417,8 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& c
                    const Provenance& provenance, const SuiteRunOptions& o,
                    const std::string& command, std::optional<double> tdp_w,
                    const std::string& tdp_source) {
+  // Before any measuring: a TDP that cannot be right would only fail when scored.
+  if (tdp_w) check_tdp_w(*tdp_w, tdp_source.empty() ? std::string("TDP") : tdp_source);
   SuiteRun out;
   out.device = host_device(*ctx.fs);
   const int64_t device_id = db.ensure_device(out.device);
@@ -552,26 +555,49 @@ ScoreInput load_score_input(const store::Store& db) {
     info_index[d.id] = in.devices.size();
     in.devices.push_back({.name = names[d.id], .soc = d.soc.empty() ? d.cpu : d.soc});
   }
-  // Suite configurations and TDPs from the runs, oldest first (a later run's TDP wins).
+  // Suite configurations and TDPs from the runs, oldest first (a later run's TDP wins). The
+  // settings are JSON another version (or a hand) may have written: their shape is checked.
+  const std::string file = db.path().string();
   std::set<std::string> seen;
   for (const auto& run : db.runs()) {
     if (run.kind != "applications") continue;
-    if (auto it = info_index.find(run.device_id);
-        it != info_index.end() && run.settings.contains("tdp_w")) {
+    const auto& st = run.settings;
+    const std::string at = fmt::format("{}: run {}", file, run.id);
+    if (!st.is_object()) fail("{}: settings: expected an object", at);
+    if (auto it = info_index.find(run.device_id); it != info_index.end() && st.contains("tdp_w")) {
+      const auto& t = st["tdp_w"];
+      if (!t.is_number())
+        fail("{}: settings.tdp_w: expected a number, got {}", at, json_text(t).substr(0, 40));
+      const std::string source = st.contains("tdp_source") && st["tdp_source"].is_string()
+                                     ? st["tdp_source"].get<std::string>()
+                                     : std::string();
+      check_tdp_w(t.get<double>(),
+                  at + ": settings.tdp_w" + (source.empty() ? "" : " (" + source + ")"));
       auto& dev = in.devices[it->second];
-      dev.tdp_w = run.settings["tdp_w"].get<double>();
-      dev.tdp_source = run.settings.value("tdp_source", std::string("the bench run's settings"));
+      dev.tdp_w = t.get<double>();
+      dev.tdp_source = source.empty() ? "the bench run's settings" : source;
     }
-    if (run.settings.contains("configs")) {
-      for (const auto& c : run.settings["configs"]) {
-        ConfigKey k{c.at("model").get<std::string>(), c.at("delegate").get<std::string>()};
+    if (st.contains("configs")) {
+      const auto& cs = st["configs"];
+      auto is_key = [](const nlohmann::json& c) {
+        return c.is_object() && c.contains("model") && c["model"].is_string() &&
+               c.contains("delegate") && c["delegate"].is_string();
+      };
+      if (!cs.is_array() || !std::all_of(cs.begin(), cs.end(), is_key))
+        fail("{}: settings.configs: expected a list of {{\"model\", \"delegate\"}} objects", at);
+      for (const auto& c : cs) {
+        ConfigKey k{c["model"].get<std::string>(), c["delegate"].get<std::string>()};
         if (seen.insert(k.label()).second) in.configs.push_back(k);
       }
     }
-    if (run.settings.contains("unsupported") && info_index.count(run.device_id)) {
+    if (st.contains("unsupported") && info_index.count(run.device_id)) {
+      const auto& un = st["unsupported"];
+      if (!un.is_object() ||
+          !std::all_of(un.begin(), un.end(), [](const auto& v) { return v.is_string(); }))
+        fail("{}: settings.unsupported: expected an object of configuration: reason", at);
       const auto& dev = in.devices[info_index[run.device_id]].name;
-      for (const auto& [label, why] : run.settings["unsupported"].items())
-        in.unsupported[{dev, label}] = why.get<std::string>();
+      for (const auto& [label, why] : un.items())
+        in.unsupported[{dev, label}] = why.template get<std::string>();
     }
   }
   std::map<std::pair<int64_t, std::string>, const store::AppRow*> latest;
@@ -582,7 +608,15 @@ ScoreInput load_score_input(const store::Store& db) {
     if (!slot || slot->id < r.id) slot = &r;
     if (seen.insert(k.label()).second) in.configs.push_back(k);
   }
+  // The values scored, in the store's units (mW, mJ, ms), each within its plausible range.
+  const Plausible power_range{kApcRange.min * 1e3, kApcRange.max * 1e3, "mW"};
+  const Plausible energy_range{kEciRange.min * 1e3, kEciRange.max * 1e3, "mJ"};
   for (const auto& [key, r] : latest) {
+    const std::string where = fmt::format("{}: application measurement {} ({} on '{}')", file,
+                                          r->id, key.second, names[r->device_id]);
+    check_plausible(*r->m.power_mw, power_range, where, "power_mw ");
+    check_plausible(*r->m.energy_mj, energy_range, where, "energy_mj ");
+    if (r->m.latency_ms) check_plausible(*r->m.latency_ms, kLatencyRange, where, "latency_ms ");
     in.results.push_back({names[r->device_id],
                           {r->model, r->delegate},
                           *r->m.power_mw / 1000.0,

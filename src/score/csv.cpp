@@ -1,10 +1,8 @@
 #include "csv.hpp"
 
-#include <cmath>
-#include <cstdlib>
-
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/parse.hpp"
 
 namespace nnjoule::score::detail {
 
@@ -53,21 +51,20 @@ std::string CsvTable::text(const CsvRow& row, size_t col) const {
   return row.fields[col].text;
 }
 
-double CsvTable::number(const CsvRow& row, size_t col, bool positive) const {
+double CsvTable::number(const CsvRow& row, size_t col, const Plausible& range) const {
   const std::string& s = row.fields[col].text;
   if (s.empty()) fail("{}: empty (expected a number)", where(row, col));
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size() || !std::isfinite(v)) {
-    fail("{}: '{}' is not a number", where(row, col), s);
-  }
-  if (positive && !(v > 0)) fail("{}: {} must be positive", where(row, col), s);
-  return v;
+  // The whole field: no unit after it, no hexadecimal float, nothing strtod would skip.
+  const auto v = parse_number(s);
+  if (!v) fail("{}: '{}' is not a number", where(row, col), quoted_field(s));
+  check_plausible(*v, range, where(row, col), "", s);
+  return *v;
 }
 
-std::optional<double> CsvTable::optional_number(const CsvRow& row, size_t col) const {
+std::optional<double> CsvTable::optional_number(const CsvRow& row, size_t col,
+                                                const Plausible& range) const {
   if (row.fields[col].text.empty()) return std::nullopt;
-  return number(row, col, false);
+  return number(row, col, range);
 }
 
 }  // namespace nnjoule::score::detail

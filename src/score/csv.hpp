@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nnjoule/common/csv.hpp"
+#include "nnjoule/score/scores.hpp"
 
 namespace nnjoule::score::detail {
 
@@ -30,8 +31,11 @@ class CsvTable {
 
   // Field accessors: errors read "<file>:<line>: column <n> (<name>): ...".
   std::string text(const CsvRow& row, size_t col) const;  // non-empty, trimmed
-  double number(const CsvRow& row, size_t col, bool positive) const;
-  std::optional<double> optional_number(const CsvRow& row, size_t col) const;  // empty: none
+  // The whole field as one number within `range` (see check_plausible).
+  double number(const CsvRow& row, size_t col, const Plausible& range) const;
+  // As number(); an empty field: none.
+  std::optional<double> optional_number(const CsvRow& row, size_t col,
+                                        const Plausible& range) const;
 
  private:
   std::string where(const CsvRow& row, size_t col) const;

@@ -9,6 +9,7 @@
 
 #include "csv.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/common/table.hpp"
 
 namespace nnjoule::score {
@@ -46,7 +47,62 @@ double geomean(const std::vector<double>& xs) {
   return std::exp(s / static_cast<double>(xs.size()));
 }
 
+// PCS is 100 x (1 - mean APC / TDP): below 0 when the device draws more on average than its
+// TDP, which a TDP by definition rules out, so the TDP (or the power) is wrong. Such a PCS is
+// not given; the note says why. APC above the TDP on some configurations is noted as well.
+void pcs_notes(DeviceScore& s, const std::vector<std::vector<std::optional<AppResult>>>& grid,
+               const std::vector<ConfigKey>& configs, size_t d, size_t n_common) {
+  const double tdp = *s.info.tdp_w;
+  const std::string from = s.info.tdp_source.empty() ? "" : " (from " + s.info.tdp_source + ")";
+  if (s.pcs && *s.pcs < 0) {
+    s.notes.push_back(fmt::format(
+        "mean APC {:g} W is above the TDP {:g} W{}: PCS would be {:.2f}, below 0; a TDP is "
+        "the most a device draws, so the TDP or the power is wrong: no PCS given",
+        s.mean_apc_w, tdp, from, *s.pcs));
+    s.pcs.reset();
+    s.pcs_common.reset();
+    return;
+  }
+  if (s.pcs_common && *s.pcs_common < 0) {
+    s.notes.push_back(fmt::format(
+        "PCS over the {} common configurations would be {:.2f}, below 0 (their mean APC is above "
+        "the TDP {:g} W{}): not given",
+        n_common, *s.pcs_common, tdp, from));
+    s.pcs_common.reset();
+  }
+  std::vector<std::string> above;
+  for (size_t c = 0; c < configs.size(); ++c) {
+    const auto& r = grid[c][d];
+    if (r && r->apc_w > tdp)
+      above.push_back(fmt::format("{} ({:g} W)", configs[c].label(), r->apc_w));
+  }
+  if (!above.empty()) {
+    std::string list;
+    for (const auto& a : above) list += (list.empty() ? "" : ", ") + a;
+    s.notes.push_back(fmt::format(
+        "APC above the TDP {:g} W{} on {} of {} configurations: {}; their power efficiency "
+        "1 - APC/TDP is negative in PCS; check the TDP",
+        tdp, from, above.size(), s.configs_run, list));
+  }
+}
+
 }  // namespace
+
+void check_plausible(double value, const Plausible& range, const std::string& where,
+                     const std::string& what, const std::string& shown) {
+  const std::string v = shown.empty() ? fmt::format("{}", value) : shown;
+  const std::string unit = range.unit[0] ? std::string(" ") + range.unit : std::string();
+  if (!std::isfinite(value)) fail("{}: {}{} is not a finite number", where, what, v);
+  if (range.min > 0 && !(value > 0)) fail("{}: {}{} must be positive", where, what, v);
+  if (value < range.min || value > range.max) {
+    fail("{}: {}{}{} is outside the plausible range {} to {}{}", where, what, v, unit, range.min,
+         range.max, unit);
+  }
+}
+
+void check_tdp_w(double tdp_w, const std::string& where) {
+  check_plausible(tdp_w, kTdpRange, where, "TDP ");
+}
 
 std::string ScoreReport::unsupported_reason(const std::string& device, const ConfigKey& c) const {
   auto it = unsupported.find({device, c.label()});
@@ -80,8 +136,13 @@ ScoreReport compute_scores(const ScoreInput& input) {
     return std::nullopt;
   };
   for (const auto& d : devices) {
-    if (d.tdp_w && !(*d.tdp_w > 0))
-      fail("device '{}': TDP {} W must be positive", d.name, *d.tdp_w);
+    const std::string where = fmt::format("device '{}'", d.name);
+    if (d.tdp_w) check_tdp_w(*d.tdp_w, where);
+    if (d.price) check_plausible(*d.price, kPriceRange, where, "price ");
+    if (d.published_pcs)
+      check_plausible(*d.published_pcs, kPublishedPcsRange, where, "published PCS ");
+    if (d.published_iecs)
+      check_plausible(*d.published_iecs, kPublishedIecsRange, where, "published IECS ");
   }
   for (const auto& r : input.results) {
     if (!device_index(r.device)) devices.push_back(DeviceInfo{.name = r.device});
@@ -109,9 +170,18 @@ ScoreReport compute_scores(const ScoreInput& input) {
   std::vector<std::vector<std::optional<AppResult>>> grid(
       nc, std::vector<std::optional<AppResult>>(nd));
   for (const auto& r : input.results) {
-    if (!(r.apc_w > 0) || !(r.eci_j > 0) || (r.latency_ms && !(*r.latency_ms > 0))) {
-      fail("result of '{}' on '{}': APC {} W, ECI {} J and latency must be positive",
-           r.config.label(), r.device, r.apc_w, r.eci_j);
+    // In range, every score below is finite: 1/ECI, 1000/latency and their means and sums.
+    const std::string where = fmt::format("result of '{}' on '{}'", r.config.label(), r.device);
+    check_plausible(r.apc_w, kApcRange, where, "APC ");
+    check_plausible(r.eci_j, kEciRange, where, "ECI ");
+    if (r.latency_ms) {
+      check_plausible(*r.latency_ms, kLatencyRange, where, "latency ");
+    } else if (const double l = latency_ms(r);
+               !(l >= kLatencyRange.min && l <= kLatencyRange.max)) {
+      fail(
+          "{}: latency derived from ECI / APC (1000 * {} J / {} W) is {} ms, outside the "
+          "plausible range {} to {} ms; give latency_ms or check apc_w and eci_j",
+          where, r.eci_j, r.apc_w, l, kLatencyRange.min, kLatencyRange.max);
     }
     auto& cell = grid[*config_index(r.config)][*device_index(r.device)];
     if (cell) fail("two results of '{}' on '{}'", r.config.label(), r.device);
@@ -173,6 +243,7 @@ ScoreReport compute_scores(const ScoreInput& input) {
       }
     }
     if (!s.info.tdp_w) s.notes.push_back("no TDP given: PCS cannot be computed");
+    if (s.info.tdp_w) pcs_notes(s, grid, rep.configs, d, rep.common.size());
     if (s.configs_run == 0) s.notes.push_back("no results: no score");
     if (s.pcs && s.info.published_pcs) s.pcs_delta = *s.pcs - *s.info.published_pcs;
     if (s.info.published_iecs && *s.info.published_iecs > 0 && s.configs_run > 0) {
@@ -244,14 +315,9 @@ std::vector<AppResult> read_measurements_csv(const std::filesystem::path& path) 
     AppResult r;
     r.device = t.text(row, c_dev);
     r.config = {t.text(row, c_model), t.text(row, c_del)};
-    r.apc_w = t.number(row, c_apc, true);
-    r.eci_j = t.number(row, c_eci, true);
-    if (c_lat) {
-      r.latency_ms = t.optional_number(row, *c_lat);
-      if (r.latency_ms && !(*r.latency_ms > 0)) {
-        fail("{}:{}: column {} (latency_ms): must be positive", t.source(), row.line, *c_lat + 1);
-      }
-    }
+    r.apc_w = t.number(row, c_apc, kApcRange);
+    r.eci_j = t.number(row, c_eci, kEciRange);
+    if (c_lat) r.latency_ms = t.optional_number(row, *c_lat, kLatencyRange);
     r.provenance = prov;
     const std::string key = r.device + "|" + r.config.label();
     if (auto it = seen.find(key); it != seen.end()) {
@@ -280,16 +346,12 @@ std::vector<DeviceInfo> read_devices_csv(const std::filesystem::path& path) {
       if (o.name == d.name) fail("{}:{}: device '{}' listed twice", t.source(), row.line, d.name);
     if (c_soc) d.soc = row.fields[*c_soc].text;
     if (c_tdp) {
-      d.tdp_w = t.optional_number(row, *c_tdp);
-      if (d.tdp_w && !(*d.tdp_w > 0)) {
-        fail("{}:{}: column {} ({}): must be positive", t.source(), row.line, *c_tdp + 1,
-             t.header()[*c_tdp]);
-      }
+      d.tdp_w = t.optional_number(row, *c_tdp, kTdpRange);
       if (d.tdp_w) d.tdp_source = path.filename().string() + " column " + t.header()[*c_tdp];
     }
-    if (c_price) d.price = t.optional_number(row, *c_price);
-    if (c_pcs) d.published_pcs = t.optional_number(row, *c_pcs);
-    if (c_iecs) d.published_iecs = t.optional_number(row, *c_iecs);
+    if (c_price) d.price = t.optional_number(row, *c_price, kPriceRange);
+    if (c_pcs) d.published_pcs = t.optional_number(row, *c_pcs, kPublishedPcsRange);
+    if (c_iecs) d.published_iecs = t.optional_number(row, *c_iecs, kPublishedIecsRange);
     out.push_back(std::move(d));
   }
   return out;
@@ -299,11 +361,10 @@ void apply_tdp_override(std::vector<DeviceInfo>& devices, const std::string& spe
   const auto eq = spec.rfind('=');
   if (eq == std::string::npos || eq == 0) fail("--tdp '{}': expected DEVICE=WATTS", spec);
   const std::string name = spec.substr(0, eq), value = spec.substr(eq + 1);
-  char* end = nullptr;
-  const double w = std::strtod(value.c_str(), &end);
-  if (value.empty() || end != value.c_str() + value.size() || !(w > 0) || !std::isfinite(w)) {
-    fail("--tdp '{}': '{}' is not a positive number of watts", spec, value);
-  }
+  const auto parsed = parse_number(value);  // the whole value: "15", not "15W" or "0x10"
+  if (!parsed) fail("--tdp '{}': '{}' is not a number of watts", spec, quoted_field(value));
+  const double w = *parsed;
+  check_plausible(w, kTdpRange, fmt::format("--tdp '{}'", spec), "TDP ", quoted_field(value));
   for (auto& d : devices) {
     if (d.name == name) {
       d.tdp_w = w;

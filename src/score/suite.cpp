@@ -6,6 +6,8 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
+#include "nnjoule/common/json.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/zoo/suite_models.hpp"
 
 namespace nnjoule::score {
@@ -87,10 +89,11 @@ class Reader {
 Delegate parse_delegate_name(const std::string& name) {
   if (name.rfind("CPU", 0) == 0 && name.size() > 3) {
     const std::string n = name.substr(3);
-    if (n.find_first_not_of("0123456789") == std::string::npos && n.size() < 4 &&
-        std::stoi(n) > 0) {
-      return {name, std::stoi(n), ""};
-    }
+    // Digits only (parse_integer alone would take " 4" or "+4"), at most 999 threads.
+    const auto threads = n.find_first_not_of("0123456789") == std::string::npos && n.size() < 4
+                             ? parse_integer(n)
+                             : std::nullopt;
+    if (threads && *threads > 0) return {name, static_cast<int>(*threads), ""};
   }
   if (name == "GPU" || name == "NNAPI") return {name, 0, kNotOnRuntime};
   fail("unknown delegate '{}' (expected CPU<threads>, GPU or NNAPI)", name);
@@ -175,12 +178,7 @@ Suite builtin_suite(const std::string& name) {
 
 Suite parse_suite_json(const std::string& text, const std::filesystem::path& path) {
   const std::string file = path.string();
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON: {}", file, e.what());
-  }
+  const json j = parse_json(text, file);
   Reader r(file);
   r.only(j, "", {"name", "models", "delegates"});
   Suite s;

@@ -79,7 +79,7 @@ TEST(Suite, ParsesAUserSuiteWithRelativePaths) {
 }
 
 TEST(Suite, ErrorsNameTheFileAndTheField) {
-  EXPECT_NE(parse_error("{").find("suite.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(parse_error("{").find("suite.json: invalid JSON"), std::string::npos);
   EXPECT_NE(
       parse_error(R"({"models": [], "delegates": ["CPU1"]})").find("suite.json: name: missing"),
       std::string::npos);
