@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
@@ -37,6 +38,16 @@ class Session {
     command_ = std::move(command);
     device_id_ = store_.ensure_device(runner_.device());
     report_.provenance = runner_.provenance().label();
+    // A collection of this kind on this device that was killed left its run "running".
+    for (const Run& r : store_.close_interrupted_runs(device_id_, report_.kind)) {
+      report_.resumed_runs.push_back(r.id);
+      if (!progress_) continue;
+      Progress p;
+      p.total = report_.planned;
+      p.label = resume_line(r, store_.run_rows(r.id));
+      p.status = "resumed";
+      progress_(p);
+    }
   }
 
   int64_t device_id() const { return device_id_; }
@@ -50,6 +61,7 @@ class Session {
       run.settings = runner_.run_settings();
       run.command = command_;
       report_.run_id = store_.begin_run(run);
+      heartbeat_ = std::make_unique<Heartbeat>(store_.path(), report_.run_id);
     }
     return report_.run_id;
   }
@@ -103,12 +115,14 @@ class Session {
   }
 
   void end(bool interrupted) {
+    heartbeat_.reset();
     report_.interrupted = interrupted;
     report_.wall_s = since(start_);
     if (report_.run_id != 0)
       store_.end_run(report_.run_id, interrupted ? "interrupted" : "complete");
   }
   void abort() {
+    heartbeat_.reset();
     report_.wall_s = since(start_);
     if (report_.run_id == 0) return;
     try {
@@ -146,6 +160,7 @@ class Session {
   int64_t device_id_ = 0;
   int64_t index_ = 0;
   Clock::time_point start_ = Clock::now();
+  std::unique_ptr<Heartbeat> heartbeat_;  // while the run is open
 };
 
 // Build and run failures are the kernel's problem: reported, the collection goes on. Store
@@ -309,6 +324,13 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
 
 // ---- reporting ----------------------------------------------------------------------------
 
+std::string resume_line(const Run& run, int64_t rows) {
+  return fmt::format(
+      "resuming interrupted run {} ({}, started {}, {} measurement{} stored): {}; what is stored "
+      "is skipped",
+      run.id, run.kind, run.started_at, rows, rows == 1 ? "" : "s", run.status_note);
+}
+
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   if (s < 60) return fmt::format("{:.1f}s", s);
@@ -349,6 +371,7 @@ json CollectReport::to_json() const {
           {"failures", failures},
           {"interrupted", interrupted},
           {"run_id", run_id},
+          {"resumed_runs", resumed_runs},
           {"wall_s", wall_s},
           {"item_wall_s", item_wall_s},
           {"measured_s", measured_s},
@@ -359,6 +382,13 @@ json CollectReport::to_json() const {
 ProgressPrinter::ProgressPrinter(std::ostream& out, bool tty) : out_(out), tty_(tty) {}
 
 void ProgressPrinter::operator()(const Progress& p) {
+  if (p.status == "resumed") {
+    if (tty_ && drawn_) out_ << "\r\033[K";
+    out_ << p.label << "\n";
+    out_.flush();
+    drawn_ = false;
+    return;
+  }
   std::string numbers;
   if (p.result) {
     const Measured& m = p.result->m;

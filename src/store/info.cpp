@@ -27,6 +27,7 @@ Info Store::info() const {
   Info info;
   info.path = path().string();
   info.schema_version = schema_version();
+  info.opened = open_mode();
   {
     sql::Stmt st(db, "SELECT value FROM meta WHERE key = 'created_by'");
     if (st.step()) info.created_by = st.text(0);
@@ -78,6 +79,7 @@ json Info::to_json() const {
   json j;
   j["path"] = path;
   j["schema_version"] = schema_version;
+  j["opened"] = opened;
   j["created_by"] = created_by;
   j["tables"] = table_rows;
   j["devices"] = json::array();
@@ -109,8 +111,13 @@ json Info::to_json() const {
                          {"origin", origin_name(r.provenance.origin)},
                          {"source", r.provenance.by},
                          {"status", r.status},
+                         {"status_note", r.status_note},
                          {"started_at", r.started_at},
                          {"finished_at", r.finished_at},
+                         {"heartbeat_at", r.heartbeat_at},
+                         {"host", r.host},
+                         {"boot_id", r.boot_id},
+                         {"pid", r.pid},
                          {"nnjoule_version", r.nnjoule_version},
                          {"settings", r.settings}});
   }
@@ -118,8 +125,11 @@ json Info::to_json() const {
 }
 
 std::string Info::to_text() const {
-  std::string s = fmt::format("{}: nnjoule dataset, schema version {}{}\n", path, schema_version,
-                              created_by.empty() ? "" : ", created by " + created_by);
+  std::string s = fmt::format("{}: nnjoule dataset, schema version {}{}{}\n", path, schema_version,
+                              created_by.empty() ? "" : ", created by " + created_by,
+                              opened == "read-only, immutable"
+                                  ? " (read as it is: the file or its directory is read-only)"
+                                  : "");
   TextTable tables({"table", "rows"}, {TextTable::Align::kLeft, TextTable::Align::kRight});
   for (const auto& t : Store::table_names()) tables.add_row({t, std::to_string(table_rows.at(t))});
   s += "\n" + tables.render();
@@ -152,13 +162,16 @@ std::string Info::to_text() const {
   }
   if (!runs.empty()) {
     s += "\n";
-    TextTable t({"run", "device", "kind", "source", "status", "started"},
+    TextTable t({"run", "device", "kind", "source", "status", "started", "last heartbeat"},
                 {TextTable::Align::kRight});
+    std::string notes;
     for (const auto& r : runs) {
       t.add_row({std::to_string(r.id), std::to_string(r.device_id), r.kind, r.provenance.label(),
-                 r.status, r.started_at});
+                 r.status, r.started_at, r.finished_at.empty() ? r.heartbeat_at : ""});
+      if (!r.status_note.empty())
+        notes += fmt::format("run {}: {}: {}\n", r.id, r.status, r.status_note);
     }
-    s += t.render();
+    s += t.render() + notes;
   }
   return s;
 }

@@ -172,11 +172,24 @@ CREATE INDEX model_measurements_model ON model_measurements (model_id);
 )sql");
 }
 
+// Version 3: run liveness. A collection killed with SIGKILL leaves its run "running"; the
+// heartbeat and the process that wrote the run (host, boot id, pid and its start time) tell a
+// reader that its process is gone.
+void to_v3(const sql::Db& db) {
+  db.exec(R"sql(
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN boot_id TEXT;
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN pid_start INTEGER;
+)sql");
+}
+
 }  // namespace
 
 void migrate(const sql::Db& db, int from) {
-  static const std::vector<std::function<void(const sql::Db&)>> steps = {to_v1, to_v2};
-  static_assert(kSchemaVersion == 2, "add the migration step for the new schema version");
+  static const std::vector<std::function<void(const sql::Db&)>> steps = {to_v1, to_v2, to_v3};
+  static_assert(kSchemaVersion == 3, "add the migration step for the new schema version");
   if (from < 0 || from > kSchemaVersion)
     fail("{}: no migration from schema version {}", db.path(), from);
   if (from == kSchemaVersion) return;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "nnjoule/common/error.hpp"
 
 namespace nnjoule::store::sql {
@@ -35,9 +37,32 @@ std::string hint(int rc) {
 }
 }  // namespace
 
-Db::Db(const std::filesystem::path& path, bool read_only) : path_(path.string()) {
-  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+namespace {
+// "file:///abs/path?immutable=1" with every byte outside [A-Za-z0-9/._~-] percent-encoded, so
+// that '?', '#' and '%' in a file name stay part of the name.
+std::string immutable_uri(const std::filesystem::path& path) {
+  const std::string abs = std::filesystem::absolute(path).lexically_normal().string();
+  std::string uri = "file://";
+  for (const unsigned char c : abs) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '~' || c == '-') {
+      uri += static_cast<char>(c);
+    } else {
+      uri += fmt::format("%{:02X}", c);
+    }
+  }
+  return uri + "?immutable=1";
+}
+}  // namespace
+
+Db::Db(const std::filesystem::path& path, Open mode) : path_(path.string()) {
+  int flags = SQLITE_OPEN_READONLY;
+  std::string name = path_;
+  if (mode == Open::kReadWrite) flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (mode == Open::kImmutable) {
+    flags |= SQLITE_OPEN_URI;
+    name = immutable_uri(path);
+  }
+  const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);

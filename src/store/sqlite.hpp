@@ -11,9 +11,16 @@
 
 namespace nnjoule::store::sql {
 
+// How a database file is opened.
+enum class Open {
+  kReadWrite,  // creates the file when absent
+  kReadOnly,   // WAL readers' protocol: sees what a running writer commits (needs FILE-shm)
+  kImmutable,  // the file as it is: no locks, no FILE-wal / FILE-shm read or created
+};
+
 class Db {
  public:
-  Db(const std::filesystem::path& path, bool read_only);
+  Db(const std::filesystem::path& path, Open mode);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

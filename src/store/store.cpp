@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
@@ -155,41 +160,173 @@ auto unique_or(const sql::Db& db, const std::string& what, F&& f) -> decltype(f(
 
 }  // namespace
 
+namespace {
+
+// What a path that is not a regular file is, for the error that refuses it before SQLite opens
+// it (a FIFO would block the open, a device reads as an endless or empty file).
+std::string special_file_kind(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::character:
+      return "a character device";
+    case fs::file_type::block:
+      return "a block device";
+    case fs::file_type::fifo:
+      return "a FIFO (named pipe)";
+    case fs::file_type::socket:
+      return "a socket";
+    default:
+      return "not a regular file";
+  }
+}
+
+// Whether nnjoule may write `p` (a file or directory that exists). No write permission bit
+// counts as read-only even for root, who could write it anyway: whoever took the bits away
+// meant it to stay as it is. access() adds what the bits do not say: a read-only mount, another
+// user's file.
+bool writable_here(const fs::path& p) {
+  std::error_code ec;
+  const fs::perms perms = fs::status(p, ec).permissions();
+  if (ec) return false;
+  if ((perms & (fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write)) ==
+      fs::perms::none) {
+    return false;
+  }
+  return access(p.c_str(), W_OK) == 0;
+}
+
+fs::path directory_of(const fs::path& file) {
+  const fs::path parent = file.parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+// Size of a regular file, 0 when there is none.
+uintmax_t regular_size(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return 0;
+  const uintmax_t n = fs::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+// Refuses a file that does not start with SQLite's header, saying what it is instead.
+void require_sqlite_header(const fs::path& path, uintmax_t size) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot read the file: {}", path.string(), std::strerror(errno));
+  std::string head(512, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  static const std::string kMagic("SQLite format 3\0", 16);
+  if (head.compare(0, kMagic.size(), kMagic) == 0) return;
+  // Text: no control characters, and mostly ASCII (UTF-8 text has some bytes above 0x7f).
+  bool text = !head.empty();
+  size_t high = 0;
+  for (const unsigned char c : head) {
+    if (c == 0x7f || (c < 0x20 && c != '\n' && c != '\r' && c != '\t')) {
+      text = false;
+      break;
+    }
+    high += c > 0x7f;
+  }
+  if (high * 10 > head.size() * 3) text = false;
+  if (text) {
+    std::string first = head.substr(0, head.find_first_of("\r\n"));
+    if (first.size() > 40) first = first.substr(0, 40) + "...";
+    fail(
+        "{}: not an SQLite database but a text file (it begins \"{}\"), not an nnjoule dataset; "
+        "nnjoule did not modify it",
+        path.string(), first);
+  }
+  fail(
+      "{}: not an SQLite database (a binary file of {} bytes without the SQLite header), not an "
+      "nnjoule dataset; nnjoule did not modify it",
+      path.string(), size);
+}
+
+}  // namespace
+
 Store::Store(const fs::path& path) : Store(path, Options{}) {}
 
 Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   impl_->options = options;
+  const std::string file = path.string();
   std::error_code ec;
-  const bool exists = fs::exists(path, ec);
-  if (exists && fs::is_directory(path, ec))
-    fail("{}: is a directory, expected a dataset file", path.string());
-  if (options.read_only && !exists) fail("{}: no such dataset file", path.string());
-  if (!exists) {
-    const fs::path parent = path.parent_path();
-    if (!parent.empty() && !fs::is_directory(parent, ec)) {
-      fail("{}: directory {} does not exist", path.string(), parent.string());
-    }
+  const fs::file_status st = fs::status(path, ec);  // follows symlinks
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
+    fail("{}: cannot access the dataset file: {}", file, ec.message());
+  const bool exists = fs::exists(st);
+  if (exists && fs::is_directory(st)) fail("{}: is a directory, expected a dataset file", file);
+  if (exists && !fs::is_regular_file(st)) {
+    fail("{}: {}, not a dataset file (datasets are regular files); nnjoule did not open it", file,
+         special_file_kind(st.type()));
   }
-  const bool had_content = exists && fs::file_size(path, ec) > 0;
-  // No write bit counts as read-only even for root, who could write it anyway: whoever took
-  // the bits away meant the file to stay as it is.
-  const bool no_write_bits =
-      exists && (fs::status(path, ec).permissions() &
-                 (fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write)) ==
-                    fs::perms::none;
-  impl_->db = std::make_unique<sql::Db>(path, options.read_only);
-  const sql::Db& db = *impl_->db;
-  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+  if (options.read_only && !exists) fail("{}: no such dataset file", file);
+  // SQLite keeps FILE-wal and FILE-shm beside the file a symbolic link points to.
+  fs::path real = path;
+  if (exists) {
+    const fs::path canonical = fs::canonical(path, ec);
+    if (!ec) real = canonical;
+  }
+  const fs::path dir = directory_of(real);
+  if (!exists && !fs::is_directory(dir, ec)) {
+    fail("{}: directory {} does not exist", file, dir.string());
+  }
+  const uintmax_t size = exists ? regular_size(path) : 0;
+  const fs::path wal = real.string() + "-wal";
+  const fs::path shm = real.string() + "-shm";
+  const uintmax_t wal_size = regular_size(wal);
+  if (size > 0) require_sqlite_header(path, size);
+  if (exists && size == 0 && wal_size == 0 && options.read_only) {
+    fail(
+        "{}: an empty file (0 bytes), not an nnjoule dataset (nnjoule collect and nnjoule import "
+        "make one)",
+        file);
+  }
 
-  if (!options.read_only && (no_write_bits || sqlite3_db_readonly(db.get(), "main") == 1)) {
+  // Which way to open: see the constructor's comment in store.hpp.
+  sql::Open mode = sql::Open::kReadWrite;
+  const bool dir_writable = writable_here(dir);
+  if (options.read_only) {
+    const bool frozen = !writable_here(path) || !dir_writable;
+    if (frozen && wal_size == 0) {
+      mode = sql::Open::kImmutable;
+    } else {
+      if (!dir_writable && !fs::exists(shm, ec)) {
+        fail(
+            "{}: {} holds {} bytes not yet merged into the dataset (a collection that was "
+            "killed?), and SQLite cannot read them without creating {} in the read-only "
+            "directory {}: make the directory writable, or copy both files into a writable one, "
+            "and read that; nothing was modified",
+            file, wal.string(), wal_size, shm.filename().string(), dir.string());
+      }
+      mode = sql::Open::kReadOnly;
+    }
+  } else if (exists && !writable_here(path)) {
     fail(
         "{}: the file is read-only: cannot store measurements here (db info and db export can "
         "read it)",
-        path.string());
+        file);
+  } else if (!dir_writable) {
+    if (exists) {
+      fail(
+          "{}: the directory {} is read-only, and SQLite writes {} and {} beside the dataset: "
+          "cannot store measurements here (db info and db export can read it)",
+          file, dir.string(), wal.filename().string(), shm.filename().string());
+    }
+    fail("{}: cannot create the dataset: the directory {} is read-only", file, dir.string());
+  }
+  impl_->mode = mode;
+  impl_->db = std::make_unique<sql::Db>(path, mode);
+  const sql::Db& db = *impl_->db;
+  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+
+  if (!options.read_only && sqlite3_db_readonly(db.get(), "main") == 1) {
+    fail(
+        "{}: the file is read-only: cannot store measurements here (db info and db export can "
+        "read it)",
+        file);
   }
 
-  // First read: a garbage file fails here, before anything is written.
+  // First read: a damaged file fails here, before anything is written.
   int32_t app_id = 0;
   int64_t tables = 0;
   std::string table_list;
@@ -204,20 +341,32 @@ Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Imp
       if (tables <= 4) table_list += (table_list.empty() ? "" : ", ") + t.text(0);
     }
   } catch (const Error& e) {
-    fail("{}: cannot read the dataset: {}", path.string(),
-         std::string(e.what()).substr(path.string().size() + 2));
+    fail("{}: cannot read the dataset: {}", file, std::string(e.what()).substr(file.size() + 2));
   }
   if (app_id != 0 && app_id != kApplicationId) {
     fail(
         "{}: an SQLite database of another application (application_id {:#x}), not an nnjoule "
         "dataset; nnjoule did not modify it",
-        path.string(), static_cast<uint32_t>(app_id));
+        file, static_cast<uint32_t>(app_id));
   }
   if (app_id == 0 && tables > 0) {
     fail(
         "{}: an SQLite database but not an nnjoule dataset (tables: {}{}); nnjoule did not "
         "modify it",
-        path.string(), table_list, tables > 4 ? ", ..." : "");
+        file, table_list, tables > 4 ? ", ..." : "");
+  }
+  if (app_id == 0 && impl_->version != 0) {
+    fail(
+        "{}: an SQLite database of another application (user_version {}, no tables), not an "
+        "nnjoule dataset; nnjoule did not modify it",
+        file, impl_->version);
+  }
+  if (app_id == kApplicationId && impl_->version == 0 && tables > 0) {
+    fail(
+        "{}: marked as an nnjoule dataset (application_id) but with no schema version "
+        "(user_version 0; tables: {}{}): written by another program or damaged; nnjoule did not "
+        "modify it",
+        file, table_list, tables > 4 ? ", ..." : "");
   }
   if (impl_->version > kSchemaVersion) {
     std::string writer;
@@ -229,35 +378,40 @@ Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Imp
     fail(
         "{}: dataset schema version {} was written by a newer nnjoule{}; this nnjoule {} reads "
         "schema versions up to {}: upgrade nnjoule to use this file",
-        path.string(), impl_->version, writer, kVersion, kSchemaVersion);
+        file, impl_->version, writer, kVersion, kSchemaVersion);
   }
-  if (options.check_integrity && had_content) {
+  if (options.check_integrity && size > 0) {
     sql::Stmt q(db, "PRAGMA quick_check(1)");
     std::string result;
     try {
       if (q.step()) result = q.text(0);
     } catch (const Error& e) {
-      result = std::string(e.what()).substr(path.string().size() + 2);
+      result = std::string(e.what()).substr(file.size() + 2);
     }
     if (result != "ok") {
       fail(
           "{}: the dataset is corrupt ({}); nnjoule did not modify it (restore a backup or "
           "rebuild it with collect/import)",
-          path.string(), result);
+          file, result);
     }
   }
   if (options.read_only) {
-    if (impl_->version == 0) fail("{}: an empty file, not an nnjoule dataset", path.string());
-    if (impl_->version < kSchemaVersion) {
+    if (impl_->version == 0) {
       fail(
-          "{}: dataset schema version {} is older than this nnjoule's ({}); run `nnjoule db "
-          "migrate {}` to upgrade it",
-          path.string(), impl_->version, kSchemaVersion, path.string());
+          "{}: an SQLite database without tables, not an nnjoule dataset (nnjoule collect and "
+          "nnjoule import make one)",
+          file);
+    }
+    if (impl_->version < kOldestReadableSchemaVersion) {
+      fail(
+          "{}: dataset schema version {} is older than this nnjoule reads ({} to {}); run "
+          "`nnjoule db migrate {}` to upgrade it",
+          file, impl_->version, kOldestReadableSchemaVersion, kSchemaVersion, file);
     }
   } else {
     // WAL: readers never block the writer; FULL: a committed measurement survives a crash.
-    sql::Stmt wal(db, "PRAGMA journal_mode = WAL");
-    wal.run();
+    sql::Stmt wal_mode(db, "PRAGMA journal_mode = WAL");
+    wal_mode.run();
     db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
     if (options.max_pages > 0)
       db.exec(fmt::format("PRAGMA max_page_count = {}", options.max_pages));
@@ -281,6 +435,17 @@ int Store::schema_version() const {
 }
 bool Store::read_only() const {
   return impl_->options.read_only;
+}
+std::string Store::open_mode() const {
+  switch (impl_->mode) {
+    case sql::Open::kReadWrite:
+      return "read-write";
+    case sql::Open::kReadOnly:
+      return "read-only";
+    case sql::Open::kImmutable:
+      return "read-only, immutable";
+  }
+  return "read-only";
 }
 
 std::string Device::fingerprint() const {
@@ -344,54 +509,6 @@ Device Store::device(int64_t id) const {
   st.bind(1, id);
   if (!st.step()) fail("{}: no device with id {}", path().string(), id);
   return read_device(st);
-}
-
-int64_t Store::begin_run(const Run& run) {
-  check_storable(run.provenance, path().string() + ": run");
-  if (run.kind.empty()) fail("{}: a run needs a kind", path().string());
-  const sql::Db& db = *impl_->db;
-  sql::Transaction tx(db);
-  sql::Stmt st(db,
-               "INSERT INTO runs (device_id, kind, origin, source, nnjoule_version, started_at, "
-               "status, settings, command) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)");
-  st.bind(1, run.device_id).bind(2, run.kind).bind(3, origin_name(run.provenance.origin));
-  st.bind(4, run.provenance.by).bind(5, std::string(kVersion)).bind(6, now_utc());
-  st.bind(7, run.settings.dump()).bind_text_or_null(8, run.command);
-  st.run();
-  const int64_t id = db.last_insert_rowid();
-  tx.commit();
-  return id;
-}
-
-void Store::end_run(int64_t run_id, const std::string& status) {
-  const sql::Db& db = *impl_->db;
-  sql::Transaction tx(db);
-  sql::Stmt st(db, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
-  st.bind(1, status).bind(2, now_utc()).bind(3, run_id).run();
-  if (sqlite3_changes(db.get()) != 1) fail("{}: no run with id {}", path().string(), run_id);
-  tx.commit();
-}
-
-std::vector<Run> Store::runs() const {
-  sql::Stmt st(*impl_->db,
-               "SELECT id, device_id, kind, origin, source, nnjoule_version, started_at, "
-               "finished_at, status, settings, command FROM runs ORDER BY id");
-  std::vector<Run> out;
-  while (st.step()) {
-    Run r;
-    r.id = st.i64(0);
-    r.device_id = st.i64(1);
-    r.kind = st.text(2);
-    r.provenance = {parse_origin(st.text(3)), st.text(4)};
-    r.nnjoule_version = st.text(5);
-    r.started_at = st.text(6);
-    r.finished_at = st.text(7);
-    r.status = st.text(8);
-    r.settings = json::parse(st.text(9));
-    r.command = st.text(10);
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 namespace {

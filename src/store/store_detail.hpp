@@ -25,6 +25,7 @@ struct Store::Impl {
   std::filesystem::path path;
   Options options;
   std::unique_ptr<sql::Db> db;
+  sql::Open mode = sql::Open::kReadWrite;
   int version = 0;
 };
 }  // namespace nnjoule::store

@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/store/store.hpp"
@@ -180,13 +182,42 @@ TEST(CollectCli, HardKillLosesAtMostTheMeasurementInFlight) {
   ASSERT_TRUE(wait_for_rows(c, db, 2));
   kill(c.pid, SIGKILL);
   EXPECT_EQ(wait_exit(c.pid), 128 + SIGKILL);
-  // The file opens (integrity checked), every committed row is there and whole.
-  Store s(db);
-  const auto rows = s.kernels();
-  EXPECT_GE(rows.size(), 2u);
-  for (const auto& r : rows) {
-    EXPECT_TRUE(r.config.has_value());
-    EXPECT_TRUE(r.m.energy_mj.has_value());
+  int64_t stored = 0;
+  {
+    // The file opens (integrity checked), every committed row is there and whole.
+    Store s(db);
+    const auto rows = s.kernels();
+    EXPECT_GE(rows.size(), 2u);
+    for (const auto& r : rows) {
+      EXPECT_TRUE(r.config.has_value());
+      EXPECT_TRUE(r.m.energy_mj.has_value());
+    }
+    stored = static_cast<int64_t>(rows.size());
+    // Nobody was left to close the run, but its process is gone: it reads as interrupted.
+    EXPECT_EQ(s.runs().at(0).status, "interrupted");
   }
-  EXPECT_EQ(s.runs().at(0).status, "running");  // nobody was left to close it
+  const auto info = run_cli({"db", "info", db.string(), "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["runs"][0]["status"], "interrupted");
+  EXPECT_THAT(j["runs"][0].dump(), HasSubstr(fmt::format("pid {}", c.pid)));
+  const auto text = run_cli({"db", "info", db.string()});
+  EXPECT_THAT(text.out, ::testing::ContainsRegex("kernels .* interrupted"));
+  EXPECT_THAT(text.out, HasSubstr(fmt::format("run 1: interrupted: its process (pid {}", c.pid)));
+
+  // The same command again resumes, says so in one line and closes the old run.
+  const auto again = run_cli(collect_args(db, 3));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("resuming interrupted run 1 (kernels, started "));
+  EXPECT_THAT(again.err, HasSubstr(fmt::format("{} measurements stored", stored)));
+  EXPECT_THAT(again.err, HasSubstr(fmt::format("its process (pid {}", c.pid)));
+  Store s(db, Store::Options{.read_only = true});
+  const auto runs = s.dump("runs");  // as stored, not as read
+  const auto status = std::find(runs.columns.begin(), runs.columns.end(), "status");
+  ASSERT_NE(status, runs.columns.end());
+  EXPECT_EQ(runs.rows.at(0).at(static_cast<size_t>(status - runs.columns.begin())), "interrupted");
+  // Resuming again finds nothing left to close.
+  const auto third = run_cli(collect_args(db, 3));
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_THAT(third.err, ::testing::Not(HasSubstr("resuming")));
 }

@@ -3,7 +3,9 @@
 // model variants, each measured by a Runner and stored as its own transaction. A re-run skips
 // what is stored (resume keys, see store.hpp); a stop request ends the collection after the
 // measurement in flight; a kernel that fails to build or run is reported and the collection
-// goes on.
+// goes on. While a run is open, a Heartbeat (store.hpp) keeps its heartbeat fresh; a collection
+// that starts closes the runs of its kind on its device that a killed collection left
+// "running" (Store::close_interrupted_runs) and says so through the progress callback.
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -52,9 +54,11 @@ struct Progress {
   int64_t index = 0;  // 1-based position in the plan
   int64_t total = 0;
   int64_t measured = 0, skipped = 0, failed = 0;  // so far
-  std::string label;   // "conv-bn-relu HW=56 CIN=64 ..." or "resnet18-v0-3"
-  std::string status;  // "measured", "stored", "failed"
-  std::string error;   // for failed
+  std::string label;  // "conv-bn-relu HW=56 CIN=64 ..." or "resnet18-v0-3"
+  // "measured", "stored", "failed"; "resumed" (before the first item, index 0): label is the
+  // line saying which interrupted run this collection resumes.
+  std::string status;
+  std::string error;  // for failed
   std::optional<RunResult> result;
   double elapsed_s = 0;    // since the collection started
   double measuring_s = 0;  // wall time spent on measured items so far
@@ -66,7 +70,8 @@ struct CollectReport {
   int64_t planned = 0, measured = 0, skipped = 0, failed = 0;
   std::vector<std::string> failures;  // "<label>: <error>"
   bool interrupted = false;
-  int64_t run_id = 0;  // 0 when nothing was measured
+  int64_t run_id = 0;                 // 0 when nothing was measured
+  std::vector<int64_t> resumed_runs;  // interrupted runs this collection closed and resumes
   double wall_s = 0;
   double item_wall_s = 0;  // wall time of the measured items (build + measure + store)
   double measured_s = 0;   // of which inside measured windows
@@ -129,5 +134,8 @@ class ProgressPrinter {
 
 // "12m05s", "3.2s"
 std::string format_duration(double s);
+
+// "resuming interrupted run 3 (kernels, started ..., 17 measurements stored): <why>; ..."
+std::string resume_line(const Run& run, int64_t rows);
 
 }  // namespace nnjoule::store

@@ -6,8 +6,10 @@
 // Schema and migrations: docs/datasets.md.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,7 +24,17 @@
 namespace nnjoule::store {
 
 // The schema version this nnjoule writes; older files are migrated when opened for writing.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
+// Read-only opens read schema versions from this one on (version 3 only added the runs'
+// liveness columns, so a read-only dataset of version 2 stays readable); older files need
+// `nnjoule db migrate`.
+inline constexpr int kOldestReadableSchemaVersion = 2;
+
+// A running run's heartbeat: written every kHeartbeatEvery while its collection runs. Where the
+// process that writes it cannot be checked (another host), a run whose last heartbeat is older
+// than kHeartbeatStaleAfter counts as interrupted.
+inline constexpr std::chrono::seconds kHeartbeatEvery{30};
+inline constexpr std::chrono::minutes kHeartbeatStaleAfter{10};
 
 // The hardware and software a measurement ran on.
 struct Device {
@@ -51,9 +63,39 @@ struct Run {
   // Filled by the store:
   std::string nnjoule_version;
   std::string started_at;   // ISO 8601, UTC
-  std::string finished_at;  // empty while running or when interrupted
-  std::string status;       // "running", "complete", "interrupted", "failed"
+  std::string finished_at;  // empty while running, and when killed (the end is not known)
+  // "running", "complete", "interrupted", "failed". A run stored as "running" whose process is
+  // gone (see interrupted_reason) reads as "interrupted", with the reason in status_note.
+  std::string status;
+  std::string status_note;
+  // Liveness (schema 3; empty / 0 in older files): the last heartbeat (ISO 8601, UTC), and the
+  // host name, boot id, process id and process start time (clock ticks after boot) of the
+  // process that began the run.
+  std::string heartbeat_at;
+  std::string host;
+  std::string boot_id;
+  int64_t pid = 0;
+  int64_t pid_start = 0;
 };
+
+// The host a reader runs on, to tell whether a run left "running" still has its process.
+struct ProcessHost {
+  std::string host;     // host name
+  std::string boot_id;  // /proc/sys/kernel/random/boot_id; empty when unreadable
+  // Start time (clock ticks after boot) of process `pid`, nullopt when no such process runs;
+  // empty when processes cannot be looked up (no /proc).
+  std::function<std::optional<int64_t>(int64_t pid)> process_start;
+  static ProcessHost current();
+};
+
+// Why a run stored as "running" is taken as interrupted; empty while it may still be running
+// (and for any other status). Same host and boot: its process is gone, or its pid belongs to a
+// later process. Same host, other boot id: the host rebooted. Otherwise (another host, or a run
+// without liveness columns) its last sign of life, the heartbeat or else `last_row_at` (its
+// latest measurement) or its start, is older than kHeartbeatStaleAfter.
+std::string interrupted_reason(const Run& run, const ProcessHost& here,
+                               std::chrono::system_clock::time_point now,
+                               const std::string& last_row_at = "");
 
 // What a measurement row holds besides its subject. Unknown quantities stay empty (NULL in the
 // file), never 0.
@@ -166,6 +208,7 @@ struct RowQuery {
 struct Info {
   std::string path;
   int schema_version = 0;
+  std::string opened;      // Store::open_mode()
   std::string created_by;  // nnjoule version that created the file
   std::map<std::string, int64_t> table_rows;
   struct DeviceCount {
@@ -199,10 +242,20 @@ class Store {
     bool check_integrity = true;  // PRAGMA quick_check on open (refuses a corrupt file)
   };
 
-  // Opens (read-write: creates) the dataset. Refuses, with a one-line error naming the file:
-  // a corrupt or non-SQLite file, an SQLite file that is not an nnjoule dataset, a schema from a
-  // newer nnjoule (naming both versions), a read-only file opened for writing. A file with an
-  // older schema is migrated (read-write) or refused with the command that migrates it.
+  // Opens (read-write: creates) the dataset. Refuses, with a one-line error naming the file and
+  // saying what it is: a directory, a device, FIFO or socket (before opening it), an empty file
+  // (read-only), a file that is not SQLite (text or binary), an SQLite file that is not an
+  // nnjoule dataset (another application_id or user_version, other tables, no tables), a
+  // corrupt file, a schema from a newer nnjoule (naming both versions), a dataset that is
+  // read-only here (the file or its directory) opened for writing. A file with an older schema
+  // is migrated (read-write) or refused with the command that migrates it.
+  //
+  // Read-only opens of a dataset that is read-only here (no write permission bit on the file or
+  // its directory, or this process may not write them) read the file as an immutable one:
+  // nothing is created beside it. When FILE-wal holds data (a killed collection), they use
+  // SQLite's WAL reader instead so that no committed row is missed; if that needs FILE-shm and
+  // the directory cannot get one, the open is refused saying so. Other read-only opens use the
+  // WAL reader and see what a running collection commits.
   explicit Store(const std::filesystem::path& path);
   Store(const std::filesystem::path& path, Options options);
   ~Store();
@@ -212,15 +265,26 @@ class Store {
   const std::filesystem::path& path() const;
   int schema_version() const;
   bool read_only() const;
+  // "read-write", "read-only" (the WAL reader) or "read-only, immutable".
+  std::string open_mode() const;
 
   // Devices: found by fingerprint, inserted when new.
   int64_t ensure_device(const Device& d);
   std::vector<Device> devices() const;
   Device device(int64_t id) const;  // throws Error naming the id when absent
 
+  // Records the calling process (host, boot id, pid, start time) as the run's process, with a
+  // first heartbeat.
   int64_t begin_run(const Run& run);
   void end_run(int64_t run_id, const std::string& status);
+  void heartbeat(int64_t run_id);
+  // Statuses as read (see Run::status): a "running" run whose process is gone is "interrupted".
   std::vector<Run> runs() const;
+  // Marks this device's runs of `kind` that are stored as running but interrupted (their
+  // process is gone) as "interrupted", and returns them (status_note says why).
+  std::vector<Run> close_interrupted_runs(int64_t device_id, const std::string& kind);
+  // Measurement rows (kernels, models, applications) stored by a run.
+  int64_t run_rows(int64_t run_id) const;
 
   // Kernel measurements. add_kernel is one transaction; add_kernels one transaction for all
   // (an import is stored whole or not at all). A key already stored for the device is an error.
@@ -249,6 +313,23 @@ class Store {
   Info info() const;
   static const std::vector<std::string>& table_names();
   TableDump dump(const std::string& table) const;  // throws Error naming unknown tables
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Keeps a running run's heartbeat fresh: a thread with its own connection to the dataset writes
+// it every `every` until destroyed. A failed write (disk full, lock held too long) is retried at
+// the next beat; the collection itself reports store failures.
+class Heartbeat {
+ public:
+  Heartbeat(const std::filesystem::path& path, int64_t run_id,
+            std::chrono::milliseconds every = kHeartbeatEvery);
+  ~Heartbeat();
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+  int64_t beats() const;  // heartbeats written so far
 
  private:
   struct Impl;
