@@ -48,6 +48,9 @@ class Config {
 };
 
 using Outputs = std::vector<std::string>;
+
+// DenseNet-201's last block concatenates 49 tensors; 64 leaves room.
+constexpr int kMaxConcatInputs = 64;
 using Build = std::function<Outputs(GraphBuilder&, const Config&)>;
 
 struct Def {
@@ -231,17 +234,25 @@ Outputs se_kernel(GraphBuilder& b, const Config& c) {
   return {b.se(x, mid, "hsigmoid")};
 }
 
+// 1..kMaxConcatInputs inputs CIN1, CIN2, ... (a zero or an absent key ends the list, as in
+// DeepEn2023's zero-filled configs; a later key after the end is an error).
 Outputs concat_kernel(GraphBuilder& b, const Config& c) {
   const int64_t hw = c.positive("HW");
+  const int64_t width = c.positive_or("WIDTH", hw);
   std::vector<std::string> ins;
-  for (int i = 1; i <= 4; ++i) {
+  bool ended = false;
+  for (int i = 1; i <= kMaxConcatInputs; ++i) {
     const std::string key = fmt::format("CIN{}", i);
-    if (i > 2 && (!c.has(key) || c.raw(key) == 0)) continue;  // zero = absent
+    if (!c.has(key) || c.raw(key) == 0) {
+      ended = true;
+      continue;
+    }
+    if (ended) c.invalid(key, fmt::format("follows CIN{} which is absent", ins.size() + 1));
     const int64_t ch = c.positive(key);
-    ins.push_back(b.input(fmt::format("input_{}", ins.size()), {1, ch, hw, hw}));
+    ins.push_back(b.input(fmt::format("input_{}", ins.size()), {1, ch, hw, width}));
   }
   if (c.has("NS") && c.raw("NS") != static_cast<int64_t>(ins.size())) {
-    c.invalid("NS", fmt::format("differs from the {} inputs CIN1..CIN4 give", ins.size()));
+    c.invalid("NS", fmt::format("differs from the {} inputs CIN1, CIN2, ... give", ins.size()));
   }
   return {b.concat(ins)};
 }
@@ -286,7 +297,9 @@ const std::vector<Def>& defs() {
       v.push_back({{t, {"HW", "CIN"}, {}}, unary_kernel});
     v.push_back({{"se", {"HW", "CIN"}, {"CMID"}}, se_kernel});
     v.push_back({{"channelshuffle", {"HW", "CIN"}, {"GROUPS"}}, shuffle_kernel});
-    v.push_back({{"concat", {"HW", "CIN1", "CIN2"}, {"CIN3", "CIN4", "NS"}}, concat_kernel});
+    std::vector<std::string> concat_optional = {"NS", "WIDTH"};
+    for (int i = 2; i <= kMaxConcatInputs; ++i) concat_optional.push_back(fmt::format("CIN{}", i));
+    v.push_back({{"concat", {"HW", "CIN1"}, concat_optional}, concat_kernel});
     v.push_back({{"split", {"HW", "CIN"}, {"NS"}}, split_kernel});
     for (const char* t :
          {"slice", "reshape", "transpose", "pad", "reducemean", "gather", "identity"})

@@ -11,6 +11,7 @@
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/exec/reference.hpp"
 #include "nnjoule/graph/graph.hpp"
+#include "nnjoule/zoo/kernel_models.hpp"
 
 namespace nnjoule::exec::testing {
 
@@ -120,6 +121,24 @@ inline uint64_t fp_state() {
 #else
   return 0;
 #endif
+}
+
+// A random config for one kernel model type: required keys always, optional ones at random;
+// a concat gets 1 to 6 inputs CIN1..CINn. Invalid combinations are rejected by the zoo.
+inline kernels::KernelConfig random_kernel_config(Rng& rng, const zoo::KernelModelType& type) {
+  kernels::KernelConfig config;
+  if (type.name == "concat") {
+    config.set("HW", draw_config_value(rng, "HW"));
+    const int64_t n = rng.uniform_int(1, 6);
+    for (int64_t i = 1; i <= n; ++i)
+      config.set("CIN" + std::to_string(i), draw_config_value(rng, "CIN1"));
+    if (rng.uniform_int(0, 1)) config.set("NS", n);
+    return config;
+  }
+  for (const auto& key : type.required) config.set(key, draw_config_value(rng, key));
+  for (const auto& key : type.optional)
+    if (rng.uniform_int(0, 1)) config.set(key, draw_config_value(rng, key));
+  return config;
 }
 
 // Steps that compute (not the NCHW <-> NHWC conversions at the graph's edges).

@@ -35,11 +35,7 @@ TEST(ExecKernels, RandomConfigsOfEveryKernelType) {
   for (const auto& type : zoo::kernel_model_types()) {
     int ok = 0;
     for (int attempt = 0; attempt < 200 && ok < 4; ++attempt) {
-      kernels::KernelConfig config;
-      for (const auto& key : type.required)
-        config.set(key, exec::testing::draw_config_value(rng, key));
-      for (const auto& key : type.optional)
-        if (rng.uniform_int(0, 1)) config.set(key, exec::testing::draw_config_value(rng, key));
+      const auto config = exec::testing::random_kernel_config(rng, type);
       graph::Graph g;
       try {
         g = zoo::build_kernel_model(type.name, config, static_cast<uint64_t>(attempt));

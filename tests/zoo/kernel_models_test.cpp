@@ -175,6 +175,23 @@ TEST(KernelModels, ShapesFollowTheConfig) {
       "concat", {{"HW", 7}, {"CIN1", 3}, {"CIN2", 5}, {"CIN3", 0}, {"CIN4", 0}}, 1);
   EXPECT_EQ(cat.inputs.size(), 2u);
   EXPECT_EQ(cat.shape("output"), (graph::Shape{1, 8, 7, 7}));
+  // One input (PyTorch exports torch.cat([x]) so) and many (DenseNet), detected as one concat
+  // kernel with the same config back.
+  kernels::KernelConfig one{{"HW", 5}, {"CIN1", 3}, {"NS", 1}};
+  kernels::KernelConfig many{{"HW", 4}, {"WIDTH", 6}};
+  for (int i = 1; i <= 30; ++i) many.set("CIN" + std::to_string(i), i);
+  many.set("NS", 30);
+  for (const auto& config : {one, many}) {
+    const Graph g = zoo::build_kernel_model("concat", config, 1);
+    const auto ks = kernels::detect_kernels(g);
+    ASSERT_EQ(ks.size(), 1u) << config.str();
+    EXPECT_EQ(ks[0].type, "concat");
+    EXPECT_EQ(ks[0].config.str(), config.str());
+  }
+  EXPECT_EQ(zoo::build_kernel_model("concat", many, 1).shape("output"),
+            (graph::Shape{1, 465, 4, 6}));
+  const std::string gap = error_of("concat", {{"HW", 7}, {"CIN1", 3}, {"CIN3", 5}});
+  EXPECT_NE(gap.find("CIN3=5 follows CIN2 which is absent"), std::string::npos) << gap;
   const Graph se = zoo::build_kernel_model("se", {{"HW", 7}, {"CIN", 64}}, 1);
   EXPECT_EQ(se.shape(se.nodes[1].outputs[0])[1], 16);  // CMID defaults to CIN / 4
   const Graph fc = zoo::build_kernel_model("fc", cases().at("fc").config, 1);
@@ -217,7 +234,7 @@ TEST(KernelModels, BadConfigsNameTheKeyAndTheType) {
   expect_error("split", {{"HW", 7}, {"CIN", 15}}, {"split", "CIN"});
   expect_error("channelshuffle", {{"HW", 7}, {"CIN", 15}, {"GROUPS", 2}},
                {"channelshuffle", "GROUPS"});
-  expect_error("concat", {{"HW", 7}, {"CIN1", 4}}, {"concat", "CIN2"});
+  expect_error("concat", {{"HW", 7}, {"CIN2", 4}}, {"concat", "CIN1"});
   expect_error("concat", {{"HW", 7}, {"CIN1", 4}, {"CIN2", 4}, {"NS", 3}}, {"concat", "NS"});
   expect_error("relu", {{"HW", 7}}, {"relu", "CIN"});
   expect_error("relu", {{"HW", 7}, {"CIN", 4}, {"HW", 7}}, {"relu", "HW", "twice"});
