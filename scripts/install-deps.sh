@@ -17,6 +17,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libxgboost-dev xgboost
+  libssl-dev
   libsqlite3-dev sqlite3
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

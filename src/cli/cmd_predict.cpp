@@ -40,6 +40,7 @@ void run_predict(const PredictOptions& o) {
     return;
   }
   graph::Graph g;
+  std::string source;  // what errors name: the model file, or the zoo model
   if (!o.zoo.empty()) {
     g = zoo::build_model({.family = o.zoo,
                           .resolution = o.resolution,
@@ -48,10 +49,12 @@ void run_predict(const PredictOptions& o) {
                           .materialize_weights = false});
     g.name = zoo::model_name(
         {.family = o.zoo, .resolution = o.resolution, .variant = o.variant, .seed = o.seed});
+    source = "zoo model " + g.name;
   } else {
     g = graph::load_onnx(o.model);
+    source = o.model;
   }
-  const auto mp = p.predict(g);
+  const auto mp = with_context(source, [&] { return p.predict(g); });
   if (o.json) {
     auto j = mp.to_json();
     j["graph_notes"] = g.notes;

@@ -1,15 +1,19 @@
 #include "nnjoule/predict/bundle.hpp"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
+#include "json_read.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/rng.hpp"
@@ -25,8 +29,13 @@ using nlohmann::json;
 
 namespace {
 
+using detail::Field;
+
 constexpr const char* kManifest = "predictor.json";
 constexpr const char* kFormatName = "nnjoule-predictor";
+// The list of every other file of a bundle with its SHA-256.
+constexpr const char* kFiles = "manifest.json";
+constexpr const char* kFilesFormat = "nnjoule-predictor-manifest";
 
 std::vector<int> parse_version(const std::string& v, const std::string& source) {
   std::vector<int> parts;
@@ -80,11 +89,6 @@ json opt_json(const std::optional<double>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-std::optional<double> opt_from(const json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  return j[key].get<double>();
-}
-
 json rates_json(const FallbackRates& r) {
   return {{"rows", r.rows},
           {"energy_mj_per_mflop", opt_json(r.energy_mj_per_mflop)},
@@ -94,27 +98,60 @@ json rates_json(const FallbackRates& r) {
           {"power_mw", opt_json(r.power_mw)}};
 }
 
-FallbackRates rates_from(const json& j) {
+FallbackRates rates_from(const Field& f) {
   FallbackRates r;
-  r.rows = j.at("rows").get<size_t>();
-  r.energy_mj_per_mflop = opt_from(j, "energy_mj_per_mflop");
-  r.latency_ms_per_mflop = opt_from(j, "latency_ms_per_mflop");
-  r.energy_mj_per_mb = opt_from(j, "energy_mj_per_mb");
-  r.latency_ms_per_mb = opt_from(j, "latency_ms_per_mb");
-  r.power_mw = opt_from(j, "power_mw");
+  r.rows = f.at("rows").count();
+  r.energy_mj_per_mflop = f.optional_positive("energy_mj_per_mflop");
+  r.latency_ms_per_mflop = f.optional_positive("latency_ms_per_mflop");
+  r.energy_mj_per_mb = f.optional_positive("energy_mj_per_mb");
+  r.latency_ms_per_mb = f.optional_positive("latency_ms_per_mb");
+  r.power_mw = f.optional_positive("power_mw");
+  const bool any = r.energy_mj_per_mflop || r.latency_ms_per_mflop || r.energy_mj_per_mb ||
+                   r.latency_ms_per_mb || r.power_mw;
+  if (any && r.rows == 0) f.at("rows").bad("rates from 0 rows");
   return r;
 }
 
-Accuracy accuracy_from(const json& j) {
+Accuracy accuracy_from(const Field& f) {
   Accuracy a;
-  a.n = j.at("n").get<size_t>();
-  a.rmse = j.at("rmse").get<double>();
-  a.rmspe = j.at("rmspe_pct").get<double>();
-  a.mape = j.at("mape_pct").get<double>();
-  a.within5 = j.at("within_5pct").get<double>();
-  a.within10 = j.at("within_10pct").get<double>();
-  a.within15 = j.at("within_15pct").get<double>();
+  a.n = f.at("n").count();
+  a.rmse = f.at("rmse").non_negative();
+  a.rmspe = f.at("rmspe_pct").non_negative();
+  a.mape = f.at("mape_pct").non_negative();
+  a.within5 = f.at("within_5pct").share();
+  a.within10 = f.at("within_10pct").share();
+  a.within15 = f.at("within_15pct").share();
   return a;
+}
+
+// A name manifest.json may list: a plain file inside the bundle directory.
+bool valid_file_name(const std::string& n) {
+  if (n.empty() || n.size() > 255 || n.front() == '.') return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+  });
+}
+
+bool is_hex_sha256(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+struct FileEntry {
+  std::string sha256;
+  size_t bytes = 0;
+};
+
+// Checks a file's content against its manifest entry; throws Error naming the file.
+void verify_file(const fs::path& path, const std::string& text, const FileEntry& e) {
+  if (text.size() != e.bytes || sha256_hex(text) != e.sha256) {
+    fail(
+        "{}: content does not match its SHA-256 in {} ({} bytes, {} lists {}: file changed, "
+        "truncated or corrupt)",
+        path.string(), kFiles, text.size(), kFiles, e.bytes);
+  }
 }
 
 // The feature count an XGBoost JSON model declares ("num_feature":"10" in its
@@ -135,7 +172,26 @@ std::string fmt_value(const std::optional<double>& v) {
   return v ? format_number(*v) : std::string("n/a");
 }
 
+// A feature value as a config reads: whole numbers without decimals (HW=300, not 300.0).
+std::string fmt_feature(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+    return fmt::format("{:.0f}", v);
+  return format_number(v);
+}
+
 }  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1) {
+    fail("SHA-256: OpenSSL's EVP_Digest failed");
+  }
+  std::string hex;
+  hex.reserve(2 * n);
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
 
 LazyRegressor::LazyRegressor(Regressor r) : regressor_(std::move(r)) {}
 
@@ -151,9 +207,9 @@ const Regressor& LazyRegressor::get() const {
   std::lock_guard lock(mutex_);
   if (regressor_) return *regressor_;
   const std::string text = read_file(path_);
-  if (content_hash(text) != sha_) {
-    fail("{}: changed since its bundle was loaded (hash differs from {})", path_.string(),
-         kManifest);
+  if (sha256_hex(text) != sha_) {
+    fail("{}: changed since its bundle was loaded (SHA-256 differs from {})", path_.string(),
+         kFiles);
   }
   Regressor r = Regressor::from_json(text, path_.string());
   if (r.num_features() != n_features_) {
@@ -244,6 +300,33 @@ Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& o,
   t.energy_origin = join(eo);
   t.latency_origin = join(lo);
   p.rules_ = rules;
+  // The range of every feature over a type's training rows (rows with a target trained).
+  std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> ranges;
+  auto range_of = [&](const std::string& type) -> const auto& {
+    auto it = ranges.find(type);
+    if (it != ranges.end()) return it->second;
+    auto& [low, high] = ranges[type];
+    std::vector<float> row;
+    for (const auto& s : ds.samples) {
+      if (s.type != type) continue;
+      if (std::none_of(o.targets.begin(), o.targets.end(),
+                       [&](Target x) { return s.targets.get(x).has_value(); })) {
+        continue;
+      }
+      row.clear();
+      with_context(fmt::format("{}: sample {}", ds.source, s.id),
+                   [&] { append_features(type, s.config, o.feature_set, row); });
+      if (low.empty()) {
+        low = row;
+        high = row;
+      }
+      for (size_t i = 0; i < row.size(); ++i) {
+        low[i] = std::min(low[i], row[i]);
+        high[i] = std::max(high[i], row[i]);
+      }
+    }
+    return ranges[type];
+  };
   for (auto& tr : train_regressors(ds, o)) {
     RegressorEntry e;
     e.type = tr.type;
@@ -254,8 +337,9 @@ Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& o,
     e.rows = tr.rows;
     e.cv = tr.cv;
     e.file = model_file(tr.type, tr.target);
-    e.sha = content_hash(tr.regressor.to_json());
+    e.sha = sha256_hex(tr.regressor.to_json());
     e.base = tr.base;
+    std::tie(e.feature_min, e.feature_max) = range_of(tr.type);
     e.model = std::make_shared<LazyRegressor>(std::move(tr.regressor));
     p.regressors_.push_back(std::move(e));
   }
@@ -377,7 +461,20 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
   std::vector<std::vector<float>> feats(unique.size());
   std::vector<Targets> pred(unique.size());
   std::vector<std::map<Target, std::string>> method(unique.size());
-  std::vector<bool> fallback(unique.size(), false);
+  std::vector<bool> fallback(unique.size(), false), rejected(unique.size(), false);
+  std::vector<std::vector<OutOfRange>> outside(unique.size());
+  std::vector<std::vector<std::string_view>> range_checked(unique.size());  // regressor types
+  // A value is reported only when it is a positive finite number (an edited or damaged bundle
+  // can give inf or a negative energy): otherwise the target is left out, saying why.
+  auto accept = [&](size_t u, Target t, double y, const std::string& from) {
+    if (std::isfinite(y) && y > 0) {
+      pred[u].set(t, y);
+      return;
+    }
+    rejected[u] = true;
+    method[u][t] = fmt::format("none: {} gave {}, not a positive finite {} (left out)", from,
+                               format_number(y), target_name(t));
+  };
   // FLOPs and bytes once per distinct kernel (work bases and fallbacks of every target use them).
   std::vector<std::optional<KernelSizes>> sizes(unique.size());
   auto size_of = [&](size_t u) -> const KernelSizes& {
@@ -417,13 +514,13 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
         per_mflop = rate.latency_ms_per_mflop;
         per_mb = rate.latency_ms_per_mb;
       } else {
-        pred[u].set(t, *rate.power_mw);
+        accept(u, t, *rate.power_mw, "the fallback rate");
         continue;
       }
       if (*flops > 0 && per_mflop) {
-        pred[u].set(t, *per_mflop * *flops / 1e6);
+        accept(u, t, *per_mflop * *flops / 1e6, "the fallback rate");
       } else if (per_mb) {
-        pred[u].set(t, *per_mb * *bytes / 1e6);
+        accept(u, t, *per_mb * *bytes / 1e6, "the fallback rate");
       }
     }
     for (const auto& [ri, us] : groups) {
@@ -440,6 +537,23 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
           }
         }
         m.append_row(feats[u]);
+        // Outside the range of the rows this type's regressor was trained on: extrapolation.
+        auto& checked = range_checked[u];
+        if (reg.feature_min.size() != feats[u].size() ||
+            std::find(checked.begin(), checked.end(), reg.type) != checked.end()) {
+          continue;
+        }
+        checked.push_back(reg.type);
+        for (size_t f = 0; f < feats[u].size(); ++f) {
+          const float x = feats[u][f];
+          if (x >= reg.feature_min[f] && x <= reg.feature_max[f]) continue;
+          auto& o = outside[u];
+          if (std::none_of(o.begin(), o.end(), [&](const OutOfRange& r) {
+                return r.feature == reg.feature_names[f];
+              })) {
+            o.push_back({reg.feature_names[f], x, reg.feature_min[f], reg.feature_max[f]});
+          }
+        }
       }
       const auto v = reg.regressor().predict(m);
       for (size_t j = 0; j < us.size(); ++j) {
@@ -448,7 +562,7 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
           const KernelSizes& z = size_of(us[j]);  // its features succeeded: it can be sized
           y *= reg.base->eval(z.flops / 1e6, z.bytes / 1e6);
         }
-        pred[us[j]].set(t, y);
+        accept(us[j], t, y, reg.file);
       }
     }
   }
@@ -456,6 +570,9 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
     out[i].predicted = pred[which[i]];
     out[i].method = method[which[i]];
     out[i].fallback = fallback[which[i]];
+    out[i].rejected = rejected[which[i]];
+    out[i].out_of_range = outside[which[i]];
+    out[i].extrapolated = !out[i].out_of_range.empty();
   }
   return out;
 }
@@ -481,7 +598,11 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
     }
     inputs.push_back(KernelInput{k.name, k.type, k.config, k.flops, static_cast<double>(k.bytes)});
   }
-  mp.kernels = predict_kernels(inputs);
+  try {
+    mp.kernels = predict_kernels(inputs);
+  } catch (const Error& e) {
+    fail("model '{}': {}", model_name, e.what());
+  }
   for (Target t : {Target::kEnergy, Target::kLatency}) {
     double sum = 0;
     std::vector<std::string> missing;
@@ -516,6 +637,35 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
       mp.fallback_types[k.type] = how;
     }
   }
+  const KernelPrediction* first = nullptr;
+  for (const auto& k : mp.kernels) {
+    if (!k.extrapolated) continue;
+    ++mp.extrapolated_kernels;
+    if (!first) first = &k;
+  }
+  if (first) {
+    const OutOfRange& o = first->out_of_range.front();
+    mp.warnings.push_back(fmt::format(
+        "{} of {} kernels extrapolated: a feature outside the training range of the regressor "
+        "that predicted them (first: '{}' {}={}, trained {}..{})",
+        mp.extrapolated_kernels, mp.kernels.size(), first->name, o.feature, fmt_feature(o.value),
+        fmt_feature(o.min), fmt_feature(o.max)));
+  }
+  // Values refused as not positive and finite, by type and target: (count, first kernel, why).
+  std::map<std::pair<std::string, Target>, std::tuple<size_t, std::string, std::string>> refused;
+  for (const auto& k : mp.kernels) {
+    if (!k.rejected) continue;
+    for (const auto& [t, m] : k.method) {
+      if (m.rfind("none: ", 0) != 0 || m.find("(left out)") == std::string::npos) continue;
+      auto it = refused.try_emplace({k.type, t}, 0, k.name, m).first;
+      ++std::get<0>(it->second);
+    }
+  }
+  for (const auto& [key, r] : refused) {
+    mp.warnings.push_back(fmt::format("{} of {} {} kernel(s) left out (first: '{}': {})",
+                                      target_name(key.second), std::get<0>(r), key.first,
+                                      std::get<1>(r), std::get<2>(r)));
+  }
   if (!mp.unknown_ops.empty()) {
     mp.lower_bound = true;
     std::set<std::string> ops;
@@ -534,23 +684,55 @@ ModelPrediction Predictor::predict(const graph::Graph& g) const {
   return predict(kernels::detect_kernels(g, rules_), g.name, &g);
 }
 
+namespace {
+
+json kernel_json(const KernelPrediction& k) {
+  json cfg = json::object();
+  for (const auto& [key, v] : k.config.items()) cfg[key] = v;
+  json methods = json::object();
+  for (const auto& [t, m] : k.method) methods[std::string(target_name(t))] = m;
+  json outside = json::array();
+  for (const auto& o : k.out_of_range) {
+    outside.push_back({{"feature", o.feature}, {"value", o.value}, {"min", o.min}, {"max", o.max}});
+  }
+  return {{"name", k.name},
+          {"type", k.type},
+          {"config", cfg},
+          {"energy_mj", opt_json(k.predicted.energy_mj)},
+          {"latency_ms", opt_json(k.predicted.latency_ms)},
+          {"power_mw", opt_json(k.predicted.power_mw)},
+          {"fallback", k.fallback},
+          {"extrapolated", k.extrapolated},
+          {"out_of_range", outside},
+          {"rejected", k.rejected},
+          {"method", methods}};
+}
+
+// The method column: how the kernel was predicted, and whether the trees extrapolated.
+std::string method_cell(const KernelPrediction& k) {
+  std::string s = k.rejected ? "left out!" : k.fallback ? "fallback*" : "regressor";
+  if (k.extrapolated) s += ", extrapolated";
+  return s;
+}
+
+std::string out_of_range_text(const KernelPrediction& k) {
+  std::string s;
+  for (const auto& o : k.out_of_range) {
+    s += fmt::format("{}{}={} (trained {}..{})", s.empty() ? "" : ", ", o.feature,
+                     fmt_feature(o.value), fmt_feature(o.min), fmt_feature(o.max));
+  }
+  return s;
+}
+
+}  // namespace
+
 json ModelPrediction::to_json() const {
   json ks = json::array();
   for (const auto& k : kernels) {
-    json cfg = json::object();
-    for (const auto& [key, v] : k.config.items()) cfg[key] = v;
-    json methods = json::object();
-    for (const auto& [t, m] : k.method) methods[std::string(target_name(t))] = m;
-    ks.push_back({{"name", k.name},
-                  {"type", k.type},
-                  {"config", cfg},
-                  {"energy_mj", opt_json(k.predicted.energy_mj)},
-                  {"latency_ms", opt_json(k.predicted.latency_ms)},
-                  {"power_mw", opt_json(k.predicted.power_mw)},
-                  {"energy_share", k.energy_share},
-                  {"latency_share", k.latency_share},
-                  {"fallback", k.fallback},
-                  {"method", methods}});
+    json j = kernel_json(k);
+    j["energy_share"] = k.energy_share;
+    j["latency_share"] = k.latency_share;
+    ks.push_back(std::move(j));
   }
   json unknown = json::array();
   for (const auto& [op, node] : unknown_ops) unknown.push_back({{"op", op}, {"node", node}});
@@ -572,6 +754,7 @@ json ModelPrediction::to_json() const {
             {"power_mw", opt_json(total.power_mw)},
             {"power_note", "average power: total energy / total latency"}}},
           {"lower_bound", lower_bound},
+          {"extrapolated_kernels", extrapolated_kernels},
           {"kernels", ks},
           {"fallback_types", fb},
           {"unknown_ops", unknown},
@@ -592,15 +775,18 @@ std::string ModelPrediction::render() const {
                TextTable::Align::kRight, TextTable::Align::kRight, TextTable::Align::kLeft});
   for (size_t i = 0; i < kernels.size(); ++i) {
     const auto& k = kernels[i];
-    std::string how = k.fallback ? "fallback*" : "regressor";
     t.add_row({std::to_string(i + 1), k.name, k.type, k.config.str(),
                fmt_value(k.predicted.energy_mj), fmt_value(k.predicted.latency_ms),
-               fmt_value(k.predicted.power_mw), fmt::format("{:.1f}", 100 * k.energy_share), how});
+               fmt_value(k.predicted.power_mw), fmt::format("{:.1f}", 100 * k.energy_share),
+               method_cell(k)});
   }
   s += t.render();
-  s += fmt::format("total energy_mj: {}   latency_ms: {}   average power_mw: {}   [{}{}]\n",
+  s += fmt::format("total energy_mj: {}   latency_ms: {}   average power_mw: {}   [{}{}{}]\n",
                    fmt_value(total.energy_mj), fmt_value(total.latency_ms),
-                   fmt_value(total.power_mw), label, lower_bound ? ", lower bound" : "");
+                   fmt_value(total.power_mw), label, lower_bound ? ", lower bound" : "",
+                   extrapolated_kernels ? fmt::format(", {} of {} kernels extrapolated",
+                                                      extrapolated_kernels, kernels.size())
+                                        : std::string());
   for (const auto& [type, how] : fallback_types) s += fmt::format("* {}: {}\n", type, how);
   for (const auto& w : warnings) s += "warning: " + w + "\n";
   return s;
@@ -611,13 +797,17 @@ json Predictor::manifest() const {
   for (const auto& r : regressors_) {
     json& t = types[r.type];
     if (t.is_null()) {
+      json ranges = json::object();
+      for (size_t i = 0; i < r.feature_names.size() && i < r.feature_min.size(); ++i) {
+        ranges[r.feature_names[i]] = {r.feature_min[i], r.feature_max[i]};
+      }
       t = {{"family", family_name(feature_family(r.type))},
            {"features", r.feature_names},
+           {"feature_ranges", ranges},
            {"models", json::object()}};
     }
     t["models"][std::string(target_name(r.target))] = {
         {"file", r.file},
-        {"sha", r.sha},
         {"rows", r.rows},
         {"searched", r.searched},
         {"params", r.params.to_json()},
@@ -680,8 +870,20 @@ void Predictor::save(const fs::path& target) const {
   const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + tag);
   ensure_directory(tmp);
   try {
-    for (const auto& r : regressors_) write_file_atomic(tmp / r.file, r.regressor().to_json());
-    write_file_atomic(tmp / kManifest, manifest().dump(2) + "\n");
+    // Every file with its SHA-256 and size, and the nnjoule that wrote them: manifest.json.
+    json files = json::object();
+    auto write = [&](const std::string& name, const std::string& text) {
+      write_file_atomic(tmp / name, text);
+      files[name] = {{"sha256", sha256_hex(text)}, {"bytes", text.size()}};
+    };
+    for (const auto& r : regressors_) write(r.file, r.regressor().to_json());
+    write(kManifest, manifest().dump(2) + "\n");
+    const json list = {{"format", kFilesFormat},
+                       {"format_version", kBundleFormatVersion},
+                       {"nnjoule_version", kVersion},
+                       {"algorithm", "sha256"},
+                       {"files", files}};
+    write_file_atomic(tmp / kFiles, list.dump(2) + "\n");
     if (fs::exists(dir)) {
       const fs::path old = parent / (dir.filename().string() + ".old-" + tag);
       fs::rename(dir, old);
@@ -699,133 +901,239 @@ void Predictor::save(const fs::path& target) const {
   }
 }
 
+namespace {
+
+// manifest.json: the SHA-256 and size of every file of the bundle. Throws Error naming the file
+// and the field.
+std::map<std::string, FileEntry> read_file_list(const fs::path& path) {
+  const std::string src = path.string();
+  const json j = detail::parse_json(read_file(path), src);
+  const Field root(j, src);
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != kFilesFormat) {
+    fail("{}: not a predictor bundle manifest (format is not \"{}\")", src, kFilesFormat);
+  }
+  const std::string version = root.at("nnjoule_version").text();
+  if (parse_version(version, src) > parse_version(kVersion, "this build")) {
+    fail("{}: written by nnjoule {}, newer than this nnjoule {}; upgrade nnjoule", src, version,
+         kVersion);
+  }
+  const Field algorithm = root.at("algorithm");
+  if (algorithm.text() != "sha256") algorithm.bad("expected \"sha256\"");
+  std::map<std::string, FileEntry> files;
+  for (const auto& [name, f] : root.at("files").members()) {
+    if (!valid_file_name(name)) {
+      f.bad(fmt::format("'{}' is not the name of a file inside the bundle", name));
+    }
+    FileEntry e;
+    const Field sha = f.at("sha256");
+    e.sha256 = sha.text();
+    if (!is_hex_sha256(e.sha256)) sha.bad("expected 64 lowercase hex digits");
+    e.bytes = f.at("bytes").count();
+    files[name] = e;
+  }
+  if (!files.count(kManifest)) {
+    fail("{}: {} is not listed (every file of a bundle is)", src, kManifest);
+  }
+  return files;
+}
+
+}  // namespace
+
 Predictor Predictor::load(const fs::path& dir, Load mode) {
   const std::string d = dir.string();
-  if (!fs::is_directory(dir)) fail("{}: no such predictor bundle (not a directory)", d);
+  std::error_code ec;  // the checks below report what they find, not a filesystem error
+  if (!fs::is_directory(dir, ec)) fail("{}: no such predictor bundle (not a directory)", d);
   const fs::path mpath = dir / kManifest;
   const std::string src = mpath.string();
-  if (!fs::exists(mpath)) fail("{}: not a predictor bundle (no {})", d, kManifest);
-  json m;
-  try {
-    m = json::parse(read_file(mpath));
-  } catch (const json::parse_error& e) {
-    fail("{}: invalid JSON at byte {} (truncated or corrupt)", src, e.byte);
+  if (!fs::exists(mpath, ec)) fail("{}: not a predictor bundle (no {})", d, kManifest);
+  const std::string text = read_file(mpath);
+  // The file list first: a predictor.json that changed since it was written is named as such.
+  const fs::path lpath = dir / kFiles;
+  std::optional<std::map<std::string, FileEntry>> files;
+  if (fs::exists(lpath, ec)) {
+    files = read_file_list(lpath);
+    verify_file(mpath, text, files->at(kManifest));
   }
-  if (!m.is_object() || m.value("format", "") != kFormatName) {
+  const json m = detail::parse_json(text, src);
+  if (!m.is_object() || !m.contains("format") || !m["format"].is_string() ||
+      m["format"].get<std::string>() != kFormatName) {
     fail("{}: not a predictor bundle manifest (format is not \"{}\")", src, kFormatName);
   }
+  const Field root(m, src);
   Predictor p;
-  try {
-    BundleInfo& info = p.info_;
-    info.format_version = m.at("format_version").get<int>();
-    info.nnjoule_version = m.at("nnjoule_version").get<std::string>();
-    if (info.format_version > kBundleFormatVersion) {
+  BundleInfo& info = p.info_;
+  info.format_version = static_cast<int>(root.at("format_version").integer(1, 1000000));
+  info.nnjoule_version = root.at("nnjoule_version").text();
+  if (info.format_version > kBundleFormatVersion) {
+    fail(
+        "{}: bundle format {} written by nnjoule {} is newer than this nnjoule {} reads "
+        "(format {}); upgrade nnjoule",
+        src, info.format_version, info.nnjoule_version, kVersion, kBundleFormatVersion);
+  }
+  if (parse_version(info.nnjoule_version, src) > parse_version(kVersion, "this build")) {
+    fail("{}: written by nnjoule {}, newer than this nnjoule {}; upgrade nnjoule", src,
+         info.nnjoule_version, kVersion);
+  }
+  if (info.format_version < kBundleFormatVersion) {
+    fail(
+        "{}: bundle format {} (nnjoule {}) has no SHA-256 manifest of its files and no training "
+        "ranges, and its concat features differ; retrain it with this nnjoule (nnjoule train or "
+        "nnjoule build-predictor)",
+        src, info.format_version, info.nnjoule_version);
+  }
+  if (!files) {
+    fail(
+        "{}: missing: a bundle of format {} lists every file with its SHA-256 there (the bundle "
+        "is incomplete or was edited)",
+        lpath.string(), info.format_version);
+  }
+  // A JSON file nobody listed: added after the bundle was written.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->path().extension() == ".json" && name != kFiles && !files->count(name)) {
+      fail("{}: not listed in {} (a file added to the bundle after it was written)",
+           it->path().string(), kFiles);
+    }
+  }
+  if (ec) fail("{}: cannot list the bundle's files ({})", d, ec.message());
+  info.name = root.at("name").text();
+  info.created = root.at("created").text();
+  const Field dev = root.at("device");
+  info.device =
+      DeviceInfo{dev.at("name").text(), dev.at("runtime").text(),
+                 static_cast<int>(dev.at("threads").integer(1, 65536)), dev.at("meter").text()};
+  const Field fs_field = root.at("feature_set");
+  info.feature_set =
+      with_context(fs_field.where(), [&] { return parse_feature_set(fs_field.text()); });
+  const Field mode_field = root.at("mode");
+  info.mode = with_context(mode_field.where(), [&] { return parse_mode(mode_field.text()); });
+  const Field tt = root.at("target_transform");
+  const std::string transform = tt.text();
+  if (transform != "log" && transform != "none") {
+    tt.bad(fmt::format("'{}' (expected log or none)", transform));
+  }
+  info.log_target = transform == "log";
+  const Field fr = root.at("fusion_rules");
+  const Field rules = fr.at("rules");
+  p.rules_ = with_context(rules.where(), [&] {
+    return kernels::FusionRules::from_json(rules.value().dump(), fr.at("source").text());
+  });
+  p.rules_.patterns = fr.at("patterns").boolean();
+  const Field tr = root.at("training");
+  info.training.rows = tr.at("rows").count();
+  info.training.hash = tr.at("hash").text();
+  info.training.source = tr.at("source").text();
+  info.training.energy_origin = tr.at("energy_origin").text();
+  info.training.latency_origin = tr.at("latency_origin").text();
+  for (const auto& [k, n] : tr.at("rows_by_type").members()) {
+    if (!valid_type_name(k)) n.bad(fmt::format("invalid kernel type name '{}'", k));
+    info.training.rows_by_type[k] = n.count();
+  }
+  for (const auto& [k, r] : root.at("fallback_rates").members()) {
+    static const std::set<std::string> families = {"conv", "dwconv", "fc",    "pool", "concat",
+                                                   "add",  "matmul", "other", "all"};
+    if (!families.count(k)) r.bad(fmt::format("'{}' is not a feature family or \"all\"", k));
+    p.rates_[k] = rates_from(r);
+  }
+  for (const auto& [type, t] : root.at("kernel_types").members()) {
+    if (!valid_type_name(type)) t.bad(fmt::format("invalid kernel type name '{}'", type));
+    const Field family = t.at("family");
+    if (family.text() != family_name(feature_family(type))) {
+      family.bad(fmt::format("'{}' (this nnjoule puts {} in family {})", family.text(), type,
+                             family_name(feature_family(type))));
+    }
+    const auto feats = t.at("features").strings();
+    const auto expected = feature_names(type, info.feature_set);
+    if (feats != expected) {
       fail(
-          "{}: bundle format {} written by nnjoule {} is newer than this nnjoule {} reads "
-          "(format {}); upgrade nnjoule",
-          src, info.format_version, info.nnjoule_version, kVersion, kBundleFormatVersion);
+          "{}: {} lists {} features, this nnjoule computes {} for the '{}' feature set "
+          "(incompatible bundle)",
+          src, type, feats.size(), expected.size(), feature_set_name(info.feature_set));
     }
-    if (info.format_version < 1) fail("{}: invalid format_version {}", src, info.format_version);
-    if (parse_version(info.nnjoule_version, src) > parse_version(kVersion, "this build")) {
-      fail("{}: written by nnjoule {}, newer than this nnjoule {}; upgrade nnjoule", src,
-           info.nnjoule_version, kVersion);
-    }
-    info.name = m.at("name").get<std::string>();
-    info.created = m.at("created").get<std::string>();
-    const json& dev = m.at("device");
-    info.device =
-        DeviceInfo{dev.at("name").get<std::string>(), dev.at("runtime").get<std::string>(),
-                   dev.at("threads").get<int>(), dev.at("meter").get<std::string>()};
-    info.feature_set = parse_feature_set(m.at("feature_set").get<std::string>());
-    info.mode = parse_mode(m.at("mode").get<std::string>());
-    const std::string tt = m.at("target_transform").get<std::string>();
-    if (tt != "log" && tt != "none") {
-      fail("{}: target_transform '{}' (expected log or none)", src, tt);
-    }
-    info.log_target = tt == "log";
-    const json& fr = m.at("fusion_rules");
-    p.rules_ =
-        kernels::FusionRules::from_json(fr.at("rules").dump(), fr.at("source").get<std::string>());
-    p.rules_.patterns = fr.at("patterns").get<bool>();
-    const json& tr = m.at("training");
-    info.training.rows = tr.at("rows").get<size_t>();
-    info.training.hash = tr.at("hash").get<std::string>();
-    info.training.source = tr.at("source").get<std::string>();
-    info.training.energy_origin = tr.at("energy_origin").get<std::string>();
-    info.training.latency_origin = tr.at("latency_origin").get<std::string>();
-    for (const auto& [k, n] : tr.at("rows_by_type").items())
-      info.training.rows_by_type[k] = n.get<size_t>();
-    for (const auto& [k, r] : m.at("fallback_rates").items()) p.rates_[k] = rates_from(r);
-    for (const auto& [type, t] : m.at("kernel_types").items()) {
-      if (!valid_type_name(type)) fail("{}: invalid kernel type name '{}'", src, type);
-      const auto feats = t.at("features").get<std::vector<std::string>>();
-      const auto expected = feature_names(type, info.feature_set);
-      if (feats != expected) {
-        fail(
-            "{}: {} lists {} features, this nnjoule computes {} for the '{}' feature set "
-            "(incompatible bundle)",
-            src, type, feats.size(), expected.size(), feature_set_name(info.feature_set));
+    // The training range of every feature: [min, max], finite, min <= max, all listed.
+    const Field ranges = t.at("feature_ranges");
+    std::vector<float> lo(feats.size()), hi(feats.size());
+    std::vector<bool> seen(feats.size(), false);
+    for (const auto& [name, r] : ranges.members()) {
+      const auto at = std::find(feats.begin(), feats.end(), name);
+      if (at == feats.end()) r.bad(fmt::format("'{}' is not a feature of {}", name, type));
+      const auto pair = r.elements();
+      if (pair.size() != 2) r.bad("expected [min, max]");
+      const double a = pair[0].number(), b = pair[1].number();
+      if (a > b) r.bad(fmt::format("min {} above max {}", a, b));
+      if (std::fabs(a) > std::numeric_limits<float>::max() ||
+          std::fabs(b) > std::numeric_limits<float>::max()) {
+        r.bad("out of range for a float");
       }
-      for (const auto& [tname, mj] : t.at("models").items()) {
-        RegressorEntry e;
-        e.type = type;
-        e.target = parse_target(tname);
-        e.feature_names = feats;
-        e.file = mj.at("file").get<std::string>();
-        if (e.file != model_file(type, e.target)) {
-          fail("{}: {} {} model file '{}' (expected {})", src, type, tname, e.file,
-               model_file(type, e.target));
-        }
-        e.rows = mj.at("rows").get<size_t>();
-        e.searched = mj.at("searched").get<bool>();
-        e.params = RegressorParams::from_json(mj.at("params"), src);
-        if (!mj.at("cv").is_null()) e.cv = accuracy_from(mj.at("cv"));
-        if (mj.contains("work_base") && !mj.at("work_base").is_null()) {
-          e.base =
-              WorkBase::from_json(mj.at("work_base"), fmt::format("{} {} {}", src, type, tname));
-        }
-        const fs::path mf = dir / e.file;
-        if (!fs::exists(mf))
-          fail("{}: missing (listed in {} for {} {})", mf.string(), kManifest, type, tname);
-        const std::string text = read_file(mf);
-        e.sha = mj.at("sha").get<std::string>();
-        if (content_hash(text) != e.sha) {
-          fail("{}: content does not match the hash in {} (file changed, truncated or corrupt)",
-               mf.string(), kManifest);
-        }
-        const std::optional<size_t> declared = declared_features(text);
-        if (!declared) fail("{}: not an XGBoost JSON model (no num_feature)", mf.string());
-        if (*declared != feats.size()) {
-          fail("{}: model has {} features, {} lists {} for {}", mf.string(), *declared, kManifest,
-               feats.size(), type);
-        }
-        e.model = std::make_shared<LazyRegressor>(mf, e.sha, feats.size());
-        if (mode == Load::kEager) e.model->get();
-        p.regressors_.push_back(std::move(e));
-      }
+      const auto i = static_cast<size_t>(at - feats.begin());
+      lo[i] = static_cast<float>(a);
+      hi[i] = static_cast<float>(b);
+      seen[i] = true;
     }
-  } catch (const json::exception& e) {
-    fail("{}: missing or malformed field: {}", src, e.what());
+    for (size_t i = 0; i < feats.size(); ++i) {
+      if (!seen[i]) ranges.bad(fmt::format("no range for feature {}", feats[i]));
+    }
+    for (const auto& [tname, mj] : t.at("models").members()) {
+      RegressorEntry e;
+      e.type = type;
+      const std::string& target_name = tname;  // clang 14 cannot capture a structured binding
+      e.target = with_context(mj.where(), [&] { return parse_target(target_name); });
+      e.feature_names = feats;
+      e.feature_min = lo;
+      e.feature_max = hi;
+      const Field file = mj.at("file");
+      e.file = file.text();
+      if (e.file != model_file(type, e.target)) {
+        file.bad(fmt::format("'{}' (expected {})", e.file, model_file(type, e.target)));
+      }
+      e.rows = mj.at("rows").count();
+      if (e.rows == 0) mj.at("rows").bad("a regressor trained on 0 rows");
+      e.searched = mj.at("searched").boolean();
+      const Field params = mj.at("params");
+      e.params = RegressorParams::from_json(params.value(), params.where());
+      if (mj.has("cv")) e.cv = accuracy_from(mj.at("cv"));
+      if (mj.has("work_base")) {
+        const Field wb = mj.at("work_base");
+        e.base = WorkBase::from_json(wb.value(), wb.where());
+      }
+      if (p.find(type, e.target)) mj.bad("listed twice");
+      const fs::path mf = dir / e.file;
+      const auto listed = files->find(e.file);
+      if (listed == files->end()) {
+        fail("{}: not listed in {} (every model file of a bundle is)", mf.string(), kFiles);
+      }
+      if (!fs::exists(mf, ec)) fail("{}: missing (listed in {})", mf.string(), kFiles);
+      const std::string model = read_file(mf);
+      verify_file(mf, model, listed->second);
+      e.sha = listed->second.sha256;
+      const std::optional<size_t> declared = declared_features(model);
+      if (!declared) fail("{}: not an XGBoost JSON model (no num_feature)", mf.string());
+      if (*declared != feats.size()) {
+        fail("{}: model has {} features, {} lists {} for {}", mf.string(), *declared, kManifest,
+             feats.size(), type);
+      }
+      e.model = std::make_shared<LazyRegressor>(mf, e.sha, feats.size());
+      if (mode == Load::kEager) e.model->get();
+      p.regressors_.push_back(std::move(e));
+    }
+  }
+  // Listed files nothing above read must still be there, unchanged.
+  for (const auto& [name, entry] : *files) {
+    if (name == kManifest) continue;
+    const std::string& listed = name;  // clang 14 cannot capture a structured binding
+    if (std::any_of(p.regressors_.begin(), p.regressors_.end(),
+                    [&](const RegressorEntry& r) { return r.file == listed; })) {
+      continue;
+    }
+    const fs::path f = dir / name;
+    if (!fs::exists(f, ec)) fail("{}: missing (listed in {})", f.string(), kFiles);
+    verify_file(f, read_file(f), entry);
   }
   return p;
 }
 
 namespace {
-
-json kernel_json(const KernelPrediction& k) {
-  json cfg = json::object();
-  for (const auto& [key, v] : k.config.items()) cfg[key] = v;
-  json methods = json::object();
-  for (const auto& [t, m] : k.method) methods[std::string(target_name(t))] = m;
-  return {{"name", k.name},
-          {"type", k.type},
-          {"config", cfg},
-          {"energy_mj", opt_json(k.predicted.energy_mj)},
-          {"latency_ms", opt_json(k.predicted.latency_ms)},
-          {"power_mw", opt_json(k.predicted.power_mw)},
-          {"fallback", k.fallback},
-          {"method", methods}};
-}
 
 std::string fallback_notes(const std::vector<KernelPrediction>& ks) {
   std::map<std::string, std::string> fb;
@@ -853,19 +1161,40 @@ std::string render_kernel_predictions(const Predictor& p, const std::vector<Kern
   using A = TextTable::Align;
   TextTable t({"name", "type", "config", "energy_mj", "latency_ms", "power_mw", "method"},
               {A::kLeft, A::kLeft, A::kLeft, A::kRight, A::kRight, A::kRight, A::kLeft});
+  size_t extrapolated = 0;
   for (const auto& k : ks) {
     t.add_row({k.name, k.type, k.config.str(), fmt_value(k.predicted.energy_mj),
-               fmt_value(k.predicted.latency_ms), fmt_value(k.predicted.power_mw),
-               k.fallback ? "fallback*" : "regressor"});
+               fmt_value(k.predicted.latency_ms), fmt_value(k.predicted.power_mw), method_cell(k)});
+    extrapolated += k.extrapolated;
   }
   s += t.render();
   s += fallback_notes(ks);
+  if (extrapolated > 0) {
+    s += fmt::format(
+        "{} of {} kernels extrapolated (a feature outside the training range of the regressor "
+        "that predicted them):\n",
+        extrapolated, ks.size());
+    for (const auto& k : ks)
+      if (k.extrapolated) s += fmt::format("  {}: {}\n", k.name, out_of_range_text(k));
+  }
+  for (const auto& k : ks) {
+    if (!k.rejected) continue;
+    for (const auto& [target, m] : k.method) {
+      if (m.rfind("none: ", 0) == 0 && m.find("(left out)") != std::string::npos) {
+        s += fmt::format("! {} {}: {}\n", k.name, target_name(target), m);
+      }
+    }
+  }
   return s;
 }
 
 json kernel_predictions_json(const Predictor& p, const std::vector<KernelPrediction>& ks) {
   json rows = json::array();
-  for (const auto& k : ks) rows.push_back(kernel_json(k));
+  size_t extrapolated = 0;
+  for (const auto& k : ks) {
+    rows.push_back(kernel_json(k));
+    extrapolated += k.extrapolated;
+  }
   const auto& d = p.info().device;
   return {{"origin", "predicted"},
           {"provenance", p.provenance().label()},
@@ -873,6 +1202,7 @@ json kernel_predictions_json(const Predictor& p, const std::vector<KernelPredict
           {"device",
            {{"name", d.name}, {"runtime", d.runtime}, {"threads", d.threads}, {"meter", d.meter}}},
           {"training_energy_origin", p.info().training.energy_origin},
+          {"extrapolated_kernels", extrapolated},
           {"kernels", rows}};
 }
 

@@ -29,36 +29,51 @@ double opt(std::string_view type, const KernelConfig& c, std::string_view key, d
   return need(type, c, key);
 }
 
-// An optional key that may be zero (unused concat inputs are written as 0 by nn-Meter).
-double opt_nonneg(std::string_view type, const KernelConfig& c, std::string_view key) {
-  if (!c.has(key)) return 0;
-  const int64_t v = c.get(key);
-  if (v < 0) fail("kernel {}: config {}={} must not be negative", type, key, v);
-  return static_cast<double>(v);
-}
-
 bool is_data_movement(std::string_view type) {
   const auto* t = kernels::find_kernel_type(type);
   return t != nullptr && t->group == "data";
 }
 
-// Up to four concat input channel counts; inputs past the fourth are folded into the fourth
-// (nn-Meter's feature vector has four slots).
-std::vector<double> concat_channels(std::string_view type, const KernelConfig& c) {
-  std::vector<double> cin(4, 0.0);
-  int n = 0;
-  for (int i = 1;; ++i) {
-    const std::string key = "CIN" + std::to_string(i);
-    if (!c.has(key)) break;
-    const double v = opt_nonneg(type, c, key);
-    cin[static_cast<size_t>(std::min(i, 4) - 1)] += v;
-    ++n;
+// The inputs of a concat: CIN1..CINn in order, any n >= 1. Zeros are absent inputs (nn-Meter
+// and DeepEn2023 write CIN1..CIN4 and leave unused slots 0); NS, when given, is the input count.
+struct ConcatInputs {
+  std::vector<double> channels;  // the inputs present, in order
+  double sum = 0, max = 0, min = 0;
+};
+
+ConcatInputs concat_inputs(std::string_view type, const KernelConfig& c) {
+  ConcatInputs r;
+  std::vector<int64_t> cin;  // CIN<i> at i - 1; -1 where absent
+  for (const auto& [key, v] : c.items()) {
+    if (key.size() < 4 || key.size() > 7 || key.compare(0, 3, "CIN") != 0) continue;
+    if (key.find_first_not_of("0123456789", 3) != std::string::npos) continue;
+    const size_t i = std::stoul(key.substr(3));
+    if (i == 0) fail("kernel {}: config key {}: inputs are numbered from CIN1", type, key);
+    if (v < 0) fail("kernel {}: config {}={} must not be negative", type, key, v);
+    if (cin.size() < i) cin.resize(i, -1);
+    cin[i - 1] = v;
   }
-  if (n < 2) fail("kernel {}: config needs CIN1 and CIN2 (has: {})", type, c.str());
-  if (cin[0] <= 0 || cin[1] <= 0) {
-    fail("kernel {}: config CIN1 and CIN2 must be positive (has: {})", type, c.str());
+  for (size_t i = 0; i < cin.size(); ++i) {
+    if (cin[i] < 0) {
+      fail("kernel {}: config has CIN{} but no CIN{} (has: {})", type, cin.size(), i + 1, c.str());
+    }
+    if (cin[i] > 0) r.channels.push_back(static_cast<double>(cin[i]));
   }
-  return cin;
+  const size_t keys = cin.size();
+  if (r.channels.empty()) {
+    fail("kernel {}: config needs at least one input, CIN1 > 0 (has: {})", type, c.str());
+  }
+  if (c.has("NS") && c.get("NS") != static_cast<int64_t>(r.channels.size())) {
+    fail("kernel {}: config NS={} but CIN1..CIN{} give {} input(s) (has: {})", type, c.get("NS"),
+         keys, r.channels.size(), c.str());
+  }
+  r.max = r.min = r.channels.front();
+  for (double v : r.channels) {
+    r.sum += v;
+    r.max = std::max(r.max, v);
+    r.min = std::min(r.min, v);
+  }
+  return r;
 }
 
 // nn-Meter's FLOPs and params (nn_meter/predictor/prediction/utils.py): bias counted, float
@@ -190,8 +205,7 @@ KernelSizes kernel_sizes(std::string_view type, const KernelConfig& c) {
     }
     case FeatureFamily::kConcat: {
       const double h = need(type, c, "HW"), w = opt(type, c, "WIDTH", h);
-      double total = 0;
-      for (double v : concat_channels(type, c)) total += v;
+      const double total = concat_inputs(type, c).sum;
       r.input_elems = h * w * total;
       r.output_elems = r.input_elems;
       break;
@@ -252,7 +266,11 @@ std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
       n = {"HW", "CIN", "COUT", "KERNEL_SIZE", "POOL_STRIDES"};
       break;
     case FeatureFamily::kConcat:
-      n = {"HW", "CIN1", "CIN2", "CIN3", "CIN4"};
+      // nn-Meter's four input slots for its baseline; the full set describes any input count.
+      if (set == FeatureSet::kNnMeter)
+        n = {"HW", "CIN1", "CIN2", "CIN3", "CIN4"};
+      else
+        n = {"HW", "NS", "CIN_SUM", "CIN_MAX", "CIN_MIN"};
       break;
     case FeatureFamily::kAdd:
       n = {"HW", "CIN1", "CIN2"};
@@ -312,8 +330,20 @@ void append_features(std::string_view type, const KernelConfig& c, FeatureSet se
       break;
     }
     case FeatureFamily::kConcat: {
+      const ConcatInputs in = concat_inputs(type, c);
       put(need(type, c, "HW"));
-      for (double v : concat_channels(type, c)) put(v);
+      if (set == FeatureSet::kNnMeter) {
+        // Inputs past the fourth are added to the fourth slot; absent slots are 0.
+        double slot[4] = {0, 0, 0, 0};
+        for (size_t i = 0; i < in.channels.size(); ++i)
+          slot[std::min<size_t>(i, 3)] += in.channels[i];
+        for (double v : slot) put(v);
+      } else {
+        put(static_cast<double>(in.channels.size()));
+        put(in.sum);
+        put(in.max);
+        put(in.min);
+      }
       break;
     }
     case FeatureFamily::kAdd: {

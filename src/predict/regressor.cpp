@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "json_read.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 
 namespace nnjoule::predict {
 
@@ -57,7 +60,7 @@ RegressorParams RegressorParams::from_json(const json& j, const std::string& sou
   if (!j.is_object()) fail("{}: regressor params must be an object", source);
   RegressorParams p;
   try {
-    p.mode = parse_mode(j.at("mode").get<std::string>());
+    p.mode = with_context(source, [&] { return parse_mode(j.at("mode").get<std::string>()); });
     p.n_estimators = j.at("n_estimators").get<int>();
     p.max_depth = j.at("max_depth").get<int>();
     p.learning_rate = j.at("learning_rate").get<double>();
@@ -171,18 +174,20 @@ Regressor Regressor::train(const Matrix& x, std::span<const float> y, const Regr
 }
 
 Regressor Regressor::from_json(std::string_view text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("{}: invalid JSON at byte {} (truncated or corrupt model)", source, e.byte);
-  }
+  const json j = detail::parse_json(text, source);
   Regressor r;
   try {
     const json& learner = j.at("learner");
     const json& mp = learner.at("learner_model_param");
-    r.n_features_ = std::stoul(mp.at("num_feature").get<std::string>());
-    r.base_score_ = std::stof(mp.at("base_score").get<std::string>());
+    const auto nf = parse_integer(mp.at("num_feature").get<std::string>());
+    const auto bs = parse_number(mp.at("base_score").get<std::string>());
+    if (!nf || *nf < 0) fail("{}: num_feature is not a count", source);
+    if (!bs) fail("{}: base_score is not a number", source);
+    r.n_features_ = static_cast<size_t>(*nf);
+    r.base_score_ = static_cast<float>(*bs);
+    if (!std::isfinite(r.base_score_)) {
+      fail("{}: base_score {} is not a finite number", source, r.base_score_);
+    }
     if (mp.value("num_class", "0") != "0" || mp.value("num_target", "1") != "1") {
       fail("{}: a multi-output model; nnjoule expects one regression output", source);
     }
@@ -198,7 +203,7 @@ Regressor Regressor::from_json(std::string_view text, const std::string& source)
       const auto left = t.at("left_children").get<std::vector<int32_t>>();
       const auto right = t.at("right_children").get<std::vector<int32_t>>();
       const auto feat = t.at("split_indices").get<std::vector<int64_t>>();
-      const auto cond = t.at("split_conditions").get<std::vector<float>>();
+      const auto cond = t.at("split_conditions").get<std::vector<double>>();
       const auto dleft = t.at("default_left").get<std::vector<int>>();
       const auto& stype = t.at("split_type");
       const size_t n = left.size();
@@ -213,13 +218,19 @@ Regressor Regressor::from_json(std::string_view text, const std::string& source)
       r.roots_.push_back(static_cast<uint32_t>(base));
       for (size_t i = 0; i < n; ++i) {
         const bool leaf = left[i] == -1;
+        // A threshold or leaf value a float cannot hold would turn into inf.
+        if (!(std::fabs(cond[i]) <= std::numeric_limits<float>::max())) {
+          fail("{}: tree {} node {}: value {} is out of range for a float", source,
+               r.roots_.size() - 1, i, cond[i]);
+        }
         if (!leaf && (left[i] <= static_cast<int32_t>(i) || right[i] <= static_cast<int32_t>(i) ||
                       left[i] >= static_cast<int32_t>(n) || right[i] >= static_cast<int32_t>(n) ||
                       feat[i] < 0 || static_cast<size_t>(feat[i]) >= r.n_features_)) {
           fail("{}: tree {} node {} is malformed", source, r.roots_.size() - 1, i);
         }
         r.nodes_.push_back(Node{leaf ? -1 : base + left[i], leaf ? -1 : base + right[i],
-                                static_cast<uint32_t>(leaf ? 0 : feat[i]), cond[i], dleft[i] != 0});
+                                static_cast<uint32_t>(leaf ? 0 : feat[i]),
+                                static_cast<float>(cond[i]), dleft[i] != 0});
       }
     }
   } catch (const json::exception& e) {

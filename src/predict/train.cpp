@@ -203,8 +203,14 @@ WorkBase WorkBase::from_json(const nlohmann::json& j, const std::string& source)
   } catch (const nlohmann::json::exception& e) {
     fail("{}: bad work base: {}", source, e.what());
   }
+  for (double v : {b.per_mflop, b.per_mb, b.constant, b.floor}) {
+    if (!std::isfinite(v)) fail("{}: work base value {} is not finite", source, v);
+  }
   if (b.per_mflop < 0 || b.per_mb < 0 || b.constant < 0 || !(b.floor > 0)) {
-    fail("{}: work base out of range", source);
+    fail(
+        "{}: work base out of range (per MFLOP {}, per MB {}, constant {} must be >= 0, floor {} "
+        "> 0)",
+        source, b.per_mflop, b.per_mb, b.constant, b.floor);
   }
   return b;
 }

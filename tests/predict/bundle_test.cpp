@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
@@ -42,8 +46,49 @@ std::string error_of(const fs::path& dir) {
     Predictor::load(dir);
   } catch (const Error& e) {
     return e.what();
+  } catch (const std::exception& e) {
+    return std::string("not an nnjoule::Error: ") + e.what();
   }
   return "";
+}
+
+std::string sha256(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EXPECT_EQ(EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr), 1);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+// Records the current content of every file in the bundle's hashes, as someone editing a
+// bundle by hand and fixing its manifest would: the content checks then pass and only the
+// checks of the values themselves stand between the edit and a prediction.
+void rehash(const fs::path& dir) {
+  const fs::path mf = dir / "manifest.json";
+  if (!fs::exists(mf)) return;
+  auto m = nlohmann::json::parse(read_text(mf));
+  for (auto& [name, entry] : m["files"].items()) {
+    const std::string text = read_text(dir / name);
+    entry["sha256"] = sha256(text);
+    entry["bytes"] = text.size();
+  }
+  write_text(mf, m.dump(2));
+}
+
+// The same for a model file's hash in predictor.json, where bundles of the first format kept it.
+void rehash_model(const fs::path& dir, const std::string& type, const std::string& target) {
+  auto m = nlohmann::json::parse(read_text(dir / "predictor.json"));
+  auto& entry = m["kernel_types"][type]["models"][target];
+  if (entry.contains("sha")) {
+    entry["sha"] = content_hash(read_text(dir / entry["file"].get<std::string>()));
+    write_text(dir / "predictor.json", m.dump(2));
+  }
+  rehash(dir);
+}
+
+bool one_line(const std::string& e) {
+  return !e.empty() && e.find('\n') == std::string::npos;
 }
 
 TEST(Bundle, RoundTripKeepsEverything) {
@@ -126,9 +171,7 @@ TEST(Bundle, WrongFeatureCountIsRefused) {
   // A maxpool model (8 features) in place of a conv model (10), with a matching hash.
   const std::string pool = read_text(dir / "maxpool.energy_mj.json");
   write_text(dir / "conv-bn-relu.energy_mj.json", pool);
-  auto m = nlohmann::json::parse(read_text(dir / "predictor.json"));
-  m["kernel_types"]["conv-bn-relu"]["models"]["energy_mj"]["sha"] = content_hash(pool);
-  write_text(dir / "predictor.json", m.dump(2));
+  rehash_model(dir, "conv-bn-relu", "energy_mj");
   const std::string e = error_of(dir);
   EXPECT_NE(e.find("model has 8 features"), std::string::npos) << e;
   EXPECT_NE(e.find("10"), std::string::npos) << e;
@@ -141,6 +184,7 @@ TEST(Bundle, FeatureListFromAnotherVersionIsRefused) {
   auto m = nlohmann::json::parse(read_text(dir / "predictor.json"));
   m["kernel_types"]["maxpool"]["features"].push_back("NEW_FEATURE");
   write_text(dir / "predictor.json", m.dump(2));
+  rehash(dir);
   const std::string e = error_of(dir);
   EXPECT_NE(e.find("incompatible"), std::string::npos) << e;
 }
@@ -153,20 +197,24 @@ TEST(Bundle, VersionsFromTheFutureAreRefused) {
   auto f = m;
   f["format_version"] = kBundleFormatVersion + 1;
   write_text(dir / "predictor.json", f.dump(2));
+  rehash(dir);
   std::string e = error_of(dir);
   EXPECT_NE(e.find("newer"), std::string::npos) << e;
   EXPECT_NE(e.find("upgrade nnjoule"), std::string::npos) << e;
   auto v = m;
   v["nnjoule_version"] = "99.0.0";
   write_text(dir / "predictor.json", v.dump(2));
+  rehash(dir);
   e = error_of(dir);
   EXPECT_NE(e.find("written by nnjoule 99.0.0"), std::string::npos) << e;
   auto missing = m;
   missing.erase("device");
   write_text(dir / "predictor.json", missing.dump(2));
+  rehash(dir);
   e = error_of(dir);
   EXPECT_NE(e.find("device"), std::string::npos) << e;
   write_text(dir / "predictor.json", R"({"format": "something-else"})");
+  rehash(dir);
   e = error_of(dir);
   EXPECT_NE(e.find("not a predictor bundle"), std::string::npos) << e;
   EXPECT_NE(error_of(tmp / "nowhere").find("no such predictor bundle"), std::string::npos);
@@ -213,6 +261,255 @@ TEST(Bundle, SaveRefusesToOverwriteOtherDirectories) {
   size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(tmp.path())) ++entries;
   EXPECT_EQ(entries, 2u);
+}
+
+TEST(Bundle, ManifestListsEveryFileWithItsSha256AndTheVersion) {
+  TempDir tmp;
+  const fs::path dir = tmp / "unit";
+  trained().save(dir);
+  ASSERT_TRUE(fs::exists(dir / "manifest.json"));
+  const auto m = nlohmann::json::parse(read_text(dir / "manifest.json"));
+  EXPECT_EQ(m["nnjoule_version"], kVersion);
+  EXPECT_EQ(m["algorithm"], "sha256");
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name == "manifest.json") continue;
+    ++files;
+    ASSERT_TRUE(m["files"].contains(name)) << name;
+    const std::string text = read_text(e.path());
+    EXPECT_EQ(m["files"][name]["sha256"], sha256(text)) << name;
+    EXPECT_EQ(m["files"][name]["bytes"], text.size()) << name;
+  }
+  EXPECT_EQ(files, 7u);  // predictor.json and 2 types x 3 targets
+  EXPECT_EQ(m["files"].size(), files);
+}
+
+TEST(Bundle, EditedFilesAreRefusedNamingTheFile) {
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  const std::string m = read_text(dir / "predictor.json");
+  const std::string log = R"("target_transform": "log")";
+  ASSERT_NE(m.find(log), std::string::npos);
+  std::string edited = m;
+  edited.replace(m.find(log), log.size(), R"("target_transform": "none")");
+  write_text(dir / "predictor.json", edited);
+  std::string e = error_of(dir);
+  EXPECT_NE(e.find("predictor.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("SHA-256"), std::string::npos) << e;
+  EXPECT_NE(e.find("manifest.json"), std::string::npos) << e;
+  EXPECT_TRUE(one_line(e)) << e;
+  write_text(dir / "predictor.json", m);
+  EXPECT_EQ(error_of(dir), "");
+  // One byte more in a model file, loaded lazily or not.
+  const std::string pool = read_text(dir / "maxpool.power_mw.json");
+  write_text(dir / "maxpool.power_mw.json", pool + " ");
+  e = error_of(dir);
+  EXPECT_NE(e.find("maxpool.power_mw.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("SHA-256"), std::string::npos) << e;
+  EXPECT_THROW(Predictor::load(dir, Predictor::Load::kLazy), Error);
+}
+
+TEST(Bundle, MissingManifestAndUnlistedFilesAreRefused) {
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  const std::string manifest = read_text(dir / "manifest.json");
+  fs::remove(dir / "manifest.json");
+  std::string e = error_of(dir);
+  EXPECT_NE(e.find("manifest.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing"), std::string::npos) << e;
+  EXPECT_TRUE(one_line(e)) << e;
+  write_text(dir / "manifest.json", manifest);
+  EXPECT_EQ(error_of(dir), "");
+  // A file the manifest does not list, added to the bundle.
+  write_text(dir / "relu.energy_mj.json", "{}");
+  e = error_of(dir);
+  EXPECT_NE(e.find("relu.energy_mj.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("not listed in manifest.json"), std::string::npos) << e;
+  fs::remove(dir / "relu.energy_mj.json");
+  // A model file predictor.json names, left out of the manifest.
+  auto m = nlohmann::json::parse(manifest);
+  m["files"].erase("maxpool.energy_mj.json");
+  write_text(dir / "manifest.json", m.dump(2));
+  e = error_of(dir);
+  EXPECT_NE(e.find("maxpool.energy_mj.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("not listed in manifest.json"), std::string::npos) << e;
+  // A manifest entry that points outside the bundle.
+  m = nlohmann::json::parse(manifest);
+  m["files"]["../elsewhere.json"] = {{"sha256", sha256("")}, {"bytes", 0}};
+  write_text(dir / "manifest.json", m.dump(2));
+  e = error_of(dir);
+  EXPECT_NE(e.find("../elsewhere.json"), std::string::npos) << e;
+  EXPECT_TRUE(one_line(e)) << e;
+}
+
+TEST(Bundle, BundlesOfTheFirstFormatAreRefusedWithAdviceToRetrain) {
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  auto m = nlohmann::json::parse(read_text(dir / "predictor.json"));
+  m["format_version"] = 1;
+  write_text(dir / "predictor.json", m.dump(2));
+  fs::remove(dir / "manifest.json");
+  const std::string e = error_of(dir);
+  EXPECT_NE(e.find("format 1"), std::string::npos) << e;
+  EXPECT_NE(e.find("nnjoule train"), std::string::npos) << e;
+  EXPECT_TRUE(one_line(e)) << e;
+}
+
+TEST(Bundle, NumbersOutOfRangeAreOneLineErrorsNamingFileAndField) {
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  const std::string m = read_text(dir / "predictor.json");
+  const std::regex rate(R"("energy_mj_per_mflop": [-0-9.eE+]+)");
+  ASSERT_TRUE(std::regex_search(m, rate));
+  write_text(dir / "predictor.json", std::regex_replace(m, rate, R"("energy_mj_per_mflop": 1e999)",
+                                                        std::regex_constants::format_first_only));
+  rehash(dir);
+  const std::string e = error_of(dir);
+  EXPECT_NE(e.find("predictor.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("energy_mj_per_mflop"), std::string::npos) << e;
+  EXPECT_NE(e.find("1e999"), std::string::npos) << e;
+  EXPECT_TRUE(one_line(e)) << e;
+  EXPECT_EQ(e.find("not an nnjoule::Error"), std::string::npos) << e;
+}
+
+TEST(Bundle, AbsurdValuesAreRefusedEvenWhenTheHashesMatch) {
+  using nlohmann::json;
+  struct Case {
+    std::string pointer;
+    json value;
+    std::string named;  // in the error
+  };
+  const std::vector<Case> cases = {
+      {"/fallback_rates/all/energy_mj_per_mflop", -0.5, "fallback_rates.all.energy_mj_per_mflop"},
+      {"/fallback_rates/pool/power_mw", 0, "fallback_rates.pool.power_mw"},
+      {"/fallback_rates/all/rows", -3, "fallback_rates.all.rows"},
+      {"/target_transform", "exp", "target_transform"},
+      {"/device/threads", 0, "device.threads"},
+      {"/training/rows", -3, "training.rows"},
+      {"/kernel_types/maxpool/models/latency_ms/rows", "many", "models.latency_ms.rows"},
+      {"/kernel_types/conv-bn-relu/models/energy_mj/work_base/per_mb", -1, "work_base"},
+      {"/kernel_types/conv-bn-relu/models/energy_mj/work_base/floor", 0, "work_base"},
+      {"/kernel_types/conv-bn-relu/models/energy_mj/cv/rmse", "x", "cv.rmse"},
+      {"/kernel_types/conv-bn-relu/feature_ranges/HW", json::array({56, 7}), "feature_ranges"},
+      {"/kernel_types/conv-bn-relu/feature_ranges/HW", json::array({7}), "feature_ranges"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.pointer);
+    TempDir tmp;
+    const fs::path dir = tmp / "b";
+    trained().save(dir);
+    auto m = json::parse(read_text(dir / "predictor.json"));
+    m[json::json_pointer(c.pointer)] = c.value;
+    write_text(dir / "predictor.json", m.dump(2));
+    rehash(dir);
+    const std::string e = error_of(dir);
+    EXPECT_NE(e.find("predictor.json"), std::string::npos) << e;
+    EXPECT_NE(e.find(c.named), std::string::npos) << e;
+    EXPECT_TRUE(one_line(e)) << e;
+  }
+}
+
+TEST(Bundle, ModelFilesWithNumbersOutOfRangeAreOneLineErrorsNamingTheFile) {
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  const std::string model = read_text(dir / "maxpool.energy_mj.json");
+  const std::regex split(R"("split_conditions":\[[-0-9.eE+]+)");
+  ASSERT_TRUE(std::regex_search(model, split));
+  write_text(dir / "maxpool.energy_mj.json",
+             std::regex_replace(model, split, R"("split_conditions":[1e999)",
+                                std::regex_constants::format_first_only));
+  rehash_model(dir, "maxpool", "energy_mj");
+  const std::string e = error_of(dir);
+  EXPECT_NE(e.find("maxpool.energy_mj.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("1e999"), std::string::npos) << e;
+  EXPECT_TRUE(one_line(e)) << e;
+}
+
+TEST(Bundle, PredictionsThatAreNotPositiveAndFiniteAreNeverReported) {
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  // A model whose base score makes exp() overflow: the energy it predicts is infinite.
+  const std::string model = read_text(dir / "conv-bn-relu.energy_mj.json");
+  const std::regex base(R"("base_score":"[^"]*")");
+  ASSERT_TRUE(std::regex_search(model, base));
+  write_text(dir / "conv-bn-relu.energy_mj.json",
+             std::regex_replace(model, base, R"("base_score":"1E30")"));
+  rehash_model(dir, "conv-bn-relu", "energy_mj");
+  const Predictor p = Predictor::load(dir);
+  const KernelInput in[] = {
+      {"c",
+       "conv-bn-relu",
+       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}}};
+  const auto out = p.predict_kernels(in);
+  EXPECT_FALSE(out[0].predicted.energy_mj.has_value()) << *out[0].predicted.energy_mj;
+  EXPECT_NE(out[0].method.at(Target::kEnergy).find("conv-bn-relu.energy_mj.json"),
+            std::string::npos)
+      << out[0].method.at(Target::kEnergy);
+  EXPECT_TRUE(out[0].predicted.latency_ms.has_value());
+  // The table shows n/a; the note below it says why.
+  const std::string text = render_kernel_predictions(p, out);
+  const std::string table = text.substr(0, text.find("\n!"));
+  EXPECT_EQ(table.find("inf"), std::string::npos) << text;
+  EXPECT_NE(table.find("n/a"), std::string::npos) << text;
+  EXPECT_NE(text.find("conv-bn-relu.energy_mj.json gave inf"), std::string::npos) << text;
+}
+
+// Every value of predictor.json replaced by another type, a negative, zero or a huge number,
+// with the manifest fixed to match: the bundle is refused with one line naming predictor.json,
+// or it loads and predicts nothing but positive finite numbers (or leaves a target out).
+TEST(Bundle, AnyEditedValueIsRefusedOrHarmless) {
+  using nlohmann::json;
+  TempDir tmp;
+  const fs::path dir = tmp / "b";
+  trained().save(dir);
+  const json original = json::parse(read_text(dir / "predictor.json"));
+  std::vector<std::string> leaves;
+  const json flat = original.flatten();
+  for (const auto& [pointer, value] : flat.items()) leaves.push_back(pointer);
+  ASSERT_GT(leaves.size(), 100u);
+  const KernelInput in[] = {
+      {"c",
+       "conv-bn-relu",
+       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}},
+      {"g", "global-avgpool", {{"HW", 7}, {"CIN", 64}}, {}, {}}};
+  size_t refused = 0, loaded = 0;
+  for (const auto& pointer : leaves) {
+    for (const json& v : {json(nullptr), json("x"), json(-1), json(0), json(1e308)}) {
+      json m = original;
+      m[json::json_pointer(pointer)] = v;
+      write_text(dir / "predictor.json", m.dump(2));
+      rehash(dir);
+      try {
+        const Predictor p = Predictor::load(dir, Predictor::Load::kLazy);
+        ++loaded;
+        for (const auto& k : p.predict_kernels(in)) {
+          for (Target t : kAllTargets) {
+            const auto y = k.predicted.get(t);
+            if (y) {
+              EXPECT_TRUE(std::isfinite(*y) && *y > 0) << pointer << " = " << v << ": " << *y;
+            }
+          }
+        }
+      } catch (const Error& e) {
+        ++refused;
+        const std::string msg = e.what();
+        EXPECT_TRUE(one_line(msg)) << pointer << " = " << v << ": " << msg;
+        EXPECT_NE(msg.find("predictor.json"), std::string::npos) << pointer << ": " << msg;
+      }
+    }
+  }
+  EXPECT_GT(refused, loaded / 4);  // most edits are refused; names and CV figures may change
 }
 
 }  // namespace

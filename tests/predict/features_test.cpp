@@ -97,7 +97,43 @@ TEST(Features, BadConfigsNameTypeAndKey) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("STRIDES=0"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(features("concat", {{"HW", 7}, {"CIN1", 8}}, FeatureSet::kFull), Error);
+  // A concat needs at least one input with channels.
+  EXPECT_THROW(features("concat", {{"HW", 7}}, FeatureSet::kFull), Error);
+  EXPECT_THROW(features("concat", {{"HW", 7}, {"CIN1", 0}, {"CIN2", 0}}, FeatureSet::kFull), Error);
+}
+
+// Concat has 1..N inputs (PyTorch exports a Concat of one input; DenseNet concatenates up to
+// 25): its features do not depend on a fixed input count.
+TEST(Features, ConcatOfAnyInputCount) {
+  EXPECT_EQ(
+      feature_names("concat", FeatureSet::kFull),
+      (std::vector<std::string>{"HW", "NS", "CIN_SUM", "CIN_MAX", "CIN_MIN", "BYTES_M", "OUT_M"}));
+  const KernelConfig one{{"HW", 7}, {"CIN1", 8}, {"NS", 1}};
+  auto f = features("concat", one, FeatureSet::kFull);
+  ASSERT_EQ(f.size(), 7u);
+  EXPECT_EQ(std::vector<float>(f.begin(), f.begin() + 5), (std::vector<float>{7, 1, 8, 8, 8}));
+  EXPECT_FLOAT_EQ(f[5], static_cast<float>(4 * 2 * 7 * 7 * 8 / 1e6));  // read + written
+  EXPECT_EQ(features("concat", one, FeatureSet::kNnMeter), (std::vector<float>{7, 8, 0, 0, 0}));
+  KernelConfig six{{"HW", 14}};
+  for (int i = 1; i <= 6; ++i) six.set("CIN" + std::to_string(i), 4 * i);
+  six.set("NS", 6);
+  f = features("concat", six, FeatureSet::kFull);
+  EXPECT_EQ(std::vector<float>(f.begin(), f.begin() + 5), (std::vector<float>{14, 6, 84, 24, 4}));
+  EXPECT_DOUBLE_EQ(kernel_sizes("concat", six).output_elems, 14.0 * 14 * 84);
+  // DeepEn2023's and nn-Meter's spelling (absent inputs written as 0) gives the same features
+  // as the config nnjoule detects for the same concat.
+  const KernelConfig deepen{{"HW", 14}, {"CIN1", 144}, {"CIN2", 135}, {"CIN3", 0}, {"CIN4", 0}};
+  const KernelConfig detected{{"HW", 14}, {"CIN1", 144}, {"CIN2", 135}, {"NS", 2}};
+  for (FeatureSet set : {FeatureSet::kFull, FeatureSet::kNnMeter}) {
+    EXPECT_EQ(features("concat", deepen, set), features("concat", detected, set));
+  }
+  // An NS that contradicts the inputs listed is named.
+  try {
+    features("concat", {{"HW", 7}, {"CIN1", 8}, {"CIN2", 8}, {"NS", 3}}, FeatureSet::kFull);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NS=3"), std::string::npos) << e.what();
+  }
 }
 
 // The sizes the predictor derives from a config agree with the shapes of the kernel nnjoule

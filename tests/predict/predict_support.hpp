@@ -58,6 +58,33 @@ inline KernelDataset synthetic_dataset(size_t conv_rows = 120, size_t pool_rows 
   return ds;
 }
 
+// Concat rows of 1..8 inputs in both spellings the predictor meets: DeepEn2023's and
+// nn-Meter's CIN1..CIN4 with zeros for absent inputs (2..4 inputs), and nnjoule's detected
+// CIN1..CINn with NS (any count).
+inline std::vector<KernelSample> concat_samples(size_t rows, uint64_t seed = 11) {
+  std::vector<KernelSample> out;
+  Rng rng(seed);
+  const int64_t hws[] = {7, 14, 28, 56};
+  const int64_t chans[] = {8, 16, 32, 64, 128};
+  for (size_t i = 0; i < rows; ++i) {
+    KernelSample s;
+    s.id = "concat" + std::to_string(i);
+    s.type = "concat";
+    s.config.set("HW", hws[rng.uniform_int(0, 3)]);
+    const bool deepen = i % 2 == 0;
+    const int64_t n = deepen ? rng.uniform_int(2, 4) : rng.uniform_int(1, 8);
+    for (int64_t k = 1; k <= (deepen ? 4 : n); ++k) {
+      s.config.set("CIN" + std::to_string(k), k <= n ? chans[rng.uniform_int(0, 4)] : 0);
+    }
+    if (!deepen) s.config.set("NS", n);
+    s.targets = synthetic_targets(s.type, s.config);
+    s.energy_origin = {Origin::kEstimated, "synthetic"};
+    s.latency_origin = {Origin::kMeasured, "synthetic clock"};
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 // One device (runtime XNNPACK) and an open "kernels" run of numbers the cpu-time model
 // estimated at one thread: how the store fixtures of these tests begin.
 struct KernelRun {

@@ -171,5 +171,132 @@ TEST(Predict, TargetsWithoutDataAreAbsentNotZero) {
   EXPECT_NE(mp.kernels[0].method.at(Target::kEnergy).find("no energy_mj data"), std::string::npos);
 }
 
+// A 1-input Concat (what PyTorch exports for torch.cat of one tensor) and a 6-input Concat
+// (DenseNet's dense blocks), between convolutions.
+graph::Graph concat_model() {
+  graph::GraphBuilder b("concats", 5, false);
+  const std::string x = b.input("input", {1, 16, 14, 14});
+  const std::string a = b.relu(b.bn(b.conv(x, 16, 3, 1)));
+  const std::string one = b.concat({a});
+  std::vector<std::string> branches = {one};
+  for (int i = 0; i < 5; ++i) branches.push_back(b.relu(b.bn(b.conv(one, 8, 1, 1))));
+  const std::string six = b.concat(branches);
+  return b.finish({b.relu(b.bn(b.conv(six, 16, 1, 1)))});
+}
+
+const Predictor& trained_with_concat() {
+  static const Predictor p = [] {
+    KernelDataset ds = testing::synthetic_dataset(80, 0);
+    for (auto& s : testing::concat_samples(60)) ds.samples.push_back(std::move(s));
+    TrainOptions o;
+    o.cv_folds = 0;
+    o.jobs = 1;
+    RegressorParams rp;
+    rp.n_estimators = 60;
+    rp.max_depth = 3;
+    rp.learning_rate = 0.2;
+    o.overrides["conv-bn-relu"] = rp;
+    o.overrides["concat"] = rp;
+    return Predictor::train(ds, o, kernels::FusionRules::xnnpack_default(), "concat-unit");
+  }();
+  return p;
+}
+
+TEST(Predict, ConcatOfOneAndOfSixInputs) {
+  const graph::Graph g = concat_model();
+  const ModelPrediction mp = trained_with_concat().predict(g);
+  std::vector<const KernelPrediction*> concats;
+  for (const auto& k : mp.kernels)
+    if (k.type == "concat") concats.push_back(&k);
+  ASSERT_EQ(concats.size(), 2u);
+  EXPECT_EQ(concats[0]->config.get("NS"), 1);
+  EXPECT_EQ(concats[1]->config.get("NS"), 6);
+  for (const auto* k : concats) {
+    EXPECT_EQ(k->method.at(Target::kEnergy), "regressor") << k->name;
+    ASSERT_TRUE(k->predicted.energy_mj.has_value()) << k->name;
+    EXPECT_GT(*k->predicted.energy_mj, 0) << k->name;
+    // Close to the known function of the work: the features describe any input count.
+    const Targets truth = testing::synthetic_targets("concat", k->config);
+    EXPECT_NEAR(*k->predicted.energy_mj, *truth.energy_mj, 0.3 * *truth.energy_mj) << k->name;
+  }
+  ASSERT_TRUE(mp.total.energy_mj.has_value());
+  // The 1x1 convolutions to 8 channels are below the training range (16..128): flagged, and
+  // nothing else is warned about.
+  for (const auto& w : mp.warnings) EXPECT_NE(w.find("extrapolated"), std::string::npos) << w;
+}
+
+TEST(Predict, ErrorsNameTheModelAndTheKernel) {
+  kernels::Kernel k;
+  k.type = "conv-bn-relu";
+  k.name = "node_17";
+  k.config = {{"HW", 28}, {"CIN", 3}};  // no COUT
+  try {
+    trained().predict({k}, "mynet");
+    FAIL();
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("mynet"), std::string::npos) << m;
+    EXPECT_NE(m.find("node_17"), std::string::npos) << m;
+    EXPECT_NE(m.find("COUT"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+}
+
+TEST(Predict, KernelsOutsideTheTrainingRangeAreFlaggedExtrapolated) {
+  // The training convolutions span HW 7..56 and channels 16..128.
+  const KernelInput in[] = {
+      {"inside",
+       "conv-bn-relu",
+       {{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}},
+      {"far",
+       "conv-bn-relu",
+       {{"HW", 100000}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}},
+      // A related type's regressor: that regressor's training range applies.
+      {"far6",
+       "conv-bn-relu6",
+       {{"HW", 28}, {"CIN", 32}, {"COUT", 4096}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}},
+       {},
+       {}}};
+  const auto out = trained().predict_kernels(in);
+  const auto j = kernel_predictions_json(trained(), out);
+  ASSERT_EQ(j["kernels"].size(), 3u);
+  EXPECT_FALSE(j["kernels"][0].value("extrapolated", true));
+  EXPECT_TRUE(j["kernels"][1].value("extrapolated", false));
+  EXPECT_TRUE(j["kernels"][2].value("extrapolated", false));
+  EXPECT_EQ(j.value("extrapolated_kernels", -1), 2);
+  ASSERT_TRUE(j["kernels"][1].contains("out_of_range"));
+  bool hw = false;
+  for (const auto& f : j["kernels"][1]["out_of_range"]) {
+    if (f["feature"] != "HW") continue;
+    hw = true;
+    EXPECT_EQ(f["value"].get<double>(), 100000);
+    EXPECT_EQ(f["max"].get<double>(), 56);
+    EXPECT_EQ(f["min"].get<double>(), 7);
+  }
+  EXPECT_TRUE(hw) << j["kernels"][1].dump();
+  const std::string text = render_kernel_predictions(trained(), out);
+  EXPECT_NE(text.find("extrapolated"), std::string::npos) << text;
+  EXPECT_NE(text.find("HW=100000"), std::string::npos) << text;
+  // Summed model predictions say how many kernels were extrapolated.
+  graph::GraphBuilder b("wide", 3, false);
+  std::string x = b.input("input", {1, 16, 300, 300});
+  x = b.relu(b.bn(b.conv(x, 32, 3, 1)));
+  x = b.relu(b.bn(b.conv(x, 32, 3, 2)));
+  const ModelPrediction mp = trained().predict(b.finish({x}));
+  const auto mj = mp.to_json();
+  EXPECT_EQ(mj.value("extrapolated_kernels", -1), 2) << mj.dump();
+  EXPECT_TRUE(mj["kernels"][0].value("extrapolated", false));
+  const std::string mt = mp.render();
+  EXPECT_NE(mt.find("2 of 2 kernels extrapolated"), std::string::npos) << mt;
+  // Inside the range nothing is flagged.
+  const ModelPrediction inside = trained().predict(small_model());
+  EXPECT_EQ(inside.to_json().value("extrapolated_kernels", -1), 0);
+  EXPECT_EQ(inside.render().find("extrapolated"), std::string::npos) << inside.render();
+}
+
 }  // namespace
 }  // namespace nnjoule::predict

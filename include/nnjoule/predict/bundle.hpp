@@ -1,8 +1,10 @@
 #pragma once
 // A predictor bundle: a directory with predictor.json (device, runtime, threads, meter, fusion
-// rules, kernel types, feature lists, training-data summary and hash, CV metrics, fallback
-// rates, nnjoule version) and one XGBoost JSON model per kernel type and target. Predicting a
-// model: kernels -> per-kernel predictions -> sums, each kernel's contribution listed.
+// rules, kernel types, feature lists and training ranges, training-data summary and hash, CV
+// metrics, fallback rates, nnjoule version), one XGBoost JSON model per kernel type and target,
+// and manifest.json (the SHA-256 of every other file and the nnjoule version that wrote them).
+// Predicting a model: kernels -> per-kernel predictions -> sums, each kernel's contribution
+// listed, kernels outside the training range of their regressor flagged as extrapolated.
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -10,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +26,12 @@
 
 namespace nnjoule::predict {
 
-inline constexpr int kBundleFormatVersion = 1;
+// 2: manifest.json with SHA-256 file hashes, feature ranges, concat features of any input
+// count. Bundles of format 1 are refused with the advice to retrain (docs/prediction.md).
+inline constexpr int kBundleFormatVersion = 2;
+
+// Lowercase hex SHA-256 (OpenSSL EVP) of `data`: the hash manifest.json records per file.
+std::string sha256_hex(std::string_view data);
 
 // Device-wide rates for kernel types without a regressor: medians over the training rows of
 // one feature family, or of all rows.
@@ -64,12 +72,24 @@ struct KernelInput {
   std::optional<double> flops, bytes;
 };
 
+// A feature of a kernel outside the range [min, max] of the training rows of the regressor
+// that predicted it.
+struct OutOfRange {
+  std::string feature;
+  double value = 0, min = 0, max = 0;
+};
+
 struct KernelPrediction {
   std::string name, type;
   kernels::KernelConfig config;
-  Targets predicted;                           // a target is absent when nothing can predict it
-  std::map<Target, std::string> method;        // "regressor", "fallback: ..." per target
-  bool fallback = false;                       // some target came from a fallback
+  Targets predicted;                     // a target is absent when nothing can predict it
+  std::map<Target, std::string> method;  // "regressor", "fallback: ...", "none: ..." per target
+  bool fallback = false;                 // some target came from a fallback
+  // Some feature lies outside the training range of a regressor used: the trees extrapolate.
+  bool extrapolated = false;
+  std::vector<OutOfRange> out_of_range;
+  // Some regressor gave a value that is not a positive finite number: that target is left out.
+  bool rejected = false;
   double energy_share = 0, latency_share = 0;  // of the model total (0..1)
 };
 
@@ -84,6 +104,7 @@ struct ModelPrediction {
   std::map<std::string, std::string> fallback_types;             // type -> how it was predicted
   std::vector<std::pair<std::string, std::string>> unknown_ops;  // (op type, node), excluded
   bool lower_bound = false;  // unknown ops were left out of the totals
+  size_t extrapolated_kernels = 0;
   std::vector<std::string> warnings;
 
   nlohmann::json to_json() const;
@@ -96,8 +117,9 @@ class LazyRegressor {
  public:
   explicit LazyRegressor(Regressor r);
   LazyRegressor(std::filesystem::path path, std::string sha, size_t n_features);
-  // Thread-safe. Throws Error naming the file when it changed since the bundle was loaded, or
-  // XGBoost cannot read it, or its feature count is not the expected one.
+  // Thread-safe. Throws Error naming the file when it changed since the bundle was loaded (its
+  // SHA-256 differs), or it is not a valid XGBoost JSON model, or its feature count is not the
+  // expected one.
   const Regressor& get() const;
   bool loaded() const;
 
@@ -118,8 +140,10 @@ struct RegressorEntry {
   size_t rows = 0;
   std::optional<Accuracy> cv;
   std::string file;              // "<type>.<target>.json"
-  std::string sha;               // content hash of the model's JSON
+  std::string sha;               // SHA-256 of the model's JSON (recorded in manifest.json)
   std::optional<WorkBase> base;  // the trees predict y / base (energy, latency)
+  // Range of every feature over the training rows of the type: outside it, extrapolation.
+  std::vector<float> feature_min, feature_max;
   std::shared_ptr<LazyRegressor> model;
 
   const Regressor& regressor() const { return model->get(); }
@@ -130,14 +154,18 @@ class Predictor {
   // Trains regressors for every type with enough rows and the fallback rates.
   static Predictor train(const KernelDataset& ds, const TrainOptions& o,
                          const kernels::FusionRules& rules, const std::string& name);
-  // Checks the manifest, that every model file is present with the recorded hash and declares
-  // the listed feature count; throws Error with one line naming the file and the problem.
+  // A bundle is untrusted input. Checks manifest.json (every file listed with its SHA-256,
+  // none missing, changed or added), every field of predictor.json (types, ranges: positive
+  // finite fallback rates, a known target transform, ...), that every model file declares the
+  // listed feature count; throws Error with one line naming the file (and field) at fault.
+  // Bundles of format 1 (no manifest) are refused with the advice to retrain.
   // Eager loading also parses every model with XGBoost; lazy loading parses a model on first
   // use (what `nnjoule predict` does: a model needs a few of the kernel types).
   enum class Load { kEager, kLazy };
   static Predictor load(const std::filesystem::path& dir, Load mode = Load::kEager);
   // Writes a new directory beside the target and swaps it in, so an old bundle is replaced
-  // whole or not at all. Refuses to overwrite a directory that is not a predictor bundle.
+  // whole or not at all; manifest.json lists every file with its SHA-256. Refuses to overwrite
+  // a directory that is not a predictor bundle.
   void save(const std::filesystem::path& dir) const;
 
   const BundleInfo& info() const { return info_; }
@@ -153,6 +181,7 @@ class Predictor {
 
   std::vector<KernelPrediction> predict_kernels(std::span<const KernelInput> in) const;
   // Unknown kernels (unknown:<Op>) are excluded, listed and make the total a lower bound.
+  // Errors name the model and the kernel (its first node).
   ModelPrediction predict(const std::vector<kernels::Kernel>& kernels,
                           const std::string& model_name, const graph::Graph* g = nullptr) const;
   // Detects kernels with the bundle's fusion rules first.

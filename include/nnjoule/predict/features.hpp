@@ -16,7 +16,7 @@ enum class FeatureFamily {
   kDwconv,  // dwconv*: HW CIN COUT(=CIN) KERNEL_SIZE STRIDES FLOPs params
   kFc,      // fc*: CIN COUT FLOPs params
   kPool,    // maxpool, avgpool: HW CIN COUT(=CIN) KERNEL_SIZE POOL_STRIDES
-  kConcat,  // concat: HW CIN1..CIN4
+  kConcat,  // concat of 1..N inputs: HW NS CIN_SUM CIN_MAX CIN_MIN (nn-Meter: HW CIN1..CIN4)
   kAdd,     // add, add-relu, sub, mul, div (two inputs): HW CIN1 CIN2
   kMatmul,  // matmul: M K N
   kOther,   // everything else: HW CIN
@@ -26,7 +26,8 @@ std::string_view family_name(FeatureFamily f);
 
 enum class FeatureSet {
   kNnMeter,  // exactly nn-Meter's features (its FLOPs and params formulas), for baselines
-  kFull,     // nn-Meter's plus memory bytes, arithmetic intensity and output size
+  kFull,     // nn-Meter's plus memory bytes, arithmetic intensity and output size (concat:
+             // input count and channel sum, max and min in place of nn-Meter's four slots)
 };
 std::string_view feature_set_name(FeatureSet s);
 FeatureSet parse_feature_set(std::string_view name);  // "nn-meter" | "full"
