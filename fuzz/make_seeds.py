@@ -113,6 +113,15 @@ def text_seeds():
                     "post": {"score_threshold": 0.4, "iou_threshold": 0.6}}]}))
 
 
+def score_seeds():
+    m = ("device,dnn,delegate,apc_w,eci_j,latency_ms\n"
+         "A,DNN1,CPU1,2.5,0.05,20\nA,DNN1,CPU4,4.1,0.03,7.5\n"
+         "B,DNN1,CPU1,1.9,0.06,31\nB,DNN1,CPU4,3.0,0.04,13\n")
+    dev = "device,soc,tdp_w,price\nA,Kirin 990,5,699\nB,Snapdragon 865,7.5,599\n"
+    put("score_tables", "both", (m + "\0" + dev).encode())
+    put("score_tables", "measurements-only", m)
+
+
 def nnmeter_seeds():
     nodes = {}
 
@@ -154,4 +163,5 @@ if __name__ == "__main__":
     onnx_seeds()
     text_seeds()
     nnmeter_seeds()
+    score_seeds()
     sysfs_seeds()
