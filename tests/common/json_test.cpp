@@ -7,20 +7,12 @@
 #include <functional>
 
 #include "nnjoule/common/error.hpp"
+#include "support/test_support.hpp"
 
 namespace nnjoule {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not an Error: ") + e.what();
-  }
-  return "(no error)";
-}
+using nnjoule::testing::error_of;
 
 TEST(ParseJson, OverflowingNumberNamesTheFieldInBothFlavours) {
   const std::string text = R"({"a": {"b": [1, 2, 1e999]}})";

@@ -8,18 +8,12 @@
 #include <limits>
 
 #include "nnjoule/common/error.hpp"
+#include "support/test_support.hpp"
 
 namespace nnjoule {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using nnjoule::testing::error_of;
 
 TEST(ParseInteger, WholeFieldWithSurroundingWhitespace) {
   EXPECT_EQ(parse_integer("262143328850\n"), 262143328850);

@@ -30,9 +30,7 @@ std::string compile_error(const Graph& g, exec::CompileOptions o = {}) {
   return "";
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 Graph small_net() {
   GraphBuilder b("small", 1);

@@ -17,23 +17,8 @@ using nnjoule::testing::ModelMaker;
 
 namespace {
 
-// The message of the Error `f` throws; fails the test when it throws nothing or something else.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "not one line: " << msg;
-    return msg;
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
+using nnjoule::testing::error_of;
 
 // A small model with most op kinds and little weight data, so corruptions hit structure.
 std::string small_model_bytes() {

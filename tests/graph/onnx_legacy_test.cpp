@@ -7,6 +7,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "onnx_test_models.hpp"
+#include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::graph;
@@ -35,17 +36,10 @@ const Node& only(const Graph& g, const std::string& op) {
 }
 
 std::string error_of(const ModelMaker& m) {
-  try {
-    load(m);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return nnjoule::testing::error_of([&] { load(m); });
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 std::string notes(const Graph& g) {
   return fmt::format("{}", fmt::join(g.notes, "\n"));

@@ -10,6 +10,7 @@
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/meter/report.hpp"
 #include "nnjoule/meter/sampler.hpp"
+#include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::meter;
@@ -22,9 +23,7 @@ namespace {
 
 const std::string kPc = "/sys/class/powercap/";
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 Finding only(std::vector<Finding> f) {
   EXPECT_EQ(f.size(), 1u);

@@ -4,6 +4,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/meter/sampler.hpp"
+#include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::meter;
@@ -11,9 +12,7 @@ using nnjoule::testing::FakeTree;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 // A modern INA3221 hwmon channel: bus voltage (mV) and current (mA).
 void ina_channel(const FakeTree& t, const std::string& hwmon, int n, const std::string& label,

@@ -9,6 +9,7 @@
 #include "nnjoule/meter/discovery.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/meter/sampler.hpp"
+#include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::meter;
@@ -31,9 +32,7 @@ Finding only(std::vector<Finding> f) {
   return f.at(0);
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 // Runs a RAPL package counter at `power_w` through a window of `window_ms` on a fake tree,
 // rewriting energy_uj (mod the range) before every 1 ms step offered to the sampler.

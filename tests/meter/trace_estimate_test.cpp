@@ -8,6 +8,7 @@
 #include "nnjoule/meter/discovery.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/meter/sampler.hpp"
+#include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::meter;
@@ -17,9 +18,7 @@ using nnjoule::testing::TempDir;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 // A Monsoon PowerTool export, 1 kHz for 1 s, 4 V and a current ramp: P(t) = 400 + 4000 t mW.
 std::string monsoon_ramp() {

@@ -17,9 +17,7 @@ using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using nnjoule::testing::contains;
 
 AppResult result(const std::string& device, double apc, double eci,
                  std::optional<double> latency = std::nullopt) {

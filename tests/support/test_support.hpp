@@ -31,6 +31,11 @@ CliResult run_cli(const std::vector<std::string>& args);
 // what every bad input must produce.
 bool one_error_line(const CliResult& r, const std::string& part);
 
+// `part` occurs in `s` (for EXPECT_TRUE(contains(err, "...")) << err).
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 // The message of the nnjoule::Error that `f` throws; a test failure and "(no error)" when it
 // throws none.
 std::string error_of(const std::function<void()>& f);
