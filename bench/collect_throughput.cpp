@@ -6,7 +6,6 @@
 // Usage: bench_collect_throughput [kernels, default 30] [profile: quick|standard]
 // Numbers on the development VM are in docs/datasets.md (Collecting).
 #include <fmt/format.h>
-#include <time.h>
 
 #include <chrono>
 #include <filesystem>
@@ -25,12 +24,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -65,8 +58,7 @@ int main(int argc, char** argv) {
 
   meter::DiscoverOptions d;
   d.fs = std::make_shared<const meter::SysFs>("/");
-  d.workload_cpu = process_cpu_s;
-  d.workload_cpu_source = "this process's CPU time";
+  d.charge_this_process();
   auto sel = meter::select_meters(meter::discover_meters(d), {});
   meter::SteadyClock clock;
   meter::Sampler sampler(sel.meters, clock);

@@ -45,9 +45,7 @@ void run_bench(const BenchArgs& a) {
   if (a.db.empty()) fail("bench: give --db FILE to store the results (or --list)");
 
   auto discover = a.meters.discover();
-  // The estimate charges nnjoule's own CPU time: the suite runs in this process.
-  discover.workload_cpu = [] { return score::process_cpu_seconds(); };
-  discover.workload_cpu_source = "nnjoule's own CPU time (CLOCK_PROCESS_CPUTIME_ID)";
+  discover.charge_this_process();  // the suite runs in this process
   const auto found = meter::discover_meters(discover);
   auto sel = meter::select_meters(found, a.meter_names);
   std::optional<double> tdp = a.tdp_w;

@@ -1,6 +1,5 @@
 // nnjoule measure: the energy of a model's inference (the measurement protocol on the execution
 // engine) or of a whole program run (application level, after --).
-#include <time.h>
 
 #include <iostream>
 
@@ -32,12 +31,6 @@ bool is_model(const std::vector<std::string>& args) {
   return args.size() == 1 && a.size() > 5 && a.substr(a.size() - 5) == ".onnx";
 }
 
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 void run(const Options& o) {
   if (o.args.empty()) fail("measure: nothing to measure; give MODEL.onnx, or a command after --");
   const bool model = is_model(o.args);
@@ -48,8 +41,7 @@ void run(const Options& o) {
   // The estimate charges the workload's own CPU time, not other processes' load.
   std::shared_ptr<meter::ProcessCpu> child;
   if (model) {
-    discover.workload_cpu = process_cpu_s;
-    discover.workload_cpu_source = "this process's CPU time (CLOCK_PROCESS_CPUTIME_ID)";
+    discover.charge_this_process();
   } else {
     child = std::make_shared<meter::ProcessCpu>(discover.fs);
     discover.workload_cpu = meter::ProcessCpu::source(child);

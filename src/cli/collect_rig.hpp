@@ -1,7 +1,6 @@
 #pragma once
 // What the commands that measure this machine share (nnjoule collect, nnjoule build-predictor):
 // the dataset and measurement options, the meters + sampler + runner rig, and Ctrl-C handling.
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,12 +41,6 @@ class StopOnSigint {
  private:
   void (*previous_)(int) = SIG_DFL;
 };
-
-inline double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct CollectCommon {
   std::string db;
@@ -95,9 +88,7 @@ class Rig {
  public:
   explicit Rig(const CollectCommon& c) : clock_() {
     auto discover = c.meters.discover();
-    // The engine runs in this process: the estimate charges this process's CPU time.
-    discover.workload_cpu = process_cpu_s;
-    discover.workload_cpu_source = "this process's CPU time (CLOCK_PROCESS_CPUTIME_ID)";
+    discover.charge_this_process();  // the engine runs in this process
     const auto found = meter::discover_meters(discover);
     auto sel = meter::select_meters(found, c.meter_names);
     notes_ = sel.notes;

@@ -1,5 +1,6 @@
 // The cpu-time power model for machines without a sensor: idle power plus a fixed power per
 // busy core, with busy time from /proc/stat. Every result it gives says "estimated".
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -305,6 +306,12 @@ double ProcessCpu::seconds() {
   const long tck = sysconf(_SC_CLK_TCK);
   last_ = std::max(last_, ticks / static_cast<double>(tck > 0 ? tck : 100));
   return last_;
+}
+
+double this_process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 CpuSeconds ProcessCpu::source(std::shared_ptr<ProcessCpu> cpu) {

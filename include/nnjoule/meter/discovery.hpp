@@ -16,6 +16,12 @@ struct DiscoverOptions {
   NvmlLoader nvml;                    // default: load_nvml
   CpuSeconds workload_cpu;            // the estimate charges this CPU time, else /proc/stat's
   std::string workload_cpu_source;    // what it is, for the estimate's basis
+
+  // The workload runs in this process: the estimate charges this process's CPU time.
+  void charge_this_process() {
+    workload_cpu = this_process_cpu_s;
+    workload_cpu_source = kThisProcessCpuSource;
+  }
 };
 // Every meter family gets at least one Finding: found, or not and why.
 std::vector<Finding> discover_meters(const DiscoverOptions& options);

@@ -131,6 +131,12 @@ using CpuSeconds = std::function<double()>;
 std::vector<Finding> find_estimate(std::shared_ptr<const SysFs> fs, const EstimateConfig& config,
                                    CpuSeconds workload_cpu = {}, std::string cpu_source = {});
 
+// CPU seconds this process has used (CLOCK_PROCESS_CPUTIME_ID): the workload when nnjoule runs
+// the model itself (measure MODEL.onnx, collect, bench).
+double this_process_cpu_s();
+inline constexpr const char* kThisProcessCpuSource =
+    "this process's CPU time (CLOCK_PROCESS_CPUTIME_ID)";
+
 // CPU time of a spawned command and the children it waited for: /proc/<pid>/stat while it
 // runs, its wait4 rusage once it has exited. Thread-safe; before attach() it reads 0.
 class ProcessCpu {
