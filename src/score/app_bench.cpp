@@ -1,8 +1,6 @@
 #include "nnjoule/score/app_bench.hpp"
 
 #include <fmt/format.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +19,7 @@
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/score/processing.hpp"
+#include "nnjoule/store/runner.hpp"
 #include "nnjoule/zoo/suite_models.hpp"
 
 namespace nnjoule::score {
@@ -46,12 +45,6 @@ std::string shape_str(const graph::Shape& s) {
 }
 
 }  // namespace
-
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct Pipeline::Impl {
   SuiteEntry entry;
@@ -378,22 +371,6 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench
   return r;
 }
 
-store::Device host_device(const meter::SysFs& fs) {
-  store::Device d;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  d.name = host[0] ? host : "localhost";
-  d.cpu = meter::cpu_model_name(fs);
-  d.cores = meter::online_cpus(fs);
-  utsname u{};
-  if (uname(&u) == 0) {
-    d.arch = u.machine;
-    d.os = std::string(u.sysname) + " " + u.release;
-  }
-  d.runtime = "nnjoule XNNPACK (CPU)";
-  return d;
-}
-
 namespace {
 
 std::string config_key(const Suite& suite, const SuiteEntry& e, const Delegate& d, uint64_t seed) {
@@ -420,7 +397,9 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& c
   // Before any measuring: a TDP that cannot be right would only fail when scored.
   if (tdp_w) check_tdp_w(*tdp_w, tdp_source.empty() ? std::string("TDP") : tdp_source);
   SuiteRun out;
-  out.device = host_device(*ctx.fs);
+  // The same description as `collect`'s: one machine is one device row, so its kernel dataset
+  // and its scores meet.
+  out.device = store::describe_host(ctx);
   const int64_t device_id = db.ensure_device(out.device);
   out.device.id = device_id;
   nlohmann::json configs = nlohmann::json::array(), unsupported = nlohmann::json::object();

@@ -7,6 +7,7 @@
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/meter/sampler.hpp"
 #include "nnjoule/score/processing.hpp"
+#include "nnjoule/store/store.hpp"
 #include "support/test_support.hpp"
 
 namespace nnjoule::score {
@@ -156,6 +157,29 @@ TEST(SuiteRun, EmptyDatabaseIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no application measurements"), std::string::npos);
   }
+}
+
+// `collect` and `bench` once described this machine differently (runtime, OS spelling), so one
+// machine became two device rows and its kernel dataset and its scores never met.
+TEST(SuiteRun, CollectAndBenchOnOneMachineShareOneDeviceRow) {
+  TempDir tmp;
+  const std::string db = (tmp / "d.db").string();
+  graph::save_onnx(tiny_classifier(), tmp / "tiny.onnx");
+  write_text(tmp / "suite.json", R"({"name": "t", "delegates": ["CPU1"], "models": [
+      {"id": "m", "onnx": "tiny.onnx", "application": "classification"}]})");
+  const auto c = nnjoule::testing::run_cli(
+      {"collect", "kernels", "--db", db, "--kernels", "fc", "--count", "1", "--floor", "1",
+       "--profile", "quick", "--idle", "0", "--meter", "estimate", "--prior-variants", "0"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const auto b = nnjoule::testing::run_cli({"bench", "--suite", (tmp / "suite.json").string(),
+                                            "--db", db, "--threads", "1", "--idle", "0",
+                                            "--time-cap", "0.5", "--meter", "estimate"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  store::Store s(db, store::Store::Options{.read_only = true});
+  const auto devices = s.devices();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_FALSE(s.kernels().empty());
+  EXPECT_FALSE(s.applications().empty());
 }
 
 }  // namespace

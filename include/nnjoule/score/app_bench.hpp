@@ -90,9 +90,6 @@ SuiteRunOptions quick_suite_options();
 ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench::Context& ctx,
                         const SuiteRunOptions& options);
 
-// This machine as a store device (host name, CPU, cores, OS, runtime "XNNPACK (CPU)").
-store::Device host_device(const meter::SysFs& fs);
-
 // Runs every configuration of the suite and stores each as soon as it is measured (one
 // transaction each): an interrupted run keeps what it finished, and a rerun skips configurations
 // already stored for this device and suite. Unsupported configurations are stored nowhere but
@@ -111,9 +108,5 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& c
 // latest row per configuration, the suites' configurations (unsupported ones included) in suite
 // order. Throws Error naming the file when it holds no application measurements.
 ScoreInput load_score_input(const store::Store& db);
-
-// Seconds of CPU time this process has used (all threads): what the estimate meter charges to
-// an in-process workload.
-double process_cpu_seconds();
 
 }  // namespace nnjoule::score
