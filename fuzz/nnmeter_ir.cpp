@@ -2,14 +2,14 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz.hpp"
+#include "nnjoule/graph/nnmeter_ir.hpp"
 #include "nnjoule/kernels/detect.hpp"
-#include "nnjoule/store/importers.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto ir = nlohmann::json::parse(nnjoule::fuzz::bytes(data, size), nullptr, false);
   if (ir.is_discarded()) return 0;  // not JSON: the importer's JSON reader says so
   return nnjoule::fuzz::guarded([&] {
-    const auto g = nnjoule::store::graph_from_nnmeter_ir(ir, "fuzz.jsonl:1");
+    const auto g = nnjoule::graph::from_nnmeter_ir(ir, "fuzz.jsonl:1");
     (void)nnjoule::kernels::detect_kernels(g);
   });
 }

@@ -9,16 +9,13 @@
 #include <deque>
 #include <set>
 
+#include "nnjoule/graph/nnmeter_ir.hpp"
+
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/ops.hpp"
 #include "nnjoule/graph/shape_inference.hpp"
-#include "nnjoule/store/importers.hpp"
 
-namespace nnjoule::store {
-using graph::AttrValue;
-using graph::Graph;
-using graph::Node;
-using graph::Shape;
+namespace nnjoule::graph {
 using nlohmann::json;
 
 namespace {
@@ -354,32 +351,32 @@ class Converter {
   }
 
   std::string weight(const Shape& shape) {
-    auto t = std::make_shared<graph::TensorData>();
-    t->dtype = graph::DType::kFloat32;
+    auto t = std::make_shared<TensorData>();
+    t->dtype = DType::kFloat32;
     t->shape = shape;
     const std::string n = fresh("nnjoule_w");
     g_.initializers[n] = t;
-    g_.values[n] = {graph::DType::kFloat32, shape};
+    g_.values[n] = {DType::kFloat32, shape};
     return n;
   }
 
   std::string constant(const Shape& shape, std::vector<float> values) {
-    auto t = std::make_shared<graph::TensorData>();
-    t->dtype = graph::DType::kFloat32;
+    auto t = std::make_shared<TensorData>();
+    t->dtype = DType::kFloat32;
     t->shape = shape;
     t->f32 = std::move(values);
     const std::string n = fresh("nnjoule_c");
     g_.initializers[n] = t;
-    g_.values[n] = {graph::DType::kFloat32, shape};
+    g_.values[n] = {DType::kFloat32, shape};
     return n;
   }
 
   std::string int_constant(const std::vector<int64_t>& values) {
-    auto t = std::make_shared<graph::TensorData>(
-        graph::TensorData::ints({static_cast<int64_t>(values.size())}, values));
+    auto t = std::make_shared<TensorData>(
+        TensorData::ints({static_cast<int64_t>(values.size())}, values));
     const std::string n = fresh("nnjoule_shape");
     g_.initializers[n] = t;
-    g_.values[n] = {graph::DType::kInt64, t->shape};
+    g_.values[n] = {DType::kInt64, t->shape};
     return n;
   }
 
@@ -415,7 +412,7 @@ class Converter {
     const Perm p = default_perm(s.size());
     const std::string t = fresh("input");
     g_.inputs.push_back(t);
-    g_.values[t] = {graph::DType::kFloat32, to_ours(s, p)};
+    g_.values[t] = {DType::kFloat32, to_ours(s, p)};
     perm_[t] = p;
     return t;
   }
@@ -576,7 +573,7 @@ class Converter {
                     fmt::format("input shape {} has an unknown dimension", graph::shape_str(s)));
       const Perm p = default_perm(s.size());
       g_.inputs.push_back(name);
-      g_.values[name] = {graph::DType::kFloat32, to_ours(s, p)};
+      g_.values[name] = {DType::kFloat32, to_ours(s, p)};
       set_outputs(name, {name}, p);
       return;
     }
@@ -997,7 +994,7 @@ class Converter {
                     fmt::format("output shape {} has an unknown dimension", graph::shape_str(s)));
       p = default_perm(s.size());
       const std::string t = n == 1 ? name : fmt::format("{}:{}", name, i);
-      g_.values[t] = {graph::DType::kFloat32, to_ours(s, p)};
+      g_.values[t] = {DType::kFloat32, to_ours(s, p)};
       node.outputs.push_back(t);
       tensors.push_back(t);
     }
@@ -1009,7 +1006,7 @@ class Converter {
 
 }  // namespace
 
-Graph graph_from_nnmeter_ir(const json& ir, const std::string& context) {
+Graph from_nnmeter_ir(const json& ir, const std::string& context) {
   try {
     return Converter(ir, context).run();
   } catch (const json::exception& e) {
@@ -1017,4 +1014,4 @@ Graph graph_from_nnmeter_ir(const json& ir, const std::string& context) {
   }
 }
 
-}  // namespace nnjoule::store
+}  // namespace nnjoule::graph

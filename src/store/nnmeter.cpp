@@ -11,6 +11,7 @@
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/json.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/graph/nnmeter_ir.hpp"
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/store/importers.hpp"
 
@@ -125,7 +126,7 @@ NnMeterReport import_nnmeter(Store& store, const fs::path& jsonl, const NnMeterO
           }
           latencies.emplace_back(key, ms);
         }
-        const graph::Graph g = graph_from_nnmeter_ir(rec.at("graph"), where + ": graph");
+        const graph::Graph g = graph::from_nnmeter_ir(rec.at("graph"), where + ": graph");
         const auto ks = kernels::detect_kernels(g);
         const auto totals = kernels::summarize(g, ks);
         Model m;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/graph/nnmeter_ir.hpp"
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/store/importers.hpp"
 #include "support/test_support.hpp"
@@ -121,7 +122,7 @@ std::vector<std::string> kernel_types(const graph::Graph& g) {
 }  // namespace
 
 TEST(NnMeterIr, TensorFlowGraphBecomesOurKernels) {
-  const graph::Graph g = graph_from_nnmeter_ir(tf_graph(), "t");
+  const graph::Graph g = graph::from_nnmeter_ir(tf_graph(), "t");
   EXPECT_EQ(g.shape("input_im_0"), (graph::Shape{1, 3, 32, 32}));
   EXPECT_EQ(g.shape("conv1/Conv2D"), (graph::Shape{1, 16, 16, 16}));
   EXPECT_EQ(g.shape("cat"), (graph::Shape{1, 40, 8, 8}));
@@ -166,7 +167,7 @@ TEST(NnMeterIr, OnnxGraphAndUnknownOps) {
   b.add("Gemm_5", "Gemm", {"Flatten_4"}, {{1, 5}});
   json ir = b.finish();
   ir["Conv_0"]["attr"]["input_shape"] = {{1, 3, 16, 16}};
-  const graph::Graph g = graph_from_nnmeter_ir(ir, "o");
+  const graph::Graph g = graph::from_nnmeter_ir(ir, "o");
   ASSERT_EQ(g.inputs.size(), 1u);
   EXPECT_EQ(g.shape(g.inputs[0]), (graph::Shape{1, 3, 16, 16}));
   EXPECT_THAT(kernel_types(g),
@@ -188,7 +189,7 @@ TEST(NnMeterIr, ShapePlumbingAndConstPaddings) {
   b.add("flat/Pack", "Pack", {"flat/strided_slice"}, {{2}});
   b.add("flat/Reshape", "Reshape", {"conv", "flat/Pack"}, {{-1, 192}});
   b.add("fc", "MatMul", {"flat/Reshape"}, {{1, 10}});
-  const graph::Graph g = graph_from_nnmeter_ir(b.finish(), "p");
+  const graph::Graph g = graph::from_nnmeter_ir(b.finish(), "p");
   EXPECT_EQ(g.shape("pad"), (graph::Shape{1, 8, 6, 8}));
   EXPECT_EQ(g.shape("flat/Reshape"), (graph::Shape{1, 192}));
   EXPECT_THAT(kernel_types(g), ElementsAre("pad", "conv", "reshape", "fc"));
@@ -201,14 +202,14 @@ TEST(NnMeterIr, MalformedGraphsNameTheNode) {
   IrBuilder b;
   b.add("x", "Placeholder", {}, {{1, 8, 8, 3}}, {{"shape", {1, 8, 8, 3}}});
   b.add("c", "Conv2D", {"x"}, {{1, 8, 8, 4}}, {{"strides", {1, 1}}, {"padding", "SAME"}});
-  EXPECT_THAT(error_of([&] { graph_from_nnmeter_ir(b.finish(), "f.jsonl:3"); }),
+  EXPECT_THAT(error_of([&] { graph::from_nnmeter_ir(b.finish(), "f.jsonl:3"); }),
               HasSubstr("f.jsonl:3: node 'c': no kernel size"));
   json dangling = {
       {"a", {{"inbounds", {"ghost"}}, {"outbounds", json::array()}, {"attr", {{"type", "Relu"}}}}}};
-  EXPECT_THAT(error_of([&] { graph_from_nnmeter_ir(dangling, "g"); }),
+  EXPECT_THAT(error_of([&] { graph::from_nnmeter_ir(dangling, "g"); }),
               HasSubstr("node 'a': inbound 'ghost' is not a node of the graph"));
   json no_type = {{"a", {{"inbounds", json::array()}, {"attr", json::object()}}}};
-  EXPECT_THAT(error_of([&] { graph_from_nnmeter_ir(no_type, "g"); }),
+  EXPECT_THAT(error_of([&] { graph::from_nnmeter_ir(no_type, "g"); }),
               HasSubstr("node 'a': missing key 'attr.type'"));
 }
 

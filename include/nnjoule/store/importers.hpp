@@ -67,13 +67,6 @@ DeepEnReport import_deepen2023(Store& store, const std::filesystem::path& dir,
 
 // ---- nn-Meter -----------------------------------------------------------------------------
 
-// One nn-Meter IR graph (a dict node name -> {"inbounds", "outbounds", "attr": {"type", "attr",
-// "input_shape", "output_shape"}}) as an nnjoule Graph with shape-only weights. TensorFlow IR
-// (Conv2D, NHWC shapes: the benchmark dataset) and ONNX IR (Conv, NCHW) are both read. Ops
-// nnjoule does not know keep their IR shapes and become unknown:<type> kernels. Throws Error
-// naming `context` and the node on malformed input.
-graph::Graph graph_from_nnmeter_ir(const nlohmann::json& ir, const std::string& context);
-
 struct NnMeterOptions {
   std::string command;
 };
