@@ -36,7 +36,7 @@ bench: bench-deps build
 	./bench/run-all.sh $(BUILD_DIR)
 
 format:
-	find src include tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+	find src include tests bench fuzz -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan

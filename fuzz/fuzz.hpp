@@ -26,6 +26,8 @@ int guarded(F&& f) {
       std::fprintf(stderr, "fuzz: an error that is not one line: '%s'\n", m.c_str());
       std::abort();
     }
+    // NNJOULE_FUZZ_VERBOSE=1: say why an input was refused (does a seed reach deep?).
+    if (std::getenv("NNJOULE_FUZZ_VERBOSE")) std::fprintf(stderr, "refused: %s\n", m.c_str());
   }
   return 0;
 }

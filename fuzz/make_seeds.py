@@ -4,7 +4,10 @@ of every reader, made here so that no third-party file is committed. Inputs that
 reader are added by hand beside them (crash-*), never rewritten by this script.
 
     /usr/bin/python3 fuzz/make_seeds.py      # needs python3-onnx and python3-numpy
+    /usr/bin/python3 fuzz/make_seeds.py --bundle DIR   # also the predictor seeds, from a
+                                                       # bundle `nnjoule train` wrote
 """
+import argparse
 import json
 import os
 
@@ -122,6 +125,50 @@ def score_seeds():
     put("score_tables", "measurements-only", m)
 
 
+def device_file_seeds():
+    put("device_file", "all.json", json.dumps({
+        "estimate": {"idle_power_mw": 1500, "busy_core_power_mw": 900, "tdp_w": 15},
+        "battery": {"sign": "negative-discharge", "allow_charging": True, "supply": "bms"},
+        "ina": {"total_rail": "VIN_SYS_5V0"},
+        "trace": {"path": "run.csv", "start_epoch_s": 1700000000.5, "offset_s": -0.25}}))
+
+
+def deepen2023_seeds():
+    # power, latency, energy and config files of one type, NUL-separated (fuzz/deepen2023.cpp)
+    files = [{"fc": {"A1": {"power": "2000.0"}, "A2": {"power": "1000.0"}}},
+             {"fc": {"A1": {"latency": "1.000"}, "A2": {"latency": "1.000"}}},
+             {"fc": {"A1": {"energy": "2.000"}, "A2": {"energy": "1.000"}}},
+             {"fc": {"A1": {"shapes": [[1280]], "config": {"CIN": 1280, "COUT": 1000}}}}]
+    put("deepen2023", "fc", "\0".join(json.dumps(f) for f in files).encode())
+
+
+def shrink_model(text, trees):
+    """An XGBoost JSON model cut to its first `trees` trees: still a valid model, small enough
+    for the fuzzer to mutate."""
+    m = json.loads(text)
+    model = m["learner"]["gradient_booster"]["model"]
+    model["trees"] = model["trees"][:trees]
+    model["tree_info"] = model["tree_info"][:trees]
+    model["gbtree_model_param"]["num_trees"] = str(len(model["trees"]))
+    return json.dumps(m, separators=(",", ":"))
+
+
+def bundle_seeds(bundle):
+    with open(os.path.join(bundle, "predictor.json")) as f:
+        predictor = f.read()
+    files = []
+    for t in json.loads(predictor)["kernel_types"].values():
+        for entry in t["models"].values():
+            with open(os.path.join(bundle, entry["file"])) as f:
+                files.append((entry["file"], shrink_model(f.read(), 3)))
+    put("regressor_json", "three-trees.json", files[0][1])
+    packed = predictor
+    for name, text in files:
+        packed += "\0" + name + "\0" + text
+    put("predictor_bundle", "bundle", packed.encode())
+    put("predictor_bundle", "predictor-only", predictor)
+
+
 def nnmeter_seeds():
     nodes = {}
 
@@ -146,6 +193,9 @@ def nnmeter_seeds():
         for i in v["inbounds"]:
             nodes[i]["outbounds"].append(n)
     put("nnmeter_ir", "ir.json", json.dumps(nodes))
+    records = [{"id": "m1", "graph": nodes, "cortexA76cpu_tflite21": 3.25, "adreno640gpu_tflite21": None},
+               {"id": "m2", "graph": nodes, "cortexA76cpu_tflite21": 3.5}]
+    put("nnmeter_jsonl", "records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
 
 
 def sysfs_seeds():
@@ -160,7 +210,14 @@ def sysfs_seeds():
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bundle", help="a predictor bundle directory (nnjoule train --out)")
+    args = ap.parse_args()
     onnx_seeds()
+    device_file_seeds()
+    deepen2023_seeds()
+    if args.bundle:
+        bundle_seeds(args.bundle)
     text_seeds()
     nnmeter_seeds()
     score_seeds()
