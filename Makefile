@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNJOULE_WERROR=ON
 
-.PHONY: all deps bench-deps configure build run test asan bench format clean
+.PHONY: all deps bench-deps configure build run test install asan bench format clean
 
 all: build
 
@@ -25,6 +25,11 @@ run: build
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
+# Headers, libraries, the CLI, the CMake package and nnjoule.pc under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
 # The suite under AddressSanitizer and UBSan.
 asan: deps
 	cmake -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNJOULE_SANITIZE=ON \
@@ -36,7 +41,7 @@ bench: bench-deps build
 	./bench/run-all.sh $(BUILD_DIR)
 
 format:
-	find src include tests bench fuzz -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+	find src include tests bench fuzz examples -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan
