@@ -11,12 +11,12 @@
 #include <filesystem>
 #include <map>
 
+#include "nnjoule/collect/runner.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/exec/harness.hpp"
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/meter/discovery.hpp"
-#include "nnjoule/store/runner.hpp"
 #include "nnjoule/zoo/kernel_models.hpp"
 
 using namespace nnjoule;
@@ -62,58 +62,59 @@ int main(int argc, char** argv) {
   auto sel = meter::select_meters(meter::discover_meters(d), {});
   meter::SteadyClock clock;
   meter::Sampler sampler(sel.meters, clock);
-  bench::Context ctx{&sampler, bench::real_sleeper(), d.fs};
-  store::RunnerOptions ro;
-  ro.protocol = store::protocol_profile(profile);
+  collect::Context ctx{&sampler, collect::real_sleeper(), d.fs};
+  collect::RunnerOptions ro;
+  ro.protocol = collect::protocol_profile(profile);
   ro.idle_s = 1.0;
-  auto runner = store::make_runner(ctx, ro);
+  auto runner = collect::make_runner(ctx, ro);
   sampler.start();
 
   const fs::path dir = fs::temp_directory_path() / fmt::format("nnjoule-bench-{}", getpid());
   fs::create_directories(dir);
   store::Store db(dir / "bench.db");
 
-  store::KernelCollectOptions ko;
+  collect::KernelCollectOptions ko;
   ko.count = count;
   ko.floor = 1;
   ko.seed = 1;
   auto t0 = Clock::now();
-  const auto plan = store::plan_kernels(*runner, ko);
+  const auto plan = collect::plan_kernels(*runner, ko);
   const double plan_s = since(t0);
 
   // Baseline: right after each collected kernel (so both see the same machine load), the bare
   // protocol on the same kernel, compiled beforehand; only measure_workload is timed.
-  bench::ProtocolOptions po = ro.protocol;
+  collect::ProtocolOptions po = ro.protocol;
   po.idle_s = 0;
-  std::map<std::string, const store::KernelPlanItem*> by_label;
+  std::map<std::string, const collect::KernelPlanItem*> by_label;
   for (const auto& p : plan) by_label[p.type + " " + p.config.str()] = &p;
   std::vector<Item> items;
   double last_measuring = 0;
   std::atomic<bool> stop{false};
   t0 = Clock::now();
-  const auto report = store::collect_kernels(db, *runner, ko, stop, [&](const store::Progress& p) {
-    if (!p.result) return;
-    Item i;
-    i.latency_ms = p.result->m.latency_ms.value_or(0);
-    i.wall_s = p.measuring_s - last_measuring;
-    i.windows_s = p.result->measured_s;
-    i.phases_s = p.result->phases_s;
-    last_measuring = p.measuring_s;
-    const store::KernelPlanItem& item = *by_label.at(p.label);
-    const graph::Graph g = zoo::build_kernel_model(item.type, item.config, ko.seed, true);
-    auto compiled = exec::compile(g, {});
-    exec::set_inputs(compiled, exec::random_inputs(compiled, 1));
-    const auto b0 = Clock::now();
-    bench::measure_workload(
-        ctx,
-        [&](int64_t n) {
-          for (int64_t r = 0; r < n; ++r) compiled.run();
-        },
-        g.name, po);
-    i.baseline_s = since(b0);
-    items.push_back(i);
-    fmt::print(stderr, "\r[{}/{}] {}", p.index, p.total, p.label.substr(0, 60));
-  });
+  const auto report =
+      collect::collect_kernels(db, *runner, ko, stop, [&](const collect::Progress& p) {
+        if (!p.result) return;
+        Item i;
+        i.latency_ms = p.result->m.latency_ms.value_or(0);
+        i.wall_s = p.measuring_s - last_measuring;
+        i.windows_s = p.result->measured_s;
+        i.phases_s = p.result->phases_s;
+        last_measuring = p.measuring_s;
+        const collect::KernelPlanItem& item = *by_label.at(p.label);
+        const graph::Graph g = zoo::build_kernel_model(item.type, item.config, ko.seed, true);
+        auto compiled = exec::compile(g, {});
+        exec::set_inputs(compiled, exec::random_inputs(compiled, 1));
+        const auto b0 = Clock::now();
+        collect::measure_workload(
+            ctx,
+            [&](int64_t n) {
+              for (int64_t r = 0; r < n; ++r) compiled.run();
+            },
+            g.name, po);
+        i.baseline_s = since(b0);
+        items.push_back(i);
+        fmt::print(stderr, "\r[{}/{}] {}", p.index, p.total, p.label.substr(0, 60));
+      });
   const double total_s = since(t0);
   fmt::print(stderr, "\n");
   sampler.stop();

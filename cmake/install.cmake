@@ -22,7 +22,7 @@ install(FILES ${CMAKE_BINARY_DIR}/nnjouleConfig.cmake ${CMAKE_BINARY_DIR}/nnjoul
 # pkg-config: static libraries, so every stage in link order and every dependency. The
 # dependencies with .pc files are Requires; XNNPACK, ONNX and XGBoost ship none.
 set(nnjoule_pc_libs "")
-foreach(stage report score predict store bench meter exec zoo kernels graph common)
+foreach(stage report score collect predict store meter exec zoo kernels graph common)
   if(TARGET nnjoule_${stage})
     get_target_property(type nnjoule_${stage} TYPE)
     if(type STREQUAL "STATIC_LIBRARY")

@@ -57,7 +57,7 @@ void run_bench(const BenchArgs& a) {
   store::Store db(a.db);
   meter::SteadyClock clock;
   meter::Sampler sampler(sel.meters, clock);
-  bench::Context ctx{&sampler, bench::real_sleeper(), discover.fs};
+  collect::Context ctx{&sampler, collect::real_sleeper(), discover.fs};
   auto opts = score::quick_suite_options();
   opts.seed = a.seed;
   if (a.time_cap_s) opts.protocol.time_cap_s = *a.time_cap_s;

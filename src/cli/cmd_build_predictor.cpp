@@ -6,7 +6,7 @@
 
 #include "collect_rig.hpp"
 #include "command.hpp"
-#include "nnjoule/predict/adaptive.hpp"
+#include "nnjoule/collect/adaptive.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -16,7 +16,7 @@ struct BuildOptions {
   std::string out;
   std::string name;
   std::vector<std::string> kernels;
-  predict::AdaptiveOptions adaptive;
+  collect::AdaptiveOptions adaptive;
   std::string mode = "boosted";
   int jobs = 2;
 };
@@ -37,13 +37,13 @@ void run_build(BuildOptions o) {
   Rig rig(o.common);
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   StopOnSigint sigint;
-  store::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
+  collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
   std::filesystem::path out(o.out);
   const std::string name = !o.name.empty()          ? o.name
                            : out.filename().empty() ? out.parent_path().filename().string()
                                                     : out.filename().string();
-  predict::AdaptiveReport report;
-  const auto p = predict::build_predictor(db, rig.runner(), o.adaptive,
+  collect::AdaptiveReport report;
+  const auto p = collect::build_predictor(db, rig.runner(), o.adaptive,
                                           kernels::FusionRules::xnnpack_default(), name, g_stop,
                                           std::ref(printer), report);
   printer.finish();

@@ -8,17 +8,17 @@
 
 #include "collect_rig.hpp"
 #include "command.hpp"
+#include "nnjoule/collect/runner.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/exec/engine.hpp"
-#include "nnjoule/store/runner.hpp"
 
 namespace nnjoule::cli {
 namespace {
 
 using Common = CollectCommon;
 
-void finish(const store::CollectReport& report, bool json) {
+void finish(const collect::CollectReport& report, bool json) {
   if (json) {
     print_json(report.to_json());
   } else {
@@ -37,7 +37,7 @@ struct KernelOptions {
 };
 
 void run_kernels(const KernelOptions& o) {
-  store::KernelCollectOptions ko;
+  collect::KernelCollectOptions ko;
   ko.kernel_types = o.kernels;
   ko.count = o.count;
   ko.floor = o.floor;
@@ -48,7 +48,7 @@ void run_kernels(const KernelOptions& o) {
   Rig rig(o.common);
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   if (o.plan) {
-    const auto plan = store::plan_kernels(rig.runner(), ko);
+    const auto plan = collect::plan_kernels(rig.runner(), ko);
     const int64_t device_id = db.ensure_device(rig.runner().device());
     const auto stored = db.kernel_keys(device_id);
     std::map<std::string, std::pair<int64_t, int64_t>> per_type;
@@ -65,8 +65,8 @@ void run_kernels(const KernelOptions& o) {
     return;
   }
   StopOnSigint sigint;
-  store::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
-  const auto report = store::collect_kernels(db, rig.runner(), ko, g_stop, std::ref(printer));
+  collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
+  const auto report = collect::collect_kernels(db, rig.runner(), ko, g_stop, std::ref(printer));
   printer.finish();
   finish(report, o.common.json);
 }
@@ -79,7 +79,7 @@ struct ModelOptions {
 };
 
 void run_models(const ModelOptions& o) {
-  store::ModelCollectOptions mo;
+  collect::ModelCollectOptions mo;
   mo.families = o.families;
   mo.variants = o.variants;
   mo.seed = o.common.seed;
@@ -89,8 +89,8 @@ void run_models(const ModelOptions& o) {
   Rig rig(o.common);
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   StopOnSigint sigint;
-  store::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
-  const auto report = store::collect_models(db, rig.runner(), mo, g_stop, std::ref(printer));
+  collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
+  const auto report = collect::collect_models(db, rig.runner(), mo, g_stop, std::ref(printer));
   printer.finish();
   finish(report, o.common.json);
 }

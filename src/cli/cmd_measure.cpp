@@ -5,7 +5,7 @@
 
 #include "command.hpp"
 #include "meter_options.hpp"
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/graph/onnx.hpp"
@@ -50,14 +50,14 @@ void run(const Options& o) {
   const auto found = meter::discover_meters(discover);
   auto sel = meter::select_meters(found, o.meter_names);
 
-  bench::ProtocolOptions po;
+  collect::ProtocolOptions po;
   po.idle_s = o.idle_s;
   po.ci_target = o.ci_percent / 100.0;
   po.min_window_s = o.min_window_s;
   po.time_cap_s = o.time_cap_s;
 
   std::optional<graph::Graph> g;
-  bench::ModelOptions mo;
+  collect::ModelOptions mo;
   if (model) {
     g = graph::load_onnx(o.args.front());  // before the sampler starts: a bad file fails fast
     mo.threads = o.threads.value_or(1);
@@ -66,28 +66,28 @@ void run(const Options& o) {
 
   meter::SteadyClock clock;
   meter::Sampler sampler(sel.meters, clock);
-  bench::Context ctx{&sampler, bench::real_sleeper(),
-                     std::make_shared<const meter::SysFs>(o.meters.root)};
+  collect::Context ctx{&sampler, collect::real_sleeper(),
+                       std::make_shared<const meter::SysFs>(o.meters.root)};
   sampler.start();
-  bench::Measurement m;
+  collect::Measurement m;
   if (model) {
-    m = bench::measure_model(ctx, *g, o.args.front(), mo, po);
+    m = collect::measure_model(ctx, *g, o.args.front(), mo, po);
   } else {
     std::string cmdline;
     for (const auto& a : o.args) cmdline += (cmdline.empty() ? "" : " ") + a;
-    bench::CommandHooks hooks;
+    collect::CommandHooks hooks;
     hooks.stdout_to_stderr = o.json;
     hooks.on_start = [&](int pid) { child->attach(pid); };
     hooks.on_exit = [&](double cpu_s) { child->finish(cpu_s); };
-    m = bench::measure_run(
-        ctx, [&] { return bench::run_command(o.args, hooks); }, cmdline, po);
+    m = collect::measure_run(
+        ctx, [&] { return collect::run_command(o.args, hooks); }, cmdline, po);
   }
   sampler.stop();
   m.notes.insert(m.notes.begin(), sel.notes.begin(), sel.notes.end());
   if (o.json)
-    print_json(bench::to_json(m));
+    print_json(collect::to_json(m));
   else
-    std::cout << bench::format_measurement(m);
+    std::cout << collect::format_measurement(m);
 }
 
 void register_measure(CLI::App& app) {

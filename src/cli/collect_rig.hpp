@@ -12,10 +12,10 @@
 
 #include "command.hpp"
 #include "meter_options.hpp"
+#include "nnjoule/collect/runner.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/meter/meters.hpp"
-#include "nnjoule/store/runner.hpp"
 
 namespace nnjoule::cli {
 
@@ -96,7 +96,7 @@ class Rig {
     // physical core): say so before spending hours on a dataset.
     const auto fs = std::make_shared<const meter::SysFs>(c.meters.root);
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const auto sleep = bench::real_sleeper();
+    const auto sleep = collect::real_sleeper();
     if (const auto busy = meter::other_busy_cores(*fs, cores, 0.5, sleep); busy && *busy > 0.25) {
       notes_.push_back(fmt::format(
           "other processes kept {:.1f} of {} CPUs busy (0.5 s before starting): their "
@@ -105,26 +105,26 @@ class Rig {
           *busy, cores));
     }
     sampler_ = std::make_unique<meter::Sampler>(sel.meters, clock_);
-    ctx_ = bench::Context{sampler_.get(), sleep, fs};
-    store::RunnerOptions ro;
+    ctx_ = collect::Context{sampler_.get(), sleep, fs};
+    collect::RunnerOptions ro;
     ro.threads = c.threads;
     if (!c.cpus.empty()) ro.cpus = exec::parse_cpu_list(c.cpus);
-    ro.protocol = store::protocol_profile(c.profile);
+    ro.protocol = collect::protocol_profile(c.profile);
     ro.idle_s = c.idle_s;
     ro.idle_every_s = c.idle_every_s;
     ro.input_seed = c.seed + 1;
-    runner_ = store::make_runner(ctx_, ro);
+    runner_ = collect::make_runner(ctx_, ro);
     sampler_->start();
   }
   ~Rig() { sampler_->stop(); }
-  store::Runner& runner() { return *runner_; }
+  collect::Runner& runner() { return *runner_; }
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
   meter::SteadyClock clock_;
   std::unique_ptr<meter::Sampler> sampler_;
-  bench::Context ctx_;
-  std::unique_ptr<store::Runner> runner_;
+  collect::Context ctx_;
+  std::unique_ptr<collect::Runner> runner_;
   std::vector<std::string> notes_;
 };
 

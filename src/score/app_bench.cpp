@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "nnjoule/collect/runner.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/rng.hpp"
@@ -19,7 +20,6 @@
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/score/processing.hpp"
-#include "nnjoule/store/runner.hpp"
 #include "nnjoule/zoo/suite_models.hpp"
 
 namespace nnjoule::score {
@@ -245,7 +245,7 @@ SuiteRunOptions quick_suite_options() {
 
 namespace {
 
-std::vector<TraceSample> record_trace(Pipeline& p, const bench::Context& ctx,
+std::vector<TraceSample> record_trace(Pipeline& p, const collect::Context& ctx,
                                       const SuiteRunOptions& o) {
   std::vector<TraceSample> samples;
   std::atomic<bool> running{false}, stop{false};
@@ -296,7 +296,7 @@ std::vector<TraceSample> record_trace(Pipeline& p, const bench::Context& ctx,
 
 }  // namespace
 
-ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench::Context& ctx,
+ConfigResult run_config(const Suite& suite, const ConfigKey& config, const collect::Context& ctx,
                         const SuiteRunOptions& o) {
   const auto& entry = suite.entry(config.model);
   const auto& del = suite.delegate(config.delegate);
@@ -318,7 +318,7 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench
   auto protocol = o.protocol;
   protocol.threads = del.threads;
   say("measuring the whole pipeline");
-  r.whole = bench::measure_workload(
+  r.whole = collect::measure_workload(
       ctx,
       [&](int64_t n) {
         for (int64_t i = 0; i < n; ++i) p.run_once();
@@ -333,7 +333,7 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench
       {"post-processing", &Pipeline::post}};
   for (auto [name, fn] : stages) {
     say(std::string("measuring ") + name);
-    const auto m = bench::measure_workload(
+    const auto m = collect::measure_workload(
         ctx,
         [&, fn = fn](int64_t n) {
           for (int64_t i = 0; i < n; ++i) (p.*fn)();
@@ -380,7 +380,7 @@ std::string config_key(const Suite& suite, const SuiteEntry& e, const Delegate& 
                                   d.threads, seed, e.pre.input.string()));
 }
 
-nlohmann::json protocol_json(const bench::ProtocolOptions& p) {
+nlohmann::json protocol_json(const collect::ProtocolOptions& p) {
   return {{"idle_s", p.idle_s},           {"warmup_runs", p.warmup_runs},
           {"warmup_s", p.warmup_s},       {"min_window_s", p.min_window_s},
           {"min_updates", p.min_updates}, {"ci_target", p.ci_target},
@@ -390,7 +390,7 @@ nlohmann::json protocol_json(const bench::ProtocolOptions& p) {
 
 }  // namespace
 
-SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& ctx,
+SuiteRun run_suite(const Suite& suite, store::Store& db, const collect::Context& ctx,
                    const Provenance& provenance, const SuiteRunOptions& o,
                    const std::string& command, std::optional<double> tdp_w,
                    const std::string& tdp_source) {
@@ -399,7 +399,7 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& c
   SuiteRun out;
   // The same description as `collect`'s: one machine is one device row, so its kernel dataset
   // and its scores meet.
-  out.device = store::describe_host(ctx);
+  out.device = collect::describe_host(ctx);
   const int64_t device_id = db.ensure_device(out.device);
   out.device.id = device_id;
   nlohmann::json configs = nlohmann::json::array(), unsupported = nlohmann::json::object();
@@ -466,7 +466,7 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& c
       row.m.idle_power_mw = w.idle_power_mw;
       row.m.n = w.inferences;
       row.m.provenance = w.provenance;
-      row.m.device_state = bench::to_json(w.device);
+      row.m.device_state = collect::to_json(w.device);
       if (!w.converged) row.m.flags.push_back("not_converged");
       nlohmann::json stages = nlohmann::json::array(), kernels = nlohmann::json::array(),
                      trace = nlohmann::json::array();

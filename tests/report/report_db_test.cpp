@@ -40,7 +40,8 @@ TEST(ReportFromDb, BreakdownTraceAndCli) {
   o.trace_step_s = 0.02;
   meter::SteadyClock clock;
   meter::Sampler sampler({std::make_shared<ConstantMeter>()}, clock);
-  bench::Context ctx{&sampler, bench::real_sleeper(), std::make_shared<const meter::SysFs>("/")};
+  collect::Context ctx{&sampler, collect::real_sleeper(),
+                       std::make_shared<const meter::SysFs>("/")};
   sampler.start();
   {
     store::Store db(tmp / "r.db");

@@ -103,7 +103,8 @@ TEST(SuiteRun, StoresResultsResumesAndScores) {
 
   meter::SteadyClock clock;
   meter::Sampler sampler({std::make_shared<ConstantMeter>()}, clock);
-  bench::Context ctx{&sampler, bench::real_sleeper(), std::make_shared<const meter::SysFs>("/")};
+  collect::Context ctx{&sampler, collect::real_sleeper(),
+                       std::make_shared<const meter::SysFs>("/")};
   const Provenance prov{Origin::kMeasured, "constant"};
   sampler.start();
   SuiteRun run, again;

@@ -10,13 +10,16 @@
 #include <thread>
 
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/store/collect.hpp"
 #include "nnjoule/store/store.hpp"
+#include "store/dead_run.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::store;
+using nnjoule::testing::board;
 using nnjoule::testing::error_of;
+using nnjoule::testing::kernels_run;
+using nnjoule::testing::run_of_a_dead_process;
 using nnjoule::testing::TempDir;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
@@ -75,45 +78,6 @@ ProcessHost host(const std::string& name, const std::string& boot,
 
 const auto kSoonAfter = at(2026, 1, 2, 11, 1, 0);  // a minute after the last heartbeat
 const auto kLongAfter = at(2026, 1, 2, 12, 0, 0);  // an hour after it
-
-Device board() {
-  Device d;
-  d.name = "board";
-  d.cpu = "Cortex-A76";
-  return d;
-}
-
-store::Run kernels_run(int64_t device) {
-  store::Run r;
-  r.device_id = device;
-  r.kind = "kernels";
-  r.provenance = {Origin::kEstimated, "estimate:cpu-time"};
-  return r;
-}
-
-// Begins a run in a child process that then exits without ending it: what SIGKILL leaves.
-int64_t run_of_a_dead_process(const fs::path& file, int64_t device, pid_t& child) {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  child = fork();
-  if (child == 0) {
-    close(fds[0]);
-    int64_t id = -1;
-    try {
-      Store s(file);
-      id = s.begin_run(kernels_run(device));
-    } catch (...) {
-    }
-    [[maybe_unused]] auto n = write(fds[1], &id, sizeof id);
-    _exit(0);
-  }
-  close(fds[1]);
-  int64_t id = -1;
-  [[maybe_unused]] auto n = read(fds[0], &id, sizeof id);
-  close(fds[0]);
-  waitpid(child, nullptr, 0);
-  return id;
-}
 
 }  // namespace
 
@@ -283,62 +247,6 @@ TEST(RunLiveness, Version2IsReadAndMigrated) {
   EXPECT_EQ(s.schema_version(), kSchemaVersion);
   EXPECT_EQ(s.runs().at(0).status, "complete");
   EXPECT_EQ(s.runs().at(0).heartbeat_at, "");
-}
-
-// The collection loop closes the interrupted run of its kind and says so first.
-TEST(RunLiveness, CollectionSaysItResumesAnInterruptedRun) {
-  TempDir tmp;
-  const fs::path file = tmp / "d.db";
-  if (!ProcessHost::current().process_start) GTEST_SKIP() << "no /proc to look processes up";
-  class Runner1 : public Runner {
-   public:
-    Device device() override { return board(); }
-    nlohmann::json key_settings() override { return {{"threads", 1}}; }
-    nlohmann::json run_settings() override { return {{"threads", 1}}; }
-    Provenance provenance() override { return {Origin::kEstimated, "estimate:cpu-time"}; }
-    int threads() override { return 1; }
-    RunResult measure(const graph::Graph&, const std::vector<kernels::Kernel>&, bool) override {
-      RunResult r;
-      r.m.latency_ms = 1;
-      r.m.energy_mj = 1;
-      r.m.provenance = provenance();
-      return r;
-    }
-  } runner;
-  int64_t dev = 0;
-  {
-    Store s(file);
-    dev = s.ensure_device(board());
-  }
-  pid_t child = 0;
-  const int64_t dead = run_of_a_dead_process(file, dev, child);
-  Store s(file);
-  std::vector<Progress> seen;
-  KernelCollectOptions o;
-  o.kernel_types = {"fc"};
-  o.count = 2;
-  o.floor = 1;
-  o.prior_variants = 0;
-  std::atomic<bool> stop{false};
-  const auto report =
-      collect_kernels(s, runner, o, stop, [&](const Progress& p) { seen.push_back(p); });
-  ASSERT_FALSE(seen.empty());
-  EXPECT_EQ(seen[0].status, "resumed");
-  EXPECT_THAT(seen[0].label,
-              HasSubstr(fmt::format("resuming interrupted run {} (kernels, started {}, 0 "
-                                    "measurements stored): its process (pid {} on {}) is gone",
-                                    dead, s.runs().at(0).started_at, child, s.runs().at(0).host)));
-  EXPECT_THAT(seen[0].label, ::testing::EndsWith("; what is stored is skipped"));
-  EXPECT_EQ(seen[0].label.find('\n'), std::string::npos);
-  EXPECT_EQ(report.resumed_runs, std::vector<int64_t>({dead}));
-  EXPECT_EQ(report.measured, 2);
-  EXPECT_EQ(s.runs().at(1).status, "complete");
-  EXPECT_FALSE(s.runs().at(1).heartbeat_at.empty());
-  // The printer shows the line as it is.
-  std::ostringstream out;
-  ProgressPrinter printer(out, false);
-  printer(seen[0]);
-  EXPECT_EQ(out.str(), seen[0].label + "\n");
 }
 
 // A collection killed with SIGKILL stays a zombie until its parent reaps it (a container's

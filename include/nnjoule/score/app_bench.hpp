@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/meter/discovery.hpp"
 #include "nnjoule/score/scores.hpp"
@@ -64,9 +64,9 @@ struct ConfigResult {
   std::string title;        // the entry's title
   std::string application;  // application_name
   int threads = 0;
-  std::string unsupported;   // non-empty: not run, and why
-  std::string skipped;       // non-empty: already stored (resume)
-  bench::Measurement whole;  // one inference = one whole pipeline run
+  std::string unsupported;     // non-empty: not run, and why
+  std::string skipped;         // non-empty: already stored (resume)
+  collect::Measurement whole;  // one inference = one whole pipeline run
   std::vector<StageResult> stages;
   std::vector<KernelShare> kernels;
   std::vector<TraceSample> trace;
@@ -74,8 +74,8 @@ struct ConfigResult {
 };
 
 struct SuiteRunOptions {
-  bench::ProtocolOptions protocol;        // the whole pipeline
-  bench::ProtocolOptions stage_protocol;  // each stage alone (no idle baselines)
+  collect::ProtocolOptions protocol;        // the whole pipeline
+  collect::ProtocolOptions stage_protocol;  // each stage alone (no idle baselines)
   uint64_t seed = 0;
   double trace_idle_s = 0.4;                         // power trace: idle before and after ...
   double trace_run_s = 1.0;                          // ... and at least this long running
@@ -87,7 +87,7 @@ struct SuiteRunOptions {
 SuiteRunOptions quick_suite_options();
 
 // Runs one configuration (the sampler must be running).
-ConfigResult run_config(const Suite& suite, const ConfigKey& config, const bench::Context& ctx,
+ConfigResult run_config(const Suite& suite, const ConfigKey& config, const collect::Context& ctx,
                         const SuiteRunOptions& options);
 
 // Runs every configuration of the suite and stores each as soon as it is measured (one
@@ -99,7 +99,7 @@ struct SuiteRun {
   store::Device device;
   std::vector<ConfigResult> results;
 };
-SuiteRun run_suite(const Suite& suite, store::Store& db, const bench::Context& ctx,
+SuiteRun run_suite(const Suite& suite, store::Store& db, const collect::Context& ctx,
                    const Provenance& provenance, const SuiteRunOptions& options,
                    const std::string& command, std::optional<double> tdp_w,
                    const std::string& tdp_source);

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "nnjoule/collect/collection.hpp"
 #include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/predict/evaluate.hpp"
-#include "nnjoule/store/collect.hpp"
 
-namespace nnjoule::predict {
+namespace nnjoule::collect {
 
 struct AdaptiveOptions {
   std::vector<std::string> kernel_types;  // empty: every type of the zoo's prior
@@ -22,22 +22,22 @@ struct AdaptiveOptions {
   int64_t worst_per_type = 8;             // kernels per type refined per round, worst first
   int64_t samples_per_kernel = 4;         // fine-grained samples around each of them
   int cv_folds = 5;
-  TrainOptions train;
+  predict::TrainOptions train;
   uint64_t seed = 0;
   std::string command;
 };
 
 struct AdaptiveRound {
-  int round = 0;            // 0: after the prior sample
-  size_t rows = 0;          // kernel rows trained on
-  int64_t refined = 0;      // kernels that got fine-grained samples after this round
-  int64_t new_samples = 0;  // samples planned around them
-  KernelCvResult cv;        // out-of-fold accuracy at this round
+  int round = 0;               // 0: after the prior sample
+  size_t rows = 0;             // kernel rows trained on
+  int64_t refined = 0;         // kernels that got fine-grained samples after this round
+  int64_t new_samples = 0;     // samples planned around them
+  predict::KernelCvResult cv;  // out-of-fold accuracy at this round
 };
 
 struct AdaptiveReport {
   std::vector<AdaptiveRound> rounds;
-  std::vector<store::CollectReport> collections;
+  std::vector<CollectReport> collections;
   bool interrupted = false;
   std::string energy_origin;  // what the device's energy rows are (measured / estimated)
 
@@ -47,9 +47,9 @@ struct AdaptiveReport {
 
 // Measures with `runner` into `db`, trains, refines and returns the final predictor (trained
 // on everything, CV metrics included). Resumable: what is stored is not measured again.
-Predictor build_predictor(store::Store& db, store::Runner& runner, const AdaptiveOptions& o,
-                          const kernels::FusionRules& rules, const std::string& name,
-                          const std::atomic<bool>& stop, const store::ProgressFn& progress,
-                          AdaptiveReport& report);
+predict::Predictor build_predictor(store::Store& db, Runner& runner, const AdaptiveOptions& o,
+                                   const kernels::FusionRules& rules, const std::string& name,
+                                   const std::atomic<bool>& stop, const ProgressFn& progress,
+                                   AdaptiveReport& report);
 
-}  // namespace nnjoule::predict
+}  // namespace nnjoule::collect

@@ -1,4 +1,4 @@
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/stats.hpp"
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 namespace {
 
 using meter::EnergyWindow;
@@ -248,4 +248,4 @@ Measurement measure_run(const Context& ctx, const std::function<CommandResult()>
   return m;
 }
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect

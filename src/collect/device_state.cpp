@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <set>
 
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/parse.hpp"
 #include "nnjoule/meter/meters.hpp"
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 namespace {
 
 std::optional<double> khz_to_mhz(const meter::SysFs& fs, const std::string& rel) {
@@ -95,4 +95,4 @@ DeviceState read_device_state(const meter::SysFs& fs, int threads,
   return d;
 }
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect

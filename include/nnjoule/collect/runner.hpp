@@ -5,30 +5,30 @@
 // do not each pay seconds of idle time; dynamic energy is total minus that baseline.
 #include <memory>
 
-#include "nnjoule/bench/protocol.hpp"
-#include "nnjoule/store/collect.hpp"
+#include "nnjoule/collect/collection.hpp"
+#include "nnjoule/collect/protocol.hpp"
 
-namespace nnjoule::store {
+namespace nnjoule::collect {
 
 struct RunnerOptions {
   int threads = 1;
-  std::vector<int> cpus;            // pin the engine's threads (empty: not pinned)
-  bench::ProtocolOptions protocol;  // per measurement; its idle_s is not used
-  double idle_s = 2.0;              // length of the shared idle baseline (each side; 0: none)
-  double idle_every_s = 600;        // re-take the baseline after this long (0: only once)
-  int breakdown_runs = 20;          // least timed runs behind per-kernel latencies (~1 s)
+  std::vector<int> cpus;      // pin the engine's threads (empty: not pinned)
+  ProtocolOptions protocol;   // per measurement; its idle_s is not used
+  double idle_s = 2.0;        // length of the shared idle baseline (each side; 0: none)
+  double idle_every_s = 600;  // re-take the baseline after this long (0: only once)
+  int breakdown_runs = 20;    // least timed runs behind per-kernel latencies (~1 s)
   uint64_t input_seed = 1;
 };
 
 // "quick": short windows and a loose 5% CI target (a first dataset in minutes);
 // "standard": the protocol's defaults with a 30 s cap per measurement. Throws Error otherwise.
-bench::ProtocolOptions protocol_profile(const std::string& name);
+ProtocolOptions protocol_profile(const std::string& name);
 
 // The host as a dataset device: host name, CPU model, architecture, cores, OS and kernel, with
 // XNNPACK as the runtime.
-Device describe_host(const bench::Context& ctx);
+store::Device describe_host(const Context& ctx);
 
 // The context's sampler must be running while the runner measures.
-std::unique_ptr<Runner> make_runner(const bench::Context& ctx, const RunnerOptions& options);
+std::unique_ptr<Runner> make_runner(const Context& ctx, const RunnerOptions& options);
 
-}  // namespace nnjoule::store
+}  // namespace nnjoule::collect

@@ -6,12 +6,13 @@
 #include <set>
 #include <sstream>
 
+#include "nnjoule/collect/collection.hpp"
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/store/collect.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
 using namespace nnjoule::store;
+using namespace nnjoule::collect;
 using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using ::testing::HasSubstr;

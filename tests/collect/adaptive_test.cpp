@@ -2,17 +2,19 @@
 
 #include <cmath>
 
-#include "nnjoule/predict/adaptive.hpp"
+#include "nnjoule/collect/adaptive.hpp"
 #include "support/test_support.hpp"
 
-namespace nnjoule::predict {
+namespace nnjoule::collect {
+
+using namespace predict;
 namespace {
 
 using nnjoule::testing::TempDir;
 
 // Measures nothing: latency and energy are a bumpy function of the kernel's counts, so some
 // kernels are predicted badly and the loop has something to refine.
-class FakeRunner : public store::Runner {
+class FakeRunner : public collect::Runner {
  public:
   store::Device device() override {
     store::Device d;
@@ -24,12 +26,12 @@ class FakeRunner : public store::Runner {
   nlohmann::json run_settings() override { return key_settings(); }
   Provenance provenance() override { return {Origin::kEstimated, "fake meter"}; }
   int threads() override { return 1; }
-  store::RunResult measure(const graph::Graph&, const std::vector<kernels::Kernel>& ks,
-                           bool) override {
+  collect::RunResult measure(const graph::Graph&, const std::vector<kernels::Kernel>& ks,
+                             bool) override {
     ++calls;
     const auto& k = ks.at(0);
     const double c = static_cast<double>(k.config.get_or("CIN", 1));
-    store::RunResult r;
+    collect::RunResult r;
     r.m.latency_ms =
         (k.flops / 2e9 + static_cast<double>(k.bytes) / 8e9) * (1.0 + 0.6 * std::sin(c / 3.0)) +
         0.001;
@@ -89,4 +91,4 @@ TEST(Adaptive, RefinesTheWorstKernelsAndResumes) {
 }
 
 }  // namespace
-}  // namespace nnjoule::predict
+}  // namespace nnjoule::collect

@@ -6,12 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 
 extern char** environ;
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 
 CommandResult run_command(const std::vector<std::string>& argv, const CommandHooks& hooks) {
   if (argv.empty()) fail("no command to run");
@@ -46,4 +46,4 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandHoo
   return r;
 }
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect

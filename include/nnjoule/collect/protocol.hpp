@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "nnjoule/bench/measurement.hpp"
+#include "nnjoule/collect/measurement.hpp"
 #include "nnjoule/graph/graph.hpp"
 #include "nnjoule/meter/sampler.hpp"
 #include "nnjoule/meter/sysfs.hpp"
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 
 struct ProtocolOptions {
   double idle_s = 2.0;        // each idle baseline, before and after; 0 skips them
@@ -71,4 +71,4 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandHoo
 DeviceState read_device_state(const meter::SysFs& fs, int threads,
                               const std::vector<std::shared_ptr<meter::Meter>>& meters);
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect

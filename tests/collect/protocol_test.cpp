@@ -3,14 +3,14 @@
 #include <cmath>
 
 #include "meter/fake_tree.hpp"
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/rng.hpp"
 #include "nnjoule/graph/builder.hpp"
 #include "nnjoule/meter/meters.hpp"
 
 using namespace nnjoule;
-using namespace nnjoule::bench;
+using namespace nnjoule::collect;
 using namespace nnjoule::meter;
 using nnjoule::testing::FakeTree;
 using nnjoule::testing::FunctionMeter;

@@ -1,4 +1,4 @@
-#include "nnjoule/predict/adaptive.hpp"
+#include "nnjoule/collect/adaptive.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,9 @@
 #include "nnjoule/predict/store_adapter.hpp"
 #include "nnjoule/zoo/sampling.hpp"
 
-namespace nnjoule::predict {
+namespace nnjoule::collect {
+
+using namespace predict;  // adaptive sampling asks the predictor where it is unsure
 
 using nlohmann::json;
 
@@ -30,20 +32,20 @@ double worst_error(const KernelSample& s, const Targets& pred) {
 
 }  // namespace
 
-Predictor build_predictor(store::Store& db, store::Runner& runner, const AdaptiveOptions& o,
+Predictor build_predictor(store::Store& db, Runner& runner, const AdaptiveOptions& o,
                           const kernels::FusionRules& rules, const std::string& name,
-                          const std::atomic<bool>& stop, const store::ProgressFn& progress,
+                          const std::atomic<bool>& stop, const ProgressFn& progress,
                           AdaptiveReport& report) {
   if (o.rounds < 0) fail("build-predictor: rounds must not be negative");
   if (o.cv_folds < 2) fail("build-predictor: needs at least 2 CV folds to find the worst kernels");
-  store::KernelCollectOptions ko;
+  KernelCollectOptions ko;
   ko.kernel_types = o.kernel_types;
   ko.count = o.prior_count;
   ko.floor = o.prior_floor;
   ko.prior_variants = o.prior_variants;
   ko.seed = o.seed;
   ko.command = o.command;
-  report.collections.push_back(store::collect_kernels(db, runner, ko, stop, progress));
+  report.collections.push_back(collect_kernels(db, runner, ko, stop, progress));
   if (report.collections.back().interrupted) {
     report.interrupted = true;
     fail(
@@ -85,7 +87,7 @@ Predictor build_predictor(store::Store& db, store::Runner& runner, const Adaptiv
       const double e = worst_error(ds.samples[i], r.cv.predicted[i]);
       if (e > o.error_threshold) worst[ds.samples[i].type].push_back({e, i});
     }
-    std::vector<store::KernelPlanItem> plan;
+    std::vector<KernelPlanItem> plan;
     std::set<std::string> keys;
     for (auto& [type, list] : worst) {
       std::sort(list.begin(), list.end(), std::greater<>());
@@ -106,7 +108,7 @@ Predictor build_predictor(store::Store& db, store::Runner& runner, const Adaptiv
     report.rounds.push_back(std::move(r));
     if (plan.empty()) break;  // every kernel within the threshold (or nothing to refine)
     report.collections.push_back(
-        store::collect_kernel_plan(db, runner, plan, o.command, o.seed, stop, progress));
+        collect_kernel_plan(db, runner, plan, o.command, o.seed, stop, progress));
     if (report.collections.back().interrupted) {
       report.interrupted = true;
       break;
@@ -164,4 +166,4 @@ json AdaptiveReport::to_json() const {
           {"energy_origin", energy_origin}};
 }
 
-}  // namespace nnjoule::predict
+}  // namespace nnjoule::collect

@@ -1,4 +1,4 @@
-#include "nnjoule/store/collect.hpp"
+#include "nnjoule/collect/collection.hpp"
 
 #include <fmt/format.h>
 
@@ -15,7 +15,9 @@
 #include "nnjoule/zoo/sampling.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
-namespace nnjoule::store {
+namespace nnjoule::collect {
+
+using namespace store;  // the loops write datasets: rows, runs, devices
 using nlohmann::json;
 
 namespace {
@@ -438,4 +440,4 @@ void ProgressPrinter::finish() {
   drawn_ = false;
 }
 
-}  // namespace nnjoule::store
+}  // namespace nnjoule::collect

@@ -1,4 +1,4 @@
-#include "nnjoule/store/runner.hpp"
+#include "nnjoule/collect/runner.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -12,11 +12,13 @@
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/exec/harness.hpp"
 
-namespace nnjoule::store {
-using nlohmann::json;
+namespace nnjoule::collect {
 
-bench::ProtocolOptions protocol_profile(const std::string& name) {
-  bench::ProtocolOptions o;
+using nlohmann::json;
+using store::Device;
+
+ProtocolOptions protocol_profile(const std::string& name) {
+  ProtocolOptions o;
   if (name == "quick") {
     o.warmup_runs = 3;
     o.warmup_s = 0.1;
@@ -58,7 +60,7 @@ std::optional<double> dynamic_of(const std::optional<double>& energy_mj,
 
 class EngineRunner : public Runner {
  public:
-  EngineRunner(const bench::Context& ctx, const RunnerOptions& o) : ctx_(ctx), o_(o) {
+  EngineRunner(const Context& ctx, const RunnerOptions& o) : ctx_(ctx), o_(o) {
     if (!ctx_.sampler || ctx_.sampler->meters().empty()) fail("the runner needs a meter");
     if (o_.threads < 1) fail("threads must be at least 1 (got {})", o_.threads);
     device_ = describe_host(ctx_);
@@ -98,10 +100,10 @@ class EngineRunner : public Runner {
     r.phases_s["compile"] = lap(t);
     if (refresh_idle()) r.phases_s["idle baseline"] = lap(t);
 
-    bench::ProtocolOptions po = o_.protocol;
+    ProtocolOptions po = o_.protocol;
     po.idle_s = 0;
     po.threads = o_.threads;
-    const bench::Measurement m = bench::measure_workload(
+    const Measurement m = measure_workload(
         ctx_,
         [&](int64_t n) {
           for (int64_t i = 0; i < n; ++i) compiled.run();
@@ -118,7 +120,7 @@ class EngineRunner : public Runner {
     r.m.dynamic_energy_mj = dynamic_of(r.m.energy_mj, idle_mw_, r.m.latency_ms);
     r.m.n = m.inferences;
     r.m.provenance = m.provenance;
-    r.m.device_state = bench::to_json(m.device);
+    r.m.device_state = to_json(m.device);
     if (!m.converged) r.m.flags.push_back("ci_not_met");
     if (breakdown) {
       exec::HarnessOptions ho;
@@ -160,18 +162,18 @@ class EngineRunner : public Runner {
                         std::chrono::duration<double>(now - idle_at_).count() < o_.idle_every_s)) {
       return false;
     }
-    bench::ProtocolOptions po = o_.protocol;
+    ProtocolOptions po = o_.protocol;
     po.idle_s = o_.idle_s;
     po.threads = o_.threads;
-    const bench::Measurement m = bench::measure_run(
-        ctx_, [] { return bench::CommandResult{}; }, "idle baseline", po);
+    const Measurement m = measure_run(
+        ctx_, [] { return CommandResult{}; }, "idle baseline", po);
     idle_mw_ = m.idle_power_mw;
     idle_taken_ = true;
     idle_at_ = std::chrono::steady_clock::now();
     return true;
   }
 
-  bench::Context ctx_;
+  Context ctx_;
   RunnerOptions o_;
   Device device_;
   std::optional<double> idle_mw_;
@@ -181,7 +183,7 @@ class EngineRunner : public Runner {
 
 }  // namespace
 
-Device describe_host(const bench::Context& ctx) {
+Device describe_host(const Context& ctx) {
   Device d;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) d.name = host;
@@ -192,7 +194,7 @@ Device describe_host(const bench::Context& ctx) {
     d.arch = u.machine;
     kernel = u.release;
   }
-  const bench::DeviceState state = bench::read_device_state(
+  const DeviceState state = read_device_state(
       *ctx.fs, 0,
       ctx.sampler ? ctx.sampler->meters() : std::vector<std::shared_ptr<meter::Meter>>{});
   d.cpu = state.cpu_model;
@@ -203,8 +205,8 @@ Device describe_host(const bench::Context& ctx) {
   return d;
 }
 
-std::unique_ptr<Runner> make_runner(const bench::Context& ctx, const RunnerOptions& options) {
+std::unique_ptr<Runner> make_runner(const Context& ctx, const RunnerOptions& options) {
   return std::make_unique<EngineRunner>(ctx, options);
 }
 
-}  // namespace nnjoule::store
+}  // namespace nnjoule::collect

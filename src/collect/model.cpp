@@ -1,9 +1,9 @@
 // Measuring a model: the protocol's workload is one inference on the execution engine.
-#include "nnjoule/bench/protocol.hpp"
+#include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/harness.hpp"
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 
 Measurement measure_model(const Context& ctx, const graph::Graph& g, const std::string& name,
                           const ModelOptions& model, ProtocolOptions options) {
@@ -29,4 +29,4 @@ Measurement measure_model(const Context& ctx, const graph::Graph& g, const std::
   return m;
 }
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect

@@ -9,7 +9,7 @@
 
 #include "nnjoule/common/provenance.hpp"
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 
 struct CpuState {
   int cpu = 0;
@@ -105,4 +105,4 @@ Measurement measurement_from_json(const nlohmann::json& j);
 // The human-readable report the CLI prints.
 std::string format_measurement(const Measurement& m);
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect

@@ -5,7 +5,7 @@
 // measurement in flight; a kernel that fails to build or run is reported and the collection
 // goes on. While a run is open, a Heartbeat (store.hpp) keeps its heartbeat fresh; a collection
 // that starts closes the runs of its kind on its device that a killed collection left
-// "running" (Store::close_interrupted_runs) and says so through the progress callback.
+// "running" (store::Store::close_interrupted_runs) and says so through the progress callback.
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -20,11 +20,11 @@
 #include "nnjoule/kernels/kernel.hpp"
 #include "nnjoule/store/store.hpp"
 
-namespace nnjoule::store {
+namespace nnjoule::collect {
 
 // What a runner hands back for one graph.
 struct RunResult {
-  Measured m;  // latency, energy, power, CI, N, origin and meter, device state
+  store::Measured m;  // latency, energy, power, CI, N, origin and meter, device state
   // Per kernel of the graph (models, when a breakdown was asked for); empty otherwise.
   std::vector<std::optional<double>> kernel_latency_ms;
   double measured_s = 0;  // time inside measured windows (the rest is harness overhead)
@@ -38,7 +38,7 @@ struct RunResult {
 class Runner {
  public:
   virtual ~Runner() = default;
-  virtual Device device() = 0;
+  virtual store::Device device() = 0;
   // What makes two measurements comparable (threads, meter, runtime): part of every resume key.
   virtual nlohmann::json key_settings() = 0;
   // Everything worth recording with the run (protocol settings included).
@@ -98,11 +98,12 @@ struct KernelPlanItem {
 };
 std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOptions& options);
 
-CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectOptions& options,
-                              const std::atomic<bool>& stop, const ProgressFn& progress = {});
+CollectReport collect_kernels(store::Store& store, Runner& runner,
+                              const KernelCollectOptions& options, const std::atomic<bool>& stop,
+                              const ProgressFn& progress = {});
 // Measures a given plan (collect_kernels after planning): e.g. the fine-grained samples of the
 // adaptive predictor builder. `seed` seeds the single-kernel models' weights.
-CollectReport collect_kernel_plan(Store& store, Runner& runner,
+CollectReport collect_kernel_plan(store::Store& store, Runner& runner,
                                   const std::vector<KernelPlanItem>& plan,
                                   const std::string& command, uint64_t seed,
                                   const std::atomic<bool>& stop, const ProgressFn& progress = {});
@@ -115,8 +116,9 @@ struct ModelCollectOptions {
   bool breakdown = true;          // per-kernel latency of each model
   std::string command;
 };
-CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOptions& options,
-                             const std::atomic<bool>& stop, const ProgressFn& progress = {});
+CollectReport collect_models(store::Store& store, Runner& runner,
+                             const ModelCollectOptions& options, const std::atomic<bool>& stop,
+                             const ProgressFn& progress = {});
 
 // Renders progress: a bar with rate and ETA redrawn in place on a terminal, one plain line per
 // item otherwise.
@@ -136,6 +138,6 @@ class ProgressPrinter {
 std::string format_duration(double s);
 
 // "resuming interrupted run 3 (kernels, started ..., 17 measurements stored): <why>; ..."
-std::string resume_line(const Run& run, int64_t rows);
+std::string resume_line(const store::Run& run, int64_t rows);
 
-}  // namespace nnjoule::store
+}  // namespace nnjoule::collect

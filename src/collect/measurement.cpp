@@ -1,11 +1,11 @@
-#include "nnjoule/bench/measurement.hpp"
+#include "nnjoule/collect/measurement.hpp"
 
 #include <fmt/format.h>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
 
-namespace nnjoule::bench {
+namespace nnjoule::collect {
 namespace {
 using json = nlohmann::json;
 
@@ -281,4 +281,4 @@ std::string format_measurement(const Measurement& m) {
   return out;
 }
 
-}  // namespace nnjoule::bench
+}  // namespace nnjoule::collect
