@@ -13,6 +13,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$here/out/bench}/fuzz
 build=${FUZZ_BUILD:-$here/build-fuzz}
 mkdir -p "$out"
+# Targets that write files (importers into a fresh dataset, bundles) sync them: on tmpfs the
+# importers run ~25x faster (76 against 3 inputs/s for deepen2023).
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  export TMPDIR=/dev/shm
+fi
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
