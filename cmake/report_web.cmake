@@ -1,8 +1,23 @@
 # The HTML report inlines Vega, Vega-Lite and vega-embed (UMD builds) so it works offline. They
 # come from npm at the versions pinned in src/report/web/package-lock.json; nothing is committed.
+# Without them (NNJOULE_HTML_REPORT=OFF, the default where npm is missing) everything builds and
+# `nnjoule report` says how to get the HTML report.
 find_program(NPM_EXECUTABLE npm)
+if(NPM_EXECUTABLE)
+  set(html_report_default ON)
+else()
+  set(html_report_default OFF)
+endif()
+option(NNJOULE_HTML_REPORT "Inline Vega from npm so that nnjoule report writes HTML"
+       ${html_report_default})
+if(NOT NNJOULE_HTML_REPORT)
+  message(STATUS "HTML report left out (NNJOULE_HTML_REPORT=OFF): nnjoule report will say so")
+  set_source_files_properties(${CMAKE_SOURCE_DIR}/src/report/web_assets.cpp PROPERTIES
+                              COMPILE_DEFINITIONS NNJOULE_NO_WEB_ASSETS)
+  return()
+endif()
 if(NOT NPM_EXECUTABLE)
-  message(FATAL_ERROR "npm not found: the HTML report needs it to fetch Vega "
+  message(FATAL_ERROR "NNJOULE_HTML_REPORT=ON but npm was not found: it fetches Vega "
                       "(run ./scripts/install-deps.sh, which installs nodejs and npm)")
 endif()
 set(report_web_src ${CMAKE_SOURCE_DIR}/src/report/web)

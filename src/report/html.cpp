@@ -476,6 +476,12 @@ div.chart { width: 100%; }
 }  // namespace
 
 std::string render_html(const ReportInput& in) {
+  if (!detail::web_assets_built()) {
+    fail(
+        "this nnjoule was built without the HTML report (NNJOULE_HTML_REPORT=OFF, or npm was "
+        "missing): install npm (scripts/install-deps.sh) and configure with "
+        "-DNNJOULE_HTML_REPORT=ON");
+  }
   const auto& s = in.scores;
   std::vector<std::string> chart_notes;
   json charts = json::array();

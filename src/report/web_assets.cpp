@@ -2,6 +2,27 @@
 // (cmake/report_web.cmake), so a report needs no network and no files beside the binary.
 #include "web_assets.hpp"
 
+#ifdef NNJOULE_NO_WEB_ASSETS
+
+namespace nnjoule::report::detail {
+
+bool web_assets_built() {
+  return false;
+}
+std::string_view vega_js() {
+  return {};
+}
+std::string_view vega_lite_js() {
+  return {};
+}
+std::string_view vega_embed_js() {
+  return {};
+}
+
+}  // namespace nnjoule::report::detail
+
+#else
+
 #define NNJOULE_STR2(x) #x
 #define NNJOULE_STR(x) NNJOULE_STR2(x)
 // .incbin keeps a megabyte of JavaScript out of the C++ front end; a NUL ends each blob.
@@ -19,6 +40,9 @@ extern "C" const char nnjoule_vega_embed_js[];
 
 namespace nnjoule::report::detail {
 
+bool web_assets_built() {
+  return true;
+}
 std::string_view vega_js() {
   return nnjoule_vega_js;
 }
@@ -30,3 +54,5 @@ std::string_view vega_embed_js() {
 }
 
 }  // namespace nnjoule::report::detail
+
+#endif  // NNJOULE_NO_WEB_ASSETS
