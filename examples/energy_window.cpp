@@ -7,8 +7,8 @@
 #include <exception>
 #include <vector>
 
+#include "nnjoule/collect/session.hpp"
 #include "nnjoule/exec/engine.hpp"
-#include "nnjoule/meter/discovery.hpp"
 #include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
@@ -18,13 +18,9 @@ int main(int argc, char** argv) try {
   const graph::Graph model = zoo::build_model({.family = "mobilenetv2", .resolution = 96});
 
   // Every live sensor, else the labelled estimate; the work runs in this process.
-  meter::DiscoverOptions discover;
-  discover.charge_this_process();
-  const meter::Selection meters = meter::select_meters(meter::discover_meters(discover), {});
-  for (const auto& note : meters.notes) std::printf("note: %s\n", note.c_str());
-  meter::SteadyClock clock;
-  meter::Sampler sampler(meters.meters, clock);
-  sampler.start();
+  collect::Session session(collect::MeterSetup{});
+  for (const auto& note : session.notes()) std::printf("note: %s\n", note.c_str());
+  meter::Sampler& sampler = session.sampler();
 
   exec::CompiledModel compiled = exec::compile(model);
   const std::vector<float> input(3 * 96 * 96, 0.5f);
@@ -32,7 +28,7 @@ int main(int argc, char** argv) try {
   sampler.begin_window("work");
   for (int i = 0; i < 20; ++i) compiled.run();
   const meter::EnergyWindow window = sampler.end_window("work");
-  sampler.stop();
+  session.stop();
 
   const meter::MeterEnergy& e = window.primary();
   std::printf("20 inferences of %s: %.1f ms, %.2f mJ, %.0f mW [%s]\n", model.name.c_str(),

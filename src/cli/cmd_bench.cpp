@@ -44,38 +44,27 @@ void run_bench(const BenchArgs& a) {
   if (a.list) return list_suite(suite);
   if (a.db.empty()) fail("bench: give --db FILE to store the results (or --list)");
 
-  auto discover = a.meters.discover();
-  discover.charge_this_process();  // the suite runs in this process
-  const auto found = meter::discover_meters(discover);
-  auto sel = meter::select_meters(found, a.meter_names);
+  // Meters first: a bad device file or meter name then creates no dataset file.
+  collect::Session session(a.meters.setup(a.meter_names));  // the suite runs in this process
+  store::Store db(a.db);
   std::optional<double> tdp = a.tdp_w;
   std::string tdp_source = "nnjoule bench --tdp";
-  if (!tdp && discover.config.estimate.tdp_w) {
-    tdp = discover.config.estimate.tdp_w;
+  if (!tdp && session.config().estimate.tdp_w) {
+    tdp = session.config().estimate.tdp_w;
     tdp_source = "device file " + a.meters.device;
   }
-  store::Store db(a.db);
-  meter::SteadyClock clock;
-  meter::Sampler sampler(sel.meters, clock);
-  collect::Context ctx{&sampler, collect::real_sleeper(), discover.fs};
   auto opts = score::quick_suite_options();
   opts.seed = a.seed;
   if (a.time_cap_s) opts.protocol.time_cap_s = *a.time_cap_s;
   if (a.idle_s) opts.protocol.idle_s = *a.idle_s;
   opts.progress = [](const std::string& s) { std::cerr << "bench: " << s << "\n"; };
-  for (const auto& n : sel.notes) std::cerr << "bench: " << n << "\n";
-  const auto provenance = sel.meters.at(0)->provenance();
+  for (const auto& n : session.notes()) std::cerr << "bench: " << n << "\n";
+  const auto provenance = session.provenance();
   std::cerr << "bench: suite " << suite.name << ", " << suite.configs().size()
             << " configurations, meter " << provenance.label() << "\n";
-  sampler.start();
-  score::SuiteRun run;
-  try {
-    run = score::run_suite(suite, db, ctx, provenance, opts, a.command_line, tdp, tdp_source);
-  } catch (...) {
-    sampler.stop();
-    throw;
-  }
-  sampler.stop();
+  const score::SuiteRun run = score::run_suite(suite, db, session.context(), provenance, opts,
+                                               a.command_line, tdp, tdp_source);
+  session.stop();
 
   TextTable t({"configuration", "APC W", "ECI J", "latency ms", "pre ms", "infer ms", "post ms",
                "origin / status"},

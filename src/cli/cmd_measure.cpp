@@ -37,19 +37,6 @@ void run(const Options& o) {
   if (!model && (o.threads || !o.cpus.empty()))
     fail("measure: --threads and --cpus apply to a model (MODEL.onnx), not to a command");
 
-  auto discover = o.meters.discover();
-  // The estimate charges the workload's own CPU time, not other processes' load.
-  std::shared_ptr<meter::ProcessCpu> child;
-  if (model) {
-    discover.charge_this_process();
-  } else {
-    child = std::make_shared<meter::ProcessCpu>(discover.fs);
-    discover.workload_cpu = meter::ProcessCpu::source(child);
-    discover.workload_cpu_source = "the command's CPU time (/proc/PID/stat, wait4)";
-  }
-  const auto found = meter::discover_meters(discover);
-  auto sel = meter::select_meters(found, o.meter_names);
-
   collect::ProtocolOptions po;
   po.idle_s = o.idle_s;
   po.ci_target = o.ci_percent / 100.0;
@@ -64,11 +51,18 @@ void run(const Options& o) {
     if (!o.cpus.empty()) mo.cpus = exec::parse_cpu_list(o.cpus);
   }
 
-  meter::SteadyClock clock;
-  meter::Sampler sampler(sel.meters, clock);
-  collect::Context ctx{&sampler, collect::real_sleeper(),
-                       std::make_shared<const meter::SysFs>(o.meters.root)};
-  sampler.start();
+  // The estimate charges the workload's own CPU time, not other processes' load: this
+  // process's for a model, the command's for a command.
+  std::shared_ptr<meter::ProcessCpu> child;
+  std::optional<collect::WorkloadCpu> cpu;
+  if (!model) {
+    child =
+        std::make_shared<meter::ProcessCpu>(std::make_shared<const meter::SysFs>(o.meters.root));
+    cpu = collect::WorkloadCpu{meter::ProcessCpu::source(child),
+                               "the command's CPU time (/proc/PID/stat, wait4)"};
+  }
+  collect::Session session(o.meters.setup(o.meter_names), cpu);
+  const collect::Context& ctx = session.context();
   collect::Measurement m;
   if (model) {
     m = collect::measure_model(ctx, *g, o.args.front(), mo, po);
@@ -82,8 +76,8 @@ void run(const Options& o) {
     m = collect::measure_run(
         ctx, [&] { return collect::run_command(o.args, hooks); }, cmdline, po);
   }
-  sampler.stop();
-  m.notes.insert(m.notes.begin(), sel.notes.begin(), sel.notes.end());
+  session.stop();
+  m.notes.insert(m.notes.begin(), session.notes().begin(), session.notes().end());
   if (o.json)
     print_json(collect::to_json(m));
   else

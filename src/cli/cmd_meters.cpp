@@ -15,7 +15,7 @@ struct Options {
 };
 
 void run(const Options& o) {
-  const auto found = meter::discover_meters(o.meters.discover());
+  const auto found = meter::discover_meters(collect::discover_options(o.meters.setup()));
   std::vector<std::shared_ptr<meter::Meter>> live;
   bool battery = false;
   for (const auto& f : found) {

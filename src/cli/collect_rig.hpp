@@ -86,26 +86,13 @@ struct CollectCommon {
 // Meters, sampler and runner for one collection; the sampler runs while this lives.
 class Rig {
  public:
-  explicit Rig(const CollectCommon& c) : clock_() {
-    auto discover = c.meters.discover();
-    discover.charge_this_process();  // the engine runs in this process
-    const auto found = meter::discover_meters(discover);
-    auto sel = meter::select_meters(found, c.meter_names);
-    notes_ = sel.notes;
+  explicit Rig(const CollectCommon& c) {
     // Work on the other CPUs slows every measurement (shared caches, memory, often one
     // physical core): say so before spending hours on a dataset.
-    const auto fs = std::make_shared<const meter::SysFs>(c.meters.root);
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const auto sleep = collect::real_sleeper();
-    if (const auto busy = meter::other_busy_cores(*fs, cores, 0.5, sleep); busy && *busy > 0.25) {
-      notes_.push_back(fmt::format(
-          "other processes kept {:.1f} of {} CPUs busy (0.5 s before starting): their "
-          "interference goes into every latency and energy measured; measure on an otherwise "
-          "idle machine",
-          *busy, cores));
-    }
-    sampler_ = std::make_unique<meter::Sampler>(sel.meters, clock_);
-    ctx_ = collect::Context{sampler_.get(), sleep, fs};
+    const auto busy = collect::busy_host_note(meter::SysFs(c.meters.root));
+    session_ = std::make_unique<collect::Session>(c.meters.setup(c.meter_names));
+    notes_ = session_->notes();
+    if (busy) notes_.push_back(*busy);
     collect::RunnerOptions ro;
     ro.threads = c.threads;
     if (!c.cpus.empty()) ro.cpus = exec::parse_cpu_list(c.cpus);
@@ -113,17 +100,13 @@ class Rig {
     ro.idle_s = c.idle_s;
     ro.idle_every_s = c.idle_every_s;
     ro.input_seed = c.seed + 1;
-    runner_ = collect::make_runner(ctx_, ro);
-    sampler_->start();
+    runner_ = collect::make_runner(session_->context(), ro);
   }
-  ~Rig() { sampler_->stop(); }
   collect::Runner& runner() { return *runner_; }
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
-  meter::SteadyClock clock_;
-  std::unique_ptr<meter::Sampler> sampler_;
-  collect::Context ctx_;
+  std::unique_ptr<collect::Session> session_;
   std::unique_ptr<collect::Runner> runner_;
   std::vector<std::string> notes_;
 };

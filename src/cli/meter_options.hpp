@@ -8,7 +8,7 @@
 #include <string>
 
 #include "command.hpp"
-#include "nnjoule/meter/discovery.hpp"
+#include "nnjoule/collect/session.hpp"
 
 namespace nnjoule::cli {
 
@@ -39,15 +39,16 @@ struct MeterOptions {
                   "Use the battery gauge even on a charger (its numbers then include the charger)");
   }
 
-  meter::DiscoverOptions discover() const {
-    meter::DiscoverOptions o;
-    o.fs = std::make_shared<const meter::SysFs>(root);
-    if (!device.empty()) o.config = meter::load_device_file(device);
-    if (!trace.empty()) o.config.trace.path = trace;
-    if (trace_start) o.config.trace.start_epoch_s = trace_start;
-    if (trace_offset != 0) o.config.trace.offset_s = trace_offset;
-    if (allow_charging) o.config.battery.allow_charging = true;
-    return o;
+  collect::MeterSetup setup(const std::vector<std::string>& meters = {}) const {
+    collect::MeterSetup s;
+    s.root = root;
+    s.device_file = device;
+    s.trace = trace;
+    s.trace_start_epoch_s = trace_start;
+    s.trace_offset_s = trace_offset;
+    s.allow_charging = allow_charging;
+    s.meters = meters;
+    return s;
   }
 };
 
