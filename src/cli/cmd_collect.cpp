@@ -2,6 +2,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -12,6 +13,9 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/exec/engine.hpp"
+#include "nnjoule/kernels/kernel.hpp"
+#include "nnjoule/zoo/kernel_models.hpp"
+#include "nnjoule/zoo/zoo.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -36,7 +40,18 @@ struct KernelOptions {
   bool plan = false;
 };
 
+// Kernel types and families are checked before the dataset is opened: a typo creates no file.
+void check_kernel_types(const std::vector<std::string>& types) {
+  std::vector<std::string> known;
+  for (const auto& t : zoo::kernel_model_types()) known.push_back(t.name);
+  for (const auto& t : types) {
+    if (std::find(known.begin(), known.end(), kernels::canonical_kernel_type(t)) == known.end())
+      fail("collect kernels: unknown kernel type '{}' (known: {})", t, fmt::join(known, ", "));
+  }
+}
+
 void run_kernels(const KernelOptions& o) {
+  check_kernel_types(o.kernels);
   collect::KernelCollectOptions ko;
   ko.kernel_types = o.kernels;
   ko.count = o.count;
@@ -85,6 +100,7 @@ void run_models(const ModelOptions& o) {
   mo.seed = o.common.seed;
   mo.breakdown = !o.no_breakdown;
   mo.command = o.common.command_line("models");
+  for (const auto& f : o.families) zoo::family(f);  // unknown: an Error naming it
   store::Store db(o.common.db);
   Rig rig(o.common);
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";

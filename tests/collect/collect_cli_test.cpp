@@ -221,3 +221,17 @@ TEST(CollectCli, HardKillLosesAtMostTheMeasurementInFlight) {
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_THAT(third.err, ::testing::Not(HasSubstr("resuming")));
 }
+
+// A typo in a kernel type or family is one error line and creates no dataset file.
+TEST(CollectCli, UnknownKernelTypeOrFamilyCreatesNoFile) {
+  TempDir tmp;
+  const fs::path db = tmp / "typo.db";
+  const auto k = run_cli(
+      {"collect", "kernels", "--db", db.string(), "--kernels", "fc,convv", "--meter", "estimate"});
+  EXPECT_TRUE(nnjoule::testing::one_error_line(k, "unknown kernel type 'convv'")) << k.err;
+  EXPECT_FALSE(fs::exists(db));
+  const auto m = run_cli(
+      {"collect", "models", "--db", db.string(), "--families", "resnet99", "--meter", "estimate"});
+  EXPECT_TRUE(nnjoule::testing::one_error_line(m, "unknown model family 'resnet99'")) << m.err;
+  EXPECT_FALSE(fs::exists(db));
+}
