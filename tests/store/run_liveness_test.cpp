@@ -12,6 +12,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/store/store.hpp"
 #include "store/dead_run.hpp"
+#include "store/raw_sql.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
@@ -27,16 +28,7 @@ using std::chrono::system_clock;
 
 namespace {
 
-void raw_exec(const fs::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  const std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
+using nnjoule::testing::raw_exec;
 
 system_clock::time_point at(int y, int mo, int d, int h, int mi, int s) {
   std::tm tm{};

@@ -17,6 +17,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/store/store.hpp"
+#include "store/raw_sql.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
@@ -28,6 +29,8 @@ using ::testing::Not;
 namespace fs = std::filesystem;
 
 namespace {
+
+using nnjoule::testing::raw_exec;
 
 constexpr fs::perms kReadOnlyDir = fs::perms::owner_read | fs::perms::owner_exec |
                                    fs::perms::group_read | fs::perms::group_exec |
@@ -83,17 +86,6 @@ void commit_without_checkpoint(const fs::path& file, const std::string& sql) {
   char* err = nullptr;
   const int rc =
       sqlite3_exec(db, ("PRAGMA wal_autocheckpoint = 0;" + sql).c_str(), nullptr, nullptr, &err);
-  const std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
-
-void raw_exec(const fs::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
   const std::string msg = err ? err : "";
   sqlite3_free(err);
   sqlite3_close(db);

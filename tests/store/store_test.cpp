@@ -7,6 +7,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/store/store.hpp"
+#include "store/raw_sql.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
@@ -17,6 +18,8 @@ using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 namespace {
+
+using nnjoule::testing::raw_exec;
 
 Device test_device() {
   Device d;
@@ -58,18 +61,6 @@ store::Run make_run(int64_t device, const std::string& kind, Origin origin, cons
   r.provenance.by = by;
   r.settings = {{"threads", 1}};
   return r;
-}
-
-// Runs a statement directly through SQLite, outside the store.
-void raw_exec(const fs::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  const std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << msg;
 }
 
 }  // namespace
