@@ -52,6 +52,15 @@ std::string error_of(const fs::path& dir) {
   return "";
 }
 
+// Replaces the first match of `pattern` in `file`; false when there is none.
+bool replace_first(const fs::path& file, const std::string& pattern, const std::string& with) {
+  const std::string text = read_text(file);
+  const std::regex re(pattern);
+  if (!std::regex_search(text, re)) return false;
+  write_text(file, std::regex_replace(text, re, with, std::regex_constants::format_first_only));
+  return true;
+}
+
 std::string sha256(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -363,11 +372,8 @@ TEST(Bundle, NumbersOutOfRangeAreOneLineErrorsNamingFileAndField) {
   TempDir tmp;
   const fs::path dir = tmp / "b";
   trained().save(dir);
-  const std::string m = read_text(dir / "predictor.json");
-  const std::regex rate(R"("energy_mj_per_mflop": [-0-9.eE+]+)");
-  ASSERT_TRUE(std::regex_search(m, rate));
-  write_text(dir / "predictor.json", std::regex_replace(m, rate, R"("energy_mj_per_mflop": 1e999)",
-                                                        std::regex_constants::format_first_only));
+  ASSERT_TRUE(replace_first(dir / "predictor.json", R"("energy_mj_per_mflop": [-0-9.eE+]+)",
+                            R"("energy_mj_per_mflop": 1e999)"));
   rehash(dir);
   const std::string e = error_of(dir);
   EXPECT_NE(e.find("predictor.json"), std::string::npos) << e;
@@ -418,12 +424,8 @@ TEST(Bundle, ModelFilesWithNumbersOutOfRangeAreOneLineErrorsNamingTheFile) {
   TempDir tmp;
   const fs::path dir = tmp / "b";
   trained().save(dir);
-  const std::string model = read_text(dir / "maxpool.energy_mj.json");
-  const std::regex split(R"("split_conditions":\[[-0-9.eE+]+)");
-  ASSERT_TRUE(std::regex_search(model, split));
-  write_text(dir / "maxpool.energy_mj.json",
-             std::regex_replace(model, split, R"("split_conditions":[1e999)",
-                                std::regex_constants::format_first_only));
+  ASSERT_TRUE(replace_first(dir / "maxpool.energy_mj.json", R"("split_conditions":\[[-0-9.eE+]+)",
+                            R"("split_conditions":[1e999)"));
   rehash_model(dir, "maxpool", "energy_mj");
   const std::string e = error_of(dir);
   EXPECT_NE(e.find("maxpool.energy_mj.json"), std::string::npos) << e;
@@ -436,11 +438,8 @@ TEST(Bundle, PredictionsThatAreNotPositiveAndFiniteAreNeverReported) {
   const fs::path dir = tmp / "b";
   trained().save(dir);
   // A model whose base score makes exp() overflow: the energy it predicts is infinite.
-  const std::string model = read_text(dir / "conv-bn-relu.energy_mj.json");
-  const std::regex base(R"("base_score":"[^"]*")");
-  ASSERT_TRUE(std::regex_search(model, base));
-  write_text(dir / "conv-bn-relu.energy_mj.json",
-             std::regex_replace(model, base, R"("base_score":"1E30")"));
+  ASSERT_TRUE(replace_first(dir / "conv-bn-relu.energy_mj.json", R"("base_score":"[^"]*")",
+                            R"("base_score":"1E30")"));
   rehash_model(dir, "conv-bn-relu", "energy_mj");
   const Predictor p = Predictor::load(dir);
   const KernelInput in[] = {
