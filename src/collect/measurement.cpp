@@ -1,5 +1,7 @@
 #include "nnjoule/collect/measurement.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "nnjoule/common/error.hpp"
@@ -116,6 +118,7 @@ json to_json(const Measurement& m) {
           {"idle_power_mw", opt(m.idle_power_mw)},
           {"idle_before_mw", opt(m.idle_before_mw)},
           {"idle_after_mw", opt(m.idle_after_mw)},
+          {"dynamic_energy_drift_mj", opt(m.dynamic_energy_drift_mj)},
           {"window_target_ms", m.window_target_ms},
           {"exit_code", m.exit_code ? json(*m.exit_code) : json(nullptr)},
           {"cpu_time_ms", opt(m.cpu_time_ms)},
@@ -148,6 +151,7 @@ Measurement measurement_from_json(const json& j) {
   m.idle_power_mw = get_opt(j, "idle_power_mw", "");
   m.idle_before_mw = get_opt(j, "idle_before_mw", "");
   m.idle_after_mw = get_opt(j, "idle_after_mw", "");
+  m.dynamic_energy_drift_mj = get_opt(j, "dynamic_energy_drift_mj", "");
   m.window_target_ms = get<double>(j, "window_target_ms", "");
   if (const auto& e = at(j, "exit_code", ""); !e.is_null())
     m.exit_code = get<int>(j, "exit_code", "");
@@ -230,7 +234,13 @@ std::string format_measurement(const Measurement& m) {
                                     num(m.idle_before_mw, "mW"), num(m.idle_after_mw, "mW"))
                       : std::string("unknown (no baseline)"),
       src);
-  row("dynamic energy", num(m.dynamic_energy_mj, "mJ"), src);
+  std::string dynamic = num(m.dynamic_energy_mj, "mJ");
+  if (m.dynamic_energy_mj && m.dynamic_energy_drift_mj) {
+    dynamic += fmt::format(" +/- {} mJ (idle drift)", format_number(*m.dynamic_energy_drift_mj));
+    if (std::abs(*m.dynamic_energy_mj) <= *m.dynamic_energy_drift_mj)
+      dynamic += ": indistinguishable from idle";
+  }
+  row("dynamic energy", dynamic, src);
   out += t.render();
   if (m.kind == "model")
     out += fmt::format("stop: {}; window target {} ms\n", m.stop_reason,

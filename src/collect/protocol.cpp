@@ -6,6 +6,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/stats.hpp"
+#include "nnjoule/common/table.hpp"
 
 namespace nnjoule::collect {
 namespace {
@@ -56,6 +57,31 @@ std::optional<double> primary_period(const Context& ctx, Measurement& m) {
   return std::nullopt;
 }
 
+// A baseline that moved more than this between before and after is reported: the work's own
+// after-effects (a GPU's clocks stay up for seconds after load) or the host changed.
+constexpr double kIdleDriftNote = 0.10;
+
+void note_drift(Measurement& m, double before_mw, double after_mw) {
+  const double rel = std::abs(after_mw - before_mw) / std::max((before_mw + after_mw) / 2, 1e-9);
+  if (rel > kIdleDriftNote)
+    m.notes.push_back(fmt::format(
+        "idle power after the work ({} mW) differs from before ({} mW) by {:.0f}%: the device had "
+        "not returned to idle (tail power, temperature) or its load changed; dynamic energy is "
+        "uncertain by +/- {} mJ",
+        format_number(after_mw), format_number(before_mw), rel * 100,
+        format_number(*m.dynamic_energy_drift_mj)));
+  if (std::abs(*m.dynamic_energy_mj) <= *m.dynamic_energy_drift_mj)
+    m.notes.push_back(fmt::format(
+        "dynamic energy {} mJ is within the idle baseline's drift (+/- {} mJ): the work is not "
+        "distinguishable from idle on this meter",
+        format_number(*m.dynamic_energy_mj), format_number(*m.dynamic_energy_drift_mj)));
+  else if (*m.dynamic_energy_mj < 0)
+    m.notes.push_back(fmt::format(
+        "dynamic energy {} mJ is below idle beyond the baseline's drift: the baselines were taken "
+        "under a load the work did not have",
+        format_number(*m.dynamic_energy_mj)));
+}
+
 // Sums the kept windows per meter and splits them into idle and dynamic energy.
 void fill(Measurement& m, const Context& ctx, const std::vector<EnergyWindow>& windows,
           const std::optional<EnergyWindow>& before, const std::optional<EnergyWindow>& after) {
@@ -91,6 +117,10 @@ void fill(Measurement& m, const Context& ctx, const std::vector<EnergyWindow>& w
       m.idle_after_mw = pa;
       m.idle_power_mw = r.idle_power_mw;
       m.dynamic_energy_mj = r.dynamic_energy_mj;
+      if (pb && pa && r.dynamic_energy_mj) {
+        m.dynamic_energy_drift_mj = std::abs(*pb - *pa) / 2 * dur_s;
+        note_drift(m, *pb, *pa);
+      }
     }
     m.meters.push_back(std::move(r));
   }

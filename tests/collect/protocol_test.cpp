@@ -204,6 +204,50 @@ TEST(Protocol, CommandRunReportsExitCodeAndDynamicEnergy) {
   EXPECT_NE(m.notes.back().find("exited with status 3"), std::string::npos);
 }
 
+// Seen on an H200 through NVML: 82 W idle before a load, 117 W for seconds after it, so an
+// idle command's dynamic energy came out at -6.9 J with nothing to say it was noise.
+TEST(Protocol, IdleBaselineDriftBoundsDynamicEnergyAndIsReported) {
+  for (const double work_mj : {0.0, 3000.0}) {
+    Sim sim;
+    auto m = measure_run(
+        sim.ctx(),
+        [&] {
+          sim.pass(1.5, work_mj);
+          sim.idle_mw = 1400;  // tail power after the work
+          return CommandResult{0, 0.1};
+        },
+        "tail", quick());
+    ASSERT_TRUE(m.dynamic_energy_drift_mj.has_value());
+    EXPECT_NEAR(*m.idle_before_mw, 1000, 1e-6);
+    EXPECT_NEAR(*m.idle_after_mw, 1400, 1e-6);
+    EXPECT_NEAR(*m.dynamic_energy_drift_mj, 200 * 1.5, 1e-6);
+    EXPECT_NEAR(*m.dynamic_energy_mj, work_mj - 300, 1e-6);
+    auto has_note = [&](const std::string& s) {
+      for (const auto& n : m.notes)
+        if (n.find(s) != std::string::npos) return true;
+      return false;
+    };
+    EXPECT_TRUE(has_note("mW) by 33%: the device had not returned to idle")) << m.notes.size();
+    EXPECT_EQ(has_note("not distinguishable from idle"), work_mj == 0);
+    const auto text = format_measurement(m);
+    EXPECT_NE(text.find("+/- 300.0 mJ (idle drift)"), std::string::npos) << text;
+    EXPECT_EQ(text.find("indistinguishable from idle") != std::string::npos, work_mj == 0) << text;
+    const auto back = measurement_from_json(to_json(m));
+    EXPECT_NEAR(*back.dynamic_energy_drift_mj, 300, 1e-6);
+  }
+  // A steady baseline: no band to report, no notes.
+  Sim sim;
+  auto m = measure_run(
+      sim.ctx(),
+      [&] {
+        sim.pass(1.5, 3000);
+        return CommandResult{0, 0.1};
+      },
+      "steady", quick());
+  EXPECT_NEAR(*m.dynamic_energy_drift_mj, 0, 1e-6);
+  for (const auto& n : m.notes) EXPECT_EQ(n.find("idle"), std::string::npos) << n;
+}
+
 TEST(Protocol, NoIdleBaselineMeansDynamicEnergyUnknown) {
   Sim sim;
   auto o = quick();

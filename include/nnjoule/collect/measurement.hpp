@@ -89,6 +89,9 @@ struct Measurement {
   std::optional<double> idle_power_mw;  // mean of the baselines before and after
   std::optional<double> idle_before_mw;
   std::optional<double> idle_after_mw;
+  // Half the before/after baseline difference times the duration: how far dynamic energy moves
+  // with the baseline's own drift (a GPU's tail power after load, a temperature change).
+  std::optional<double> dynamic_energy_drift_mj;
   double window_target_ms = 0;  // max(minimum duration, K meter updates)
 
   std::optional<int> exit_code;       // commands
