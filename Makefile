@@ -41,7 +41,7 @@ bench: bench-deps build
 	./bench/run-all.sh $(BUILD_DIR)
 
 format:
-	find src include tests bench fuzz examples -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+	find src include tests bench fuzz examples python -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan

@@ -23,6 +23,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev nodejs npm
   python3 python3-onnx python3-numpy
+  python3-dev pybind11-dev python3-pytest
   chromium
 )
 if [ "$bench" = 1 ]; then

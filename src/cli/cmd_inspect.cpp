@@ -5,62 +5,21 @@
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/common/text.hpp"
 #include "nnjoule/graph/onnx.hpp"
-#include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/kernels/inspect.hpp"
 
 namespace nnjoule::cli {
 namespace {
 
-nlohmann::json kernel_json(const graph::Graph& g, const kernels::Kernel& k, size_t index) {
-  nlohmann::json config = nlohmann::json::object();
-  for (const auto& [key, v] : k.config.items()) config[key] = v;
-  nlohmann::json nodes = nlohmann::json::array();
-  for (size_t n : k.nodes) nodes.push_back(g.nodes[n].name);
-  return {{"index", index},
-          {"type", k.type},
-          {"name", k.name},
-          {"ops", k.ops},
-          {"nodes", nodes},
-          {"config", config},
-          {"input_shapes", k.input_shapes},
-          {"output_shapes", k.output_shapes},
-          {"flops", k.flops},
-          {"params", k.params},
-          {"bytes", k.bytes}};
-}
-
 void inspect(const std::string& model, const std::string& rules_file, bool json) {
-  graph::ImportOptions options;
-  options.keep_unknown_ops = true;  // listed as unknown:<Op> kernels, never dropped
-  const auto g = graph::load_onnx(model, options);
-  const auto rules = rules_file.empty() ? kernels::FusionRules::xnnpack_default()
-                                        : kernels::FusionRules::from_file(rules_file);
-  const auto ks = kernels::detect_kernels(g, rules);
-  const auto totals = kernels::summarize(g, ks);
+  const auto inspection = kernels::inspect_model(model, rules_file);
+  const auto& g = inspection.graph;
+  const auto& ks = inspection.kernels;
+  const auto& rules = inspection.rules;
   if (json) {
-    nlohmann::json j;
-    j["model"] = model;
-    j["graph"] = g.name;
-    j["origin"] = "counted";  // FLOPs, parameters and bytes are exact counts, not measurements
-    j["inputs"] = nlohmann::json::array();
-    for (const auto& in : g.inputs) j["inputs"].push_back({{"name", in}, {"shape", g.shape(in)}});
-    j["outputs"] = nlohmann::json::array();
-    for (const auto& o : g.outputs) j["outputs"].push_back({{"name", o}, {"shape", g.shape(o)}});
-    j["notes"] = g.notes;
-    j["fusion_rules"] = rules.source();
-    j["kernels"] = nlohmann::json::array();
-    for (size_t i = 0; i < ks.size(); ++i) j["kernels"].push_back(kernel_json(g, ks[i], i));
-    j["kernel_counts"] = totals.count_by_type;
-    j["totals"] = {{"kernels", ks.size()},
-                   {"nodes", g.nodes.size()},
-                   {"flops", totals.flops},
-                   {"params", totals.params},
-                   {"bytes", totals.bytes}};
-    j["unknown_ops"] = nlohmann::json::array();
-    for (const auto& [op, node] : totals.unknown_ops)
-      j["unknown_ops"].push_back({{"op", op}, {"node", node}});
-    print_json(j);
+    print_json(kernels::to_json(inspection));
     return;
   }
+  const auto totals = kernels::summarize(g, ks);
   fmt::print("model   {} ({})\n", printable(model), printable(g.name));
   for (const auto& in : g.inputs) fmt::print("input   {} {}\n", in, graph::shape_str(g.shape(in)));
   fmt::print("rules   {}\n", rules.source());

@@ -15,27 +15,13 @@ struct Options {
 };
 
 void run(const Options& o) {
-  const auto found = meter::discover_meters(collect::discover_options(o.meters.setup()));
-  std::vector<std::shared_ptr<meter::Meter>> live;
-  bool battery = false;
-  for (const auto& f : found) {
-    if (f.status != meter::Finding::Status::kFound) continue;
-    live.push_back(f.meter);
-    battery = battery || f.kind == "battery";
-  }
-  // Battery gauges update about once a second or slower: give them time to show it.
-  const double probe_s = o.probe_ms ? *o.probe_ms / 1e3 : battery ? 5.0 : 0.5;
-  const auto stats = meter::probe_meters(live, probe_s);
-  std::vector<std::optional<meter::MeterStats>> per_finding;
-  size_t k = 0;
-  for (const auto& f : found)
-    per_finding.push_back(f.status == meter::Finding::Status::kFound
-                              ? std::optional<meter::MeterStats>(stats.at(k++))
-                              : std::nullopt);
+  const auto survey =
+      meter::survey_meters(collect::discover_options(o.meters.setup()),
+                           o.probe_ms ? std::optional<double>(*o.probe_ms / 1e3) : std::nullopt);
   if (o.json)
-    print_json(meter::meters_json(found, per_finding, probe_s));
+    print_json(meter::to_json(survey));
   else
-    std::cout << meter::format_meters(found, per_finding, probe_s);
+    std::cout << meter::format_meters(survey);
 }
 
 void register_meters(CLI::App& app) {

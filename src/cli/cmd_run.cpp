@@ -7,9 +7,8 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/common/text.hpp"
-#include "nnjoule/exec/harness.hpp"
+#include "nnjoule/exec/run.hpp"
 #include "nnjoule/graph/onnx.hpp"
-#include "nnjoule/kernels/detect.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -31,101 +30,43 @@ std::string mib(int64_t bytes) {
   return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024.0));
 }
 
-nlohmann::json summary_json(const stats::Summary& s) {
-  return {{"median", s.median}, {"p10", s.p10}, {"p90", s.p90}, {"mean", s.mean},
-          {"min", s.min},       {"max", s.max}, {"cv", s.cv},   {"n", s.n}};
-}
-
 void run_command(const RunArgs& a) {
   const graph::Graph g = graph::load_onnx(a.model);
-  exec::CompileOptions co;
-  co.threads = a.threads;
-  if (!a.cpus.empty()) co.cpus = exec::parse_cpu_list(a.cpus);
-  auto m = with_context(a.model, [&] { return exec::compile(g, co); });
-
-  std::vector<exec::Tensor> inputs;
-  if (a.inputs.empty()) {
-    inputs = exec::random_inputs(m, a.seed);
-  } else {
-    inputs = exec::read_inputs(m, {a.inputs.begin(), a.inputs.end()});
-  }
-  if (a.outputs.size() > m.outputs().size()) {
+  exec::RunOptions o;
+  o.compile.threads = a.threads;
+  if (!a.cpus.empty()) o.compile.cpus = exec::parse_cpu_list(a.cpus);
+  o.harness.runs = a.runs;
+  o.harness.warmup = a.warmup;
+  o.per_kernel = a.per_kernel;
+  o.standalone = a.standalone;
+  o.seed = a.seed;
+  o.input_files = {a.inputs.begin(), a.inputs.end()};
+  if (a.outputs.size() > g.outputs.size()) {
     fail("{} --output files given; model '{}' has {} output(s)", a.outputs.size(), a.model,
-         m.outputs().size());
+         g.outputs.size());
   }
-  exec::set_inputs(m, inputs);
-  exec::HarnessOptions ho;
-  ho.runs = a.runs;
-  ho.warmup = a.warmup;
-  ho.per_step = a.per_kernel || a.standalone;
-  const auto r = exec::measure_latency(m, ho);
-  for (size_t i = 0; i < a.outputs.size(); ++i) {
-    exec::write_raw_tensor(a.outputs[i], m.output_tensor(i));
-  }
+  const exec::ModelRun r = with_context(a.model, [&] { return exec::run_model(g, o); });
+  for (size_t i = 0; i < a.outputs.size(); ++i) exec::write_raw_tensor(a.outputs[i], r.outputs[i]);
 
-  std::vector<kernels::Kernel> ks;
-  std::vector<exec::KernelTiming> kt;
-  std::vector<exec::StandaloneTiming> st;
-  if (ho.per_step) {
-    ks = kernels::detect_kernels(g);
-    kt = exec::per_kernel(m, r, ks);
-  }
-  if (a.standalone) st = exec::measure_standalone(g, ks, co, ho, a.seed);
-  double standalone_sum = 0;
-  for (const auto& s : st) standalone_sum += s.ran ? s.compute_ms : 0.0;
-  const std::string label = r.provenance.label();
+  const auto& kt = r.kernels;
+  const auto& st = r.standalone;
+  const double standalone_sum = r.standalone_sum_ms();
+  const std::string label = r.latency.provenance.label();
   std::string cpus = "not pinned";
-  if (!co.cpus.empty()) cpus = fmt::format("{}", fmt::join(co.cpus, ","));
+  if (!r.cpus.empty()) cpus = fmt::format("{}", fmt::join(r.cpus, ","));
 
   if (a.json) {
-    nlohmann::json j;
-    j["model"] = a.model;
-    j["graph"] = g.name;
-    j["threads"] = a.threads;
-    j["cpus"] = co.cpus;
-    j["runs"] = a.runs;
-    j["warmup"] = a.warmup;
-    j["steps"] = m.steps().size();
-    j["arena_bytes"] = m.arena_bytes();
-    j["activation_bytes"] = m.activation_bytes();
-    j["constant_bytes"] = m.constant_bytes();
-    j["notes"] = m.notes();
-    j["latency_ms"] = summary_json(r.latency_ms);
-    j["latency_ms"]["provenance"] = label;
-    j["samples_ms"] = r.samples_ms;
-    if (!kt.empty()) {
-      nlohmann::json arr = nlohmann::json::array();
-      for (size_t k = 0; k < kt.size(); ++k) {
-        nlohmann::json e = {{"name", kt[k].name}, {"type", kt[k].type}};
-        if (kt[k].steps.empty()) {
-          e["note"] = kt[k].note;
-        } else {
-          e["latency_ms"] = summary_json(kt[k].ms);
-          e["latency_ms"]["provenance"] = label;
-        }
-        if (k < st.size() && st[k].ran) {
-          e["standalone_ms"] = {{"median", st[k].compute_ms}, {"provenance", label}};
-        }
-        arr.push_back(e);
-      }
-      j["kernels"] = arr;
-    }
-    if (!st.empty()) {
-      j["standalone_sum_ms"] = standalone_sum;
-      j["whole_over_standalone"] = r.latency_ms.median / standalone_sum;
-    }
-    print_json(j);
+    print_json(exec::to_json(r, a.model));
     return;
   }
 
   std::cout << fmt::format("model: {} ('{}'), {} input(s), {} output(s)\n", printable(a.model),
-                           printable(g.name), m.inputs().size(), m.outputs().size());
+                           printable(g.name), g.inputs.size(), r.outputs.size());
   std::cout << fmt::format(
       "engine: XNNPACK, {} thread(s), cpus {}, {} steps; activation arena {} (without reuse "
       "{}), weights {}\n",
-      a.threads, cpus, m.steps().size(), mib(m.arena_bytes()), mib(m.activation_bytes()),
-      mib(m.constant_bytes()));
-  const auto& s = r.latency_ms;
+      a.threads, cpus, r.steps, mib(r.arena_bytes), mib(r.activation_bytes), mib(r.constant_bytes));
+  const auto& s = r.latency.latency_ms;
   std::cout << fmt::format("latency_ms, {}, {} runs after {} warm-up:\n", label, s.n, a.warmup);
   std::cout << fmt::format("  median {}  p10 {}  p90 {}  mean {}  cv {:.1f}%\n",
                            format_number(s.median), format_number(s.p10), format_number(s.p90),
@@ -157,7 +98,7 @@ void run_command(const RunArgs& a) {
           format_number(standalone_sum), s.median / standalone_sum);
     }
   }
-  for (const auto& note : m.notes()) std::cout << "note: " << note << "\n";
+  for (const auto& note : r.notes) std::cout << "note: " << note << "\n";
 }
 
 void register_run(CLI::App& app) {

@@ -41,7 +41,7 @@ Provenance get_prov(const json& j, const std::string& where) {
   return p;
 }
 json prov(const Provenance& p) {
-  return {{"origin", std::string(origin_name(p.origin))}, {"by", p.by}, {"label", p.label()}};
+  return nnjoule::to_json(p);
 }
 
 std::string num(const std::optional<double>& v, const char* unit) {

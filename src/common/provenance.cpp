@@ -34,4 +34,8 @@ std::string Provenance::label() const {
   return s;
 }
 
+nlohmann::json to_json(const Provenance& p) {
+  return {{"origin", std::string(origin_name(p.origin))}, {"by", p.by}, {"label", p.label()}};
+}
+
 }  // namespace nnjoule

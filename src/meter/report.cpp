@@ -41,9 +41,7 @@ json meters_json(const std::vector<Finding>& findings,
     if (!why.empty()) m["not_live_reason"] = why;
     if (s && !s->polling_note.empty()) m["polling_note"] = s->polling_note;
     if (f.meter) {
-      const auto p = f.meter->provenance();
-      m["provenance"] = {
-          {"origin", std::string(origin_name(p.origin))}, {"by", p.by}, {"label", p.label()}};
+      m["provenance"] = to_json(f.meter->provenance());
       json doms = json::array();
       const auto& d = f.meter->domains();
       for (size_t k = 0; k < d.size(); ++k) {
@@ -119,6 +117,63 @@ std::string format_meters(const std::vector<Finding>& findings,
   return out + "\n" + tail +
          fmt::format("(update period and resolution measured over a {} ms probe)\n",
                      format_number(probe_s * 1e3));
+}
+
+json to_json(const EnergyWindow& w) {
+  json meters = json::array();
+  for (const auto& m : w.meters) {
+    json domains = json::array();
+    for (const auto& d : m.domains)
+      domains.push_back({{"name", d.name},
+                         {"signal", std::string(signal_name(d.signal))},
+                         {"in_total", d.in_total},
+                         {"energy_mj", d.energy_mj},
+                         {"avg_power_mw", d.avg_power_mw},
+                         {"wraps", d.wraps}});
+    meters.push_back({{"meter", m.meter},
+                      {"kind", m.kind},
+                      {"provenance", to_json(m.provenance)},
+                      {"energy_mj", m.energy_mj},
+                      {"avg_power_mw", m.avg_power_mw},
+                      {"reads", m.reads},
+                      {"updates", m.updates},
+                      {"domains", domains}});
+  }
+  json j = {{"name", w.name}, {"duration_ms", w.duration_ms}, {"meters", meters}};
+  if (!w.meters.empty()) {
+    const auto& p = w.primary();
+    j["energy_mj"] = p.energy_mj;
+    j["avg_power_mw"] = p.avg_power_mw;
+    j["provenance"] = to_json(p.provenance);
+  }
+  return j;
+}
+
+MeterSurvey survey_meters(const DiscoverOptions& options, std::optional<double> probe_s) {
+  MeterSurvey s;
+  s.findings = discover_meters(options);
+  std::vector<std::shared_ptr<Meter>> live;
+  bool battery = false;
+  for (const auto& f : s.findings) {
+    if (f.status != Finding::Status::kFound) continue;
+    live.push_back(f.meter);
+    battery = battery || f.kind == "battery";
+  }
+  s.probe_s = probe_s ? *probe_s : battery ? 5.0 : 0.5;
+  const auto stats = probe_meters(live, s.probe_s);
+  size_t k = 0;
+  for (const auto& f : s.findings)
+    s.stats.push_back(f.status == Finding::Status::kFound ? std::optional<MeterStats>(stats.at(k++))
+                                                          : std::nullopt);
+  return s;
+}
+
+json to_json(const MeterSurvey& s) {
+  return meters_json(s.findings, s.stats, s.probe_s);
+}
+
+std::string format_meters(const MeterSurvey& s) {
+  return format_meters(s.findings, s.stats, s.probe_s);
 }
 
 }  // namespace nnjoule::meter

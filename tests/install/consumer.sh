@@ -34,4 +34,18 @@ grep -Eq '^one inference, predicted \(bundle\): [0-9.]+ mJ, [0-9.]+ ms over [0-9
 out=$("$tmp/energy_window_pc")
 echo "$out"
 grep -q 'no predictor bundle given: nothing predicted' <<<"$out"
+
+# The Python module, where this build has it: imported from the prefix alone, outside the tree.
+pydir=$(find "$prefix" -path '*dist-packages/nnjoule' -type d | head -1)
+if [ -d "$build/python/nnjoule" ]; then
+  [ -n "$pydir" ] || { echo "the build has the Python module but it was not installed"; exit 1; }
+  out=$(cd "$tmp" && PYTHONPATH=$(dirname "$pydir") /usr/bin/python3 \
+    "$src/examples/energy_window.py" "$tmp/bundle" "$tmp/d.db")
+  echo "$out"
+  grep -q "^imported from $pydir" <<<"$(cd "$tmp" && PYTHONPATH=$(dirname "$pydir") \
+    /usr/bin/python3 -c 'import nnjoule; print("imported from", nnjoule.__path__[0])')"
+  grep -Eq '^measured: [0-9.]+ mJ per inference .*\[(measured|estimated) \(' <<<"$out"
+  grep -Eq '^predicted: [0-9.]+ mJ, [0-9.]+ ms over [0-9]+ kernels .*\[predicted \(bundle\)\]' <<<"$out"
+  grep -q '^dataset: 12 kernel measurements' <<<"$out"
+fi
 echo "installed package: find_package and pkg-config consumers built and ran"

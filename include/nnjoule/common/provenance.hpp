@@ -1,5 +1,7 @@
 #pragma once
 // Every number that leaves nnjoule says where it came from.
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -23,5 +25,7 @@ struct Provenance {
 
 std::string_view origin_name(Origin origin);
 Origin parse_origin(std::string_view name);  // throws Error on an unknown name
+// {"origin": "measured", "by": "rapl", "label": "measured (rapl)"}
+nlohmann::json to_json(const Provenance& p);
 
 }  // namespace nnjoule
