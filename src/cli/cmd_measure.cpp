@@ -57,7 +57,7 @@ void run(const Options& o) {
   std::optional<collect::WorkloadCpu> cpu;
   if (!model) {
     child =
-        std::make_shared<meter::ProcessCpu>(std::make_shared<const meter::SysFs>(o.meters.root));
+        std::make_shared<meter::ProcessCpu>(std::make_shared<const meter::SysFs>(o.meters.root()));
     cpu = collect::WorkloadCpu{meter::ProcessCpu::source(child),
                                "the command's CPU time (/proc/PID/stat, wait4)"};
   }

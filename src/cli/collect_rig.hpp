@@ -89,7 +89,7 @@ class Rig {
   explicit Rig(const CollectCommon& c) {
     // Work on the other CPUs slows every measurement (shared caches, memory, often one
     // physical core): say so before spending hours on a dataset.
-    const auto busy = collect::busy_host_note(meter::SysFs(c.meters.root));
+    const auto busy = collect::busy_host_note(meter::SysFs(c.meters.root()));
     session_ = std::make_unique<collect::Session>(c.meters.setup(c.meter_names));
     notes_ = session_->notes();
     if (busy) notes_.push_back(*busy);
