@@ -1,10 +1,10 @@
-// Application suite files (`nnjoule bench --suite FILE`).
+// Application suite files (`nnjoule apps --suite FILE`).
 #include "fuzz.hpp"
-#include "nnjoule/score/suite.hpp"
+#include "nnjoule/zoo/suite.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return nnjoule::fuzz::guarded([&] {
-    (void)nnjoule::score::parse_suite_json(std::string(nnjoule::fuzz::bytes(data, size)),
-                                           "fuzz.json");
+    (void)nnjoule::zoo::parse_suite_json(std::string(nnjoule::fuzz::bytes(data, size)),
+                                         "fuzz.json");
   });
 }

@@ -4,7 +4,7 @@
 #include "command.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/report/report.hpp"
-#include "nnjoule/score/app_bench.hpp"
+#include "nnjoule/score/input.hpp"
 #include "nnjoule/score/scores.hpp"
 
 namespace nnjoule::cli {
@@ -30,7 +30,7 @@ void run_report(const ReportArgs& a) {
     }
     sources.push_back(std::filesystem::path(a.db).filename().string());
   } else if (!a.focus.empty()) {
-    fail("--focus needs --db (the breakdown and the trace come from nnjoule bench)");
+    fail("--focus needs --db (the breakdown and the trace come from nnjoule apps)");
   }
   if (!a.predictor.empty() && a.db.empty()) {
     fail("--predictor needs --db (the models it predicts are the ones measured in the database)");
@@ -67,7 +67,7 @@ void register_report(CLI::App& app) {
   auto* cmd = app.add_subcommand("report", "Self-contained HTML report: scores, ranks and plots");
   cmd->add_option("--measurements", a->measurements, "application results CSV (as for score)");
   cmd->add_option("--devices", a->devices, "devices CSV (as for score)");
-  cmd->add_option("--db", a->db, "nnjoule database with application measurements (nnjoule bench)");
+  cmd->add_option("--db", a->db, "nnjoule database with application measurements (nnjoule apps)");
   cmd->add_option("--focus", a->focus,
                   "[DEVICE:]CONFIG whose kernel breakdown and power trace are shown (DNN7/CPU1)");
   cmd->add_option("--predictor", a->predictor,

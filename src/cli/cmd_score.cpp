@@ -3,7 +3,7 @@
 
 #include "command.hpp"
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/score/app_bench.hpp"
+#include "nnjoule/score/input.hpp"
 #include "nnjoule/score/scores.hpp"
 
 namespace nnjoule::cli {
@@ -38,7 +38,7 @@ void register_score(CLI::App& app) {
                   "application results CSV: device,dnn,delegate,apc_w,eci_j[,latency_ms]");
   cmd->add_option("--devices", a->devices,
                   "devices CSV: device[,soc][,tdp_w][,price][,pcs_published][,iecs_published]");
-  cmd->add_option("--db", a->db, "nnjoule database with application measurements (nnjoule bench)");
+  cmd->add_option("--db", a->db, "nnjoule database with application measurements (nnjoule apps)");
   cmd->add_option("--tdp", a->tdp, "DEVICE=WATTS: a device's TDP for PCS (repeatable)");
   cmd->add_flag("--json", a->json, "print JSON instead of tables");
   cmd->callback([a] { run_score(*a); });

@@ -1,9 +1,9 @@
-// A report's content from the application measurements nnjoule bench stored.
+// A report's content from the application measurements nnjoule apps stored.
 #include <fmt/format.h>
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/report/report.hpp"
-#include "nnjoule/score/app_bench.hpp"
+#include "nnjoule/score/input.hpp"
 
 namespace nnjoule::report {
 
@@ -75,7 +75,7 @@ ReportInput load_report_input(const std::filesystem::path& db_path, const std::s
   }
   if (!rows.empty()) {
     r.notes.push_back(
-        "APC, ECI and latency per configuration are nnjoule bench measurements of the "
+        "APC, ECI and latency per configuration are nnjoule apps measurements of the "
         "whole application pipeline (pre-processing, inference, post-processing); "
         "their origin is shown beside every table.");
   }

@@ -497,7 +497,7 @@ std::string render_html(const ReportInput& in) {
   body += "<section><h2>Device scores</h2>";
   if (no_results) {
     body += "<p class=empty>No application results in " + esc(in.source) +
-            ": the scores, ranks, kernel breakdown and power trace need nnjoule bench --suite "
+            ": the scores, ranks, kernel breakdown and power trace need nnjoule apps --suite "
             "NAME --db FILE (or --measurements CSV for the scores).</p>";
   } else {
     body +=
@@ -622,7 +622,7 @@ std::string render_html(const ReportInput& in) {
       charts.push_back({{"id", "chart-kernels"}, {"spec", breakdown_spec(*in.breakdown)}});
     } else {
       body +=
-          "<p class=empty>No per-kernel timings in this database (nnjoule bench stores them with "
+          "<p class=empty>No per-kernel timings in this database (nnjoule apps stores them with "
           "each suite run).</p>";
     }
     body += "</section>";
@@ -634,7 +634,7 @@ std::string render_html(const ReportInput& in) {
       charts.push_back({{"id", "chart-trace"}, {"spec", trace_spec(*in.trace)}});
     } else {
       body +=
-          "<p class=empty>No power trace in this database (nnjoule bench records one per suite "
+          "<p class=empty>No power trace in this database (nnjoule apps records one per suite "
           "run).</p>";
     }
     body += "</section></div>";

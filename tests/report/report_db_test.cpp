@@ -1,12 +1,12 @@
-// The report from a database nnjoule bench filled (a tiny suite measured with a fake meter).
+// The report from a database nnjoule apps filled (a tiny suite measured with a fake meter).
 #include <gtest/gtest.h>
 
+#include "nnjoule/collect/apps.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/builder.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/meter/sampler.hpp"
 #include "nnjoule/report/report.hpp"
-#include "nnjoule/score/app_bench.hpp"
 #include "support/test_support.hpp"
 
 namespace nnjoule::report {
@@ -27,7 +27,7 @@ TEST(ReportFromDb, BreakdownTraceAndCli) {
   graph::save_onnx(b.finish({b.fc(b.flatten(b.global_avgpool(x)), 10)}), tmp / "tiny.onnx");
   nnjoule::testing::write_text(tmp / "suite.json", R"({"name": "t", "delegates": ["CPU1", "NNAPI"],
       "models": [{"id": "m", "onnx": "tiny.onnx", "application": "classification"}]})");
-  score::SuiteRunOptions o;
+  collect::SuiteRunOptions o;
   o.protocol.idle_s = 0.02;
   o.protocol.warmup_s = 0;
   o.protocol.min_window_s = 0.02;
@@ -45,8 +45,8 @@ TEST(ReportFromDb, BreakdownTraceAndCli) {
   sampler.start();
   {
     store::Store db(tmp / "r.db");
-    score::run_suite(score::parse_suite_file(tmp / "suite.json"), db, ctx,
-                     {Origin::kMeasured, "constant"}, o, "test", 8.0, "test");
+    collect::run_suite(zoo::parse_suite_file(tmp / "suite.json"), db, ctx,
+                       {Origin::kMeasured, "constant"}, o, "test", 8.0, "test");
   }
   sampler.stop();
 

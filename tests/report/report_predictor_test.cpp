@@ -121,7 +121,7 @@ void fill(const std::filesystem::path& file, const std::string& device,
   s.end_run(run_id, "complete");
   if (!applications) return;
 
-  // One application result, as nnjoule bench stores it: under its own device row (bench names
+  // One application result, as nnjoule apps stores it: under its own device row (bench names
   // the runtime differently), with the same name.
   store::Device bench_device = d;
   bench_device.runtime = "nnjoule XNNPACK (CPU)";
@@ -282,7 +282,7 @@ TEST(ReportPredictor, NoModelsForTheDeviceIsSaidNotDrawn) {
   EXPECT_NE(html.find("nnjoule build-predictor"), std::string::npos);
 }
 
-// A database of collected models without nnjoule bench results: the predictions alone.
+// A database of collected models without nnjoule apps results: the predictions alone.
 TEST(ReportPredictor, CollectedModelsWithoutApplicationResults) {
   TempDir tmp;
   const std::string db = (tmp / "collect.db").string();

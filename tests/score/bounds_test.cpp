@@ -5,14 +5,15 @@
 #include <cmath>
 
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/score/app_bench.hpp"
+#include "nnjoule/score/input.hpp"
 #include "nnjoule/score/scores.hpp"
-#include "nnjoule/score/suite.hpp"
 #include "nnjoule/store/store.hpp"
+#include "nnjoule/zoo/suite.hpp"
 #include "support/test_support.hpp"
 
 namespace nnjoule::score {
 namespace {
+using namespace nnjoule::zoo;
 using nnjoule::testing::error_of;
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
@@ -244,11 +245,10 @@ TEST(ScoreBounds, StoredValuesAreCheckedNamingTheRowAndField) {
 
 TEST(ScoreBounds, StoredTdpIsChecked) {
   TempDir tmp;
-  stored(tmp / "tiny.db", 4000, 400, 100,
-         {{"tdp_w", 0.001}, {"tdp_source", "nnjoule bench --tdp"}});
+  stored(tmp / "tiny.db", 4000, 400, 100, {{"tdp_w", 0.001}, {"tdp_source", "nnjoule apps --tdp"}});
   std::string err = load_error(tmp / "tiny.db");
   EXPECT_TRUE(contains(err,
-                       "tiny.db: run 1: settings.tdp_w (nnjoule bench --tdp): TDP 0.001 W is "
+                       "tiny.db: run 1: settings.tdp_w (nnjoule apps --tdp): TDP 0.001 W is "
                        "outside the plausible range"))
       << err;
   // A TDP stored as text was a JSON type error: an internal error.
@@ -261,8 +261,8 @@ TEST(ScoreBounds, StoredTdpIsChecked) {
 }
 
 TEST(ScoreBounds, BenchRefusesAnImplausibleTdpBeforeRunning) {
-  EXPECT_EQ(error_of([] { check_tdp_w(0.001, "nnjoule bench --tdp"); }),
-            "nnjoule bench --tdp: TDP 0.001 W is outside the plausible range 0.01 to 100000 W");
+  EXPECT_EQ(error_of([] { check_tdp_w(0.001, "nnjoule apps --tdp"); }),
+            "nnjoule apps --tdp: TDP 0.001 W is outside the plausible range 0.01 to 100000 W");
   EXPECT_NO_THROW(check_tdp_w(15, "x"));
 }
 
@@ -282,6 +282,7 @@ TEST(ScoreBounds, CliRefusesWithOneLine) {
 
 namespace nnjoule::score {
 namespace {
+using namespace nnjoule::zoo;
 
 TEST(ScoreBounds, SuiteFileWithAnOverflowingNumberIsBadInput) {
   // nlohmann throws out_of_range (not parse_error) for 1e400: it escaped as an internal error.

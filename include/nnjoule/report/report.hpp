@@ -65,7 +65,7 @@ struct ReportInput {
 };
 
 // Scores, the per-kernel breakdown and the power trace from a database's application
-// measurements (nnjoule bench). `focus` names the configuration ("DNN7/CPU1", optionally
+// measurements (nnjoule apps). `focus` names the configuration ("DNN7/CPU1", optionally
 // "device:DNN7/CPU1") whose breakdown and trace are shown; empty: the first one that has them.
 // A database without application measurements is an error unless `applications_optional`
 // (a report of predictions alone): the scores are then empty.

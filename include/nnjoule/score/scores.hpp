@@ -10,17 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nnjoule/common/plausible.hpp"
 #include "nnjoule/common/provenance.hpp"
+#include "nnjoule/zoo/suite.hpp"
 
 namespace nnjoule::score {
 
-// One application configuration: a suite entry ("DNN1") run with one delegate ("CPU4").
-struct ConfigKey {
-  std::string model;
-  std::string delegate;
-  std::string label() const { return model + "/" + delegate; }
-  bool operator==(const ConfigKey&) const = default;
-};
+using zoo::ConfigKey;
 
 // Application-level result of one configuration on one device.
 struct AppResult {
@@ -94,29 +90,15 @@ struct ScoreReport {
   std::string unsupported_reason(const std::string& device, const ConfigKey& c) const;
 };
 
-// The range a number scoring reads must lie in (limits included): positive, finite and
+// The ranges a number scoring reads must lie in (limits included): positive, finite and
 // plausible for its unit; docs/scoring.md lists them and why. Scores computed from numbers in
 // these ranges are finite.
-struct Plausible {
-  double min;
-  double max;
-  const char* unit;  // "W", "J", "ms", "" (none)
-};
 inline constexpr Plausible kApcRange{1e-6, 1e5, "W"};          // 1 uW .. 100 kW
 inline constexpr Plausible kEciRange{1e-9, 1e6, "J"};          // 1 nJ .. 1 MJ per inference
 inline constexpr Plausible kLatencyRange{1e-6, 8.64e7, "ms"};  // 1 ns .. 1 day per inference
-inline constexpr Plausible kTdpRange{0.01, 1e5, "W"};          // 10 mW .. 100 kW
 inline constexpr Plausible kPriceRange{0.01, 1e7, ""};
 inline constexpr Plausible kPublishedPcsRange{0, 100, ""};
 inline constexpr Plausible kPublishedIecsRange{1e-6, 1e12, "1/J"};
-
-// Throws Error "<where>: <what><value> <unit> is outside the plausible range <min> to <max>
-// <unit>" (or "must be positive", "is not a finite number"). `shown` is the value as the input
-// wrote it; empty: the value printed.
-void check_plausible(double value, const Plausible& range, const std::string& where,
-                     const std::string& what, const std::string& shown = "");
-// A TDP in watts, from `where` (an option, a file, a stored run); throws Error naming it.
-void check_tdp_w(double tdp_w, const std::string& where);
 
 // Throws Error for an APC, ECI, latency (given or derived), TDP, price or published score
 // outside its plausible range, or a duplicate result. A PCS that would come out negative (mean

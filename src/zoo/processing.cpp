@@ -1,4 +1,4 @@
-#include "nnjoule/score/processing.hpp"
+#include "nnjoule/zoo/processing.hpp"
 
 #include <png.h>
 
@@ -11,7 +11,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/rng.hpp"
 
-namespace nnjoule::score {
+namespace nnjoule::zoo {
 namespace {
 
 // Netpbm header tokens: whitespace and '#' comments separate them.
@@ -504,4 +504,4 @@ std::pair<int64_t, int64_t> answer_span(std::span<const float> logits, int64_t l
   return best;
 }
 
-}  // namespace nnjoule::score
+}  // namespace nnjoule::zoo

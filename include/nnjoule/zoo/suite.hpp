@@ -7,9 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "nnjoule/score/scores.hpp"
+namespace nnjoule::zoo {
 
-namespace nnjoule::score {
+// One application configuration: a suite entry ("DNN1") run with one delegate ("CPU4").
+struct ConfigKey {
+  std::string model;
+  std::string delegate;
+  std::string label() const { return model + "/" + delegate; }
+  bool operator==(const ConfigKey&) const = default;
+};
 
 // The application an entry belongs to; it fixes the default pre- and post-processing.
 enum class Application {
@@ -87,4 +93,4 @@ Suite load_suite(const std::string& name_or_path);
 // ones stay listed. Throws Error for a count below 1.
 Suite with_threads(Suite suite, const std::vector<int>& threads);
 
-}  // namespace nnjoule::score
+}  // namespace nnjoule::zoo

@@ -10,7 +10,7 @@
 
 #include "nnjoule/zoo/suite_models.hpp"
 
-namespace nnjoule::score {
+namespace nnjoule::zoo {
 
 // 8-bit RGB, rows top to bottom, pixels interleaved.
 struct Image {
@@ -92,4 +92,4 @@ std::vector<float> embed(std::span<const int64_t> ids, std::span<const float> ta
 std::pair<int64_t, int64_t> answer_span(std::span<const float> logits, int64_t length,
                                         int64_t max_len = 30);
 
-}  // namespace nnjoule::score
+}  // namespace nnjoule::zoo

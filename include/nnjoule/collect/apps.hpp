@@ -10,20 +10,20 @@
 #include <vector>
 
 #include "nnjoule/collect/protocol.hpp"
+#include "nnjoule/common/provenance.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/meter/discovery.hpp"
-#include "nnjoule/score/scores.hpp"
-#include "nnjoule/score/suite.hpp"
 #include "nnjoule/store/store.hpp"
+#include "nnjoule/zoo/suite.hpp"
 
-namespace nnjoule::score {
+namespace nnjoule::collect {
 
 // One application, ready to run: the model compiled for `threads`, its input prepared.
 class Pipeline {
  public:
   // Builds (built-in) or imports (ONNX) the model and checks that its inputs and outputs fit
   // the application; throws Error naming the entry.
-  Pipeline(const SuiteEntry& entry, int threads, uint64_t seed);
+  Pipeline(const zoo::SuiteEntry& entry, int threads, uint64_t seed);
   ~Pipeline();
   Pipeline(Pipeline&&) noexcept;
 
@@ -60,13 +60,13 @@ struct TraceSample {
 };
 
 struct ConfigResult {
-  ConfigKey config;
+  zoo::ConfigKey config;
   std::string title;        // the entry's title
   std::string application;  // application_name
   int threads = 0;
-  std::string unsupported;     // non-empty: not run, and why
-  std::string skipped;         // non-empty: already stored (resume)
-  collect::Measurement whole;  // one inference = one whole pipeline run
+  std::string unsupported;  // non-empty: not run, and why
+  std::string skipped;      // non-empty: already stored (resume)
+  Measurement whole;        // one inference = one whole pipeline run
   std::vector<StageResult> stages;
   std::vector<KernelShare> kernels;
   std::vector<TraceSample> trace;
@@ -74,8 +74,8 @@ struct ConfigResult {
 };
 
 struct SuiteRunOptions {
-  collect::ProtocolOptions protocol;        // the whole pipeline
-  collect::ProtocolOptions stage_protocol;  // each stage alone (no idle baselines)
+  ProtocolOptions protocol;        // the whole pipeline
+  ProtocolOptions stage_protocol;  // each stage alone (no idle baselines)
   uint64_t seed = 0;
   double trace_idle_s = 0.4;                         // power trace: idle before and after ...
   double trace_run_s = 1.0;                          // ... and at least this long running
@@ -87,7 +87,7 @@ struct SuiteRunOptions {
 SuiteRunOptions quick_suite_options();
 
 // Runs one configuration (the sampler must be running).
-ConfigResult run_config(const Suite& suite, const ConfigKey& config, const collect::Context& ctx,
+ConfigResult run_config(const zoo::Suite& suite, const zoo::ConfigKey& config, const Context& ctx,
                         const SuiteRunOptions& options);
 
 // Runs every configuration of the suite and stores each as soon as it is measured (one
@@ -99,14 +99,9 @@ struct SuiteRun {
   store::Device device;
   std::vector<ConfigResult> results;
 };
-SuiteRun run_suite(const Suite& suite, store::Store& db, const collect::Context& ctx,
+SuiteRun run_suite(const zoo::Suite& suite, store::Store& db, const Context& ctx,
                    const Provenance& provenance, const SuiteRunOptions& options,
                    const std::string& command, std::optional<double> tdp_w,
                    const std::string& tdp_source);
 
-// The database's application measurements as score input: one device per store device, the
-// latest row per configuration, the suites' configurations (unsupported ones included) in suite
-// order. Throws Error naming the file when it holds no application measurements.
-ScoreInput load_score_input(const store::Store& db);
-
-}  // namespace nnjoule::score
+}  // namespace nnjoule::collect

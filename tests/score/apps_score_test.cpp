@@ -1,17 +1,21 @@
-#include "nnjoule/score/app_bench.hpp"
-
+// Application suites run by collect, stored, and read back as score input.
 #include <gtest/gtest.h>
+
+#include "nnjoule/collect/apps.hpp"
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/builder.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/meter/sampler.hpp"
-#include "nnjoule/score/processing.hpp"
+#include "nnjoule/score/input.hpp"
 #include "nnjoule/store/store.hpp"
+#include "nnjoule/zoo/processing.hpp"
 #include "support/test_support.hpp"
 
 namespace nnjoule::score {
 namespace {
+using namespace nnjoule::collect;
+using namespace nnjoule::zoo;
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
 
@@ -173,7 +177,7 @@ TEST(SuiteRun, CollectAndBenchOnOneMachineShareOneDeviceRow) {
       {"collect", "kernels", "--db", db, "--kernels", "fc", "--count", "1", "--floor", "1",
        "--profile", "quick", "--idle", "0", "--meter", "estimate", "--prior-variants", "0"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
-  const auto b = nnjoule::testing::run_cli({"bench", "--suite", (tmp / "suite.json").string(),
+  const auto b = nnjoule::testing::run_cli({"apps", "--suite", (tmp / "suite.json").string(),
                                             "--db", db, "--threads", "1", "--idle", "0",
                                             "--time-cap", "5", "--meter", "estimate"});
   ASSERT_EQ(b.exit_code, 0) << b.err;

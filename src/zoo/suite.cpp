@@ -1,4 +1,4 @@
-#include "nnjoule/score/suite.hpp"
+#include "nnjoule/zoo/suite.hpp"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include "nnjoule/common/parse.hpp"
 #include "nnjoule/zoo/suite_models.hpp"
 
-namespace nnjoule::score {
+namespace nnjoule::zoo {
 namespace {
 using nlohmann::json;
 
@@ -350,4 +350,4 @@ Suite with_threads(Suite suite, const std::vector<int>& threads) {
   return suite;
 }
 
-}  // namespace nnjoule::score
+}  // namespace nnjoule::zoo

@@ -1,4 +1,4 @@
-// nnjoule bench --suite NAME|FILE --db FILE: runs an application suite under the measurement
+// nnjoule apps --suite NAME|FILE --db FILE: runs an application suite under the measurement
 // protocol and stores APC, ECI and latency per configuration.
 #include <fmt/format.h>
 
@@ -6,14 +6,14 @@
 
 #include "command.hpp"
 #include "meter_options.hpp"
+#include "nnjoule/collect/apps.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
-#include "nnjoule/score/app_bench.hpp"
 
 namespace nnjoule::cli {
 namespace {
 
-struct BenchArgs {
+struct AppsArgs {
   MeterOptions meters;
   std::vector<std::string> meter_names;
   std::string suite, db;
@@ -25,45 +25,45 @@ struct BenchArgs {
   std::string command_line;
 };
 
-void list_suite(const score::Suite& s) {
+void list_suite(const zoo::Suite& s) {
   TextTable t({"configuration", "model", "application", "threads", "status"});
   for (const auto& c : s.configs()) {
     const auto& e = s.entry(c.model);
     const auto why = s.unsupported_reason(c);
     t.add_row(
-        {c.label(), e.title, std::string(score::application_name(e.application)),
+        {c.label(), e.title, std::string(zoo::application_name(e.application)),
          s.delegate(c.delegate).threads > 0 ? std::to_string(s.delegate(c.delegate).threads) : "-",
          why.empty() ? "runs" : why});
   }
   std::cout << "suite " << s.name << "\n" << t.render();
 }
 
-void run_bench(const BenchArgs& a) {
-  auto suite = score::load_suite(a.suite);
-  if (!a.threads.empty()) suite = score::with_threads(suite, a.threads);
+void run_apps(const AppsArgs& a) {
+  auto suite = zoo::load_suite(a.suite);
+  if (!a.threads.empty()) suite = zoo::with_threads(suite, a.threads);
   if (a.list) return list_suite(suite);
-  if (a.db.empty()) fail("bench: give --db FILE to store the results (or --list)");
+  if (a.db.empty()) fail("apps: give --db FILE to store the results (or --list)");
 
   // Meters first: a bad device file or meter name then creates no dataset file.
   collect::Session session(a.meters.setup(a.meter_names));  // the suite runs in this process
   store::Store db(a.db);
   std::optional<double> tdp = a.tdp_w;
-  std::string tdp_source = "nnjoule bench --tdp";
+  std::string tdp_source = "nnjoule apps --tdp";
   if (!tdp && session.config().estimate.tdp_w) {
     tdp = session.config().estimate.tdp_w;
-    tdp_source = "device file " + a.meters.device;
+    tdp_source = "device file " + a.meters.device();
   }
-  auto opts = score::quick_suite_options();
+  auto opts = collect::quick_suite_options();
   opts.seed = a.seed;
   if (a.time_cap_s) opts.protocol.time_cap_s = *a.time_cap_s;
   if (a.idle_s) opts.protocol.idle_s = *a.idle_s;
-  opts.progress = [](const std::string& s) { std::cerr << "bench: " << s << "\n"; };
-  for (const auto& n : session.notes()) std::cerr << "bench: " << n << "\n";
+  opts.progress = [](const std::string& s) { std::cerr << "apps: " << s << "\n"; };
+  for (const auto& n : session.notes()) std::cerr << "apps: " << n << "\n";
   const auto provenance = session.provenance();
-  std::cerr << "bench: suite " << suite.name << ", " << suite.configs().size()
+  std::cerr << "apps: suite " << suite.name << ", " << suite.configs().size()
             << " configurations, meter " << provenance.label() << "\n";
-  const score::SuiteRun run = score::run_suite(suite, db, session.context(), provenance, opts,
-                                               a.command_line, tdp, tdp_source);
+  const collect::SuiteRun run = collect::run_suite(suite, db, session.context(), provenance, opts,
+                                                   a.command_line, tdp, tdp_source);
   session.stop();
 
   TextTable t({"configuration", "APC W", "ECI J", "latency ms", "pre ms", "infer ms", "post ms",
@@ -91,10 +91,11 @@ void run_bench(const BenchArgs& a) {
                "post-processing); latencies measured with the wall clock.\n";
 }
 
-void register_bench(CLI::App& app) {
-  auto a = std::make_shared<BenchArgs>();
-  auto* cmd =
-      app.add_subcommand("bench", "Run an application suite and store APC, ECI and latency");
+void register_apps(CLI::App& app) {
+  auto a = std::make_shared<AppsArgs>();
+  auto* cmd = app.add_subcommand("apps", "Run an application suite and store APC, ECI and latency");
+  // The old name still works: scripts written against it keep running.
+  cmd->alias("bench");
   cmd->add_option("--suite", a->suite, "built-in suite (deepen2023) or a suite file (JSON)")
       ->required();
   cmd->add_option("--db", a->db, "nnjoule database to store the results in");
@@ -117,12 +118,12 @@ void register_bench(CLI::App& app) {
          "meters to use, the first is the primary; default: every live sensor, else the estimate")
       ->delimiter(',');
   cmd->callback([a, &app] {
-    a->command_line = "nnjoule bench --suite " + a->suite + (a->db.empty() ? "" : " --db " + a->db);
+    a->command_line = "nnjoule apps --suite " + a->suite + (a->db.empty() ? "" : " --db " + a->db);
     (void)app;
-    run_bench(*a);
+    run_apps(*a);
   });
 }
 
 }  // namespace
-NNJOULE_COMMAND(55, register_bench);
+NNJOULE_COMMAND(55, register_apps);
 }  // namespace nnjoule::cli

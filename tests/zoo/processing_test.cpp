@@ -1,4 +1,4 @@
-#include "nnjoule/score/processing.hpp"
+#include "nnjoule/zoo/processing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include "nnjoule/common/error.hpp"
 #include "support/test_support.hpp"
 
-namespace nnjoule::score {
+namespace nnjoule::zoo {
 namespace {
 
 using nnjoule::testing::error_of;
@@ -182,4 +182,4 @@ TEST(Pre, TokensEmbeddingsAndSpectrogram) {
 }
 
 }  // namespace
-}  // namespace nnjoule::score
+}  // namespace nnjoule::zoo

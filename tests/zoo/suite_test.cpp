@@ -1,11 +1,11 @@
-#include "nnjoule/score/suite.hpp"
+#include "nnjoule/zoo/suite.hpp"
 
 #include <gtest/gtest.h>
 
 #include "nnjoule/common/error.hpp"
 #include "support/test_support.hpp"
 
-namespace nnjoule::score {
+namespace nnjoule::zoo {
 namespace {
 using nnjoule::testing::TempDir;
 using nnjoule::testing::write_text;
@@ -136,4 +136,4 @@ TEST(Suite, LoadSuiteNamesWhatItCannotFind) {
 }
 
 }  // namespace
-}  // namespace nnjoule::score
+}  // namespace nnjoule::zoo
