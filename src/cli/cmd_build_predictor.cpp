@@ -34,7 +34,7 @@ void run_build(BuildOptions o) {
     o.adaptive.train.progress = [](const std::string& l) { std::cerr << "trained " << l << "\n"; };
   }
   store::Store db(o.common.db);
-  Rig rig(o.common);
+  collect::Rig rig(o.common.rig());
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   StopOnSigint sigint;
   collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);

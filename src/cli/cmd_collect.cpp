@@ -60,7 +60,7 @@ void run_kernels(const KernelOptions& o) {
   ko.seed = o.common.seed;
   ko.command = o.common.command_line("kernels");
   store::Store db(o.common.db);  // a bad dataset fails before any measuring
-  Rig rig(o.common);
+  collect::Rig rig(o.common.rig());
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   if (o.plan) {
     const auto plan = collect::plan_kernels(rig.runner(), ko);
@@ -102,7 +102,7 @@ void run_models(const ModelOptions& o) {
   mo.command = o.common.command_line("models");
   for (const auto& f : o.families) zoo::family(f);  // unknown: an Error naming it
   store::Store db(o.common.db);
-  Rig rig(o.common);
+  collect::Rig rig(o.common.rig());
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   StopOnSigint sigint;
   collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);

@@ -1,6 +1,6 @@
 #pragma once
 // What the commands that measure this machine share (nnjoule collect, nnjoule build-predictor):
-// the dataset and measurement options, the meters + sampler + runner rig, and Ctrl-C handling.
+// the dataset and measurement options (made into a collect::Rig) and Ctrl-C handling.
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +12,7 @@
 
 #include "command.hpp"
 #include "meter_options.hpp"
-#include "nnjoule/collect/runner.hpp"
+#include "nnjoule/collect/rig.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/meter/meters.hpp"
@@ -77,38 +77,22 @@ struct CollectCommon {
     cmd->add_flag("--json", json, "Print the collection report as JSON");
   }
 
+  collect::RigOptions rig() const {
+    collect::RigOptions r;
+    r.meters = meters.setup(meter_names);
+    r.threads = threads;
+    if (!cpus.empty()) r.cpus = exec::parse_cpu_list(cpus);
+    r.profile = profile;
+    r.idle_s = idle_s;
+    r.idle_every_s = idle_every_s;
+    r.seed = seed;
+    return r;
+  }
+
   std::string command_line(const std::string& what) const {
     return fmt::format("nnjoule collect {} --db {} --threads {} --seed {} --profile {}", what, db,
                        threads, seed, profile);
   }
-};
-
-// Meters, sampler and runner for one collection; the sampler runs while this lives.
-class Rig {
- public:
-  explicit Rig(const CollectCommon& c) {
-    // Work on the other CPUs slows every measurement (shared caches, memory, often one
-    // physical core): say so before spending hours on a dataset.
-    const auto busy = collect::busy_host_note(meter::SysFs(c.meters.root()));
-    session_ = std::make_unique<collect::Session>(c.meters.setup(c.meter_names));
-    notes_ = session_->notes();
-    if (busy) notes_.push_back(*busy);
-    collect::RunnerOptions ro;
-    ro.threads = c.threads;
-    if (!c.cpus.empty()) ro.cpus = exec::parse_cpu_list(c.cpus);
-    ro.protocol = collect::protocol_profile(c.profile);
-    ro.idle_s = c.idle_s;
-    ro.idle_every_s = c.idle_every_s;
-    ro.input_seed = c.seed + 1;
-    runner_ = collect::make_runner(session_->context(), ro);
-  }
-  collect::Runner& runner() { return *runner_; }
-  const std::vector<std::string>& notes() const { return notes_; }
-
- private:
-  std::unique_ptr<collect::Session> session_;
-  std::unique_ptr<collect::Runner> runner_;
-  std::vector<std::string> notes_;
 };
 
 }  // namespace nnjoule::cli
