@@ -1,0 +1,421 @@
+// Lowering of data movement: concat/split, slice, pad, transpose, reshape (and channel
+// shuffles), gather, resize.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "lowering.hpp"
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/exec/reference.hpp"
+#include "nnjoule/graph/ops.hpp"
+
+namespace nnjoule::exec::detail {
+
+// ---- data movement ----
+
+void Compiler::lower_index_copy(size_t i, const std::string& kind, const Value& x, int in,
+                                const std::string& out, const Shape& os, const Perm& out_perm,
+                                const std::vector<DimMap>& maps, float fill) {
+  IndexMap map = build_map(x, os, out_perm, maps, fill);
+  const int y = new_value(out, os, out_perm);
+  val_[out] = y;
+  StepImpl st = step_for(i, kind, "nnjoule:index-copy", {i});
+  st.reads = {in};
+  st.writes = {y};
+  st.bind = [map, in, y](const BindContext& b) -> std::function<void()> {
+    const float* src = b.ptr(in);
+    float* dst = b.ptr(y);
+    const Parallel par = b.par;
+    return [map, src, dst, par] { map.run(src, dst, par); };
+  };
+  add_step(std::move(st));
+}
+
+// Concat and split along any axis are strided row copies: `rows` rows of `cols` contiguous
+// floats from one tensor into a column range of another (XNNPACK's copy operator).
+void Compiler::lower_concat_split(size_t i, bool concat) {
+  const Node& n = g_.nodes[i];
+  const Shape& big = g_.shape(concat ? n.outputs[0] : n.inputs[0]);
+  int64_t axis = concat ? n.require_int("axis") : n.attr_int("axis", 0);
+  if (axis < 0) axis += static_cast<int64_t>(big.size());
+  // Use the layout of the first runtime tensor involved.
+  Perm p = identity_perm(big.size());
+  std::vector<int> parts;
+  int whole = -1;
+  if (concat) {
+    for (const auto& t : n.inputs) parts.push_back(value_of(t));
+    for (int v : parts)
+      if (m_.values[v].constant < 0) {
+        p = m_.values[v].perm;
+        break;
+      }
+    for (auto& v : parts) v = ensure(v, p);
+    whole = new_value(n.outputs[0], big, p);
+    val_[n.outputs[0]] = whole;
+  } else {
+    whole = value_of(n.inputs[0]);
+    p = m_.values[whole].perm;
+    for (const auto& t : n.outputs) {
+      const int v = new_value(t, g_.shape(t), p);
+      val_[t] = v;
+      parts.push_back(v);
+    }
+  }
+  const Shape phys = physical_shape(big, p);
+  size_t pa = 0;
+  while (p[pa] != axis) ++pa;
+  int64_t rows = 1, inner = 1;
+  for (size_t j = 0; j < pa; ++j) rows *= phys[j];
+  for (size_t j = pa + 1; j < phys.size(); ++j) inner *= phys[j];
+  const int64_t total = phys[pa] * inner;
+  std::vector<int64_t> cols, offsets;
+  int64_t off = 0;
+  for (int v : parts) {
+    cols.push_back(m_.values[v].shape[axis] * inner);
+    offsets.push_back(off);
+    off += cols.back();
+  }
+  const std::string name = n.name;
+  StepImpl st = step_for(i, concat ? "concat" : "split", "xnnpack:copy_nc_x32", {i});
+  if (concat) {
+    st.reads = parts;
+    st.writes = {whole};
+  } else {
+    st.reads = {whole};
+    st.writes = parts;
+  }
+  std::vector<std::shared_ptr<XnnOp>> ops;
+  for (size_t k = 0; k < parts.size(); ++k) ops.push_back(std::make_shared<XnnOp>());
+  st.create = [=](uint32_t f) {
+    for (size_t k = 0; k < ops.size(); ++k) {
+      const auto c = static_cast<size_t>(cols[k]);
+      xnn_check(xnn_create_copy_nc_x32(c, concat ? c : total, concat ? total : c, f, &ops[k]->op),
+                name, "create copy");
+    }
+  };
+  st.bind = [=](const BindContext& b) -> std::function<void()> {
+    std::vector<std::function<void()>> runs;
+    for (size_t k = 0; k < ops.size(); ++k) {
+      const float* src = concat ? b.ptr(parts[k]) : b.ptr(whole) + offsets[k];
+      float* dst = concat ? b.ptr(whole) + offsets[k] : b.ptr(parts[k]);
+      xnn_check(xnn_setup_copy_nc_x32(ops[k]->op, rows, src, dst, b.pool), name, "setup copy");
+      runs.push_back(xnn_runner(ops[k], b.pool, name));
+    }
+    return [runs] {
+      for (const auto& r : runs) r();
+    };
+  };
+  add_step(std::move(st));
+}
+
+void Compiler::lower_slice(size_t i) {
+  const Node& n = g_.nodes[i];
+  const int in = value_of(n.inputs[0]);
+  const Value x = m_.values[in];
+  const Shape& os = g_.shape(n.outputs[0]);
+  const auto starts = n.require_ints("starts");
+  auto axes = n.attr_ints("axes");
+  auto steps = n.attr_ints("steps");
+  if (axes.empty())
+    for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  std::vector<DimMap> maps;
+  for (size_t d = 0; d < x.shape.size(); ++d) maps.push_back(ident(static_cast<int>(d), os[d]));
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int64_t a = axes[k] < 0 ? axes[k] + static_cast<int64_t>(x.shape.size()) : axes[k];
+    const int64_t dim = x.shape[a];
+    int64_t st = starts[k] < 0 ? starts[k] + dim : starts[k];
+    st = steps[k] > 0 ? std::clamp<int64_t>(st, 0, dim) : std::clamp<int64_t>(st, 0, dim - 1);
+    for (int64_t o = 0; o < os[a]; ++o) maps[a].idx[o] = st + o * steps[k];
+  }
+  lower_index_copy(i, "slice", x, in, n.outputs[0], os, x.perm, maps, 0.f);
+}
+
+void Compiler::lower_pad(size_t i) {
+  const Node& n = g_.nodes[i];
+  const int in = value_of(n.inputs[0]);
+  const Value x = m_.values[in];
+  const Shape& os = g_.shape(n.outputs[0]);
+  const auto pads = n.require_ints("pads");
+  const std::string mode = n.attr_string("mode", "constant");
+  const float value = n.attr_float("value", 0.f);
+  const size_t r = x.shape.size();
+  if (mode != "constant" && mode != "reflect" && mode != "edge") {
+    node_fail(n, fmt::format("pad mode '{}' is not supported", mode));
+  }
+  const bool nonneg = std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v >= 0; });
+  if (mode == "constant" && nonneg && r <= XNN_MAX_TENSOR_DIMS) {
+    const Shape phys = physical_shape(x.shape, x.perm);
+    Shape pre, post;
+    for (int d : x.perm) {
+      pre.push_back(pads[d]);
+      post.push_back(pads[d + r]);
+    }
+    const int y = new_value(n.outputs[0], os, x.perm);
+    val_[n.outputs[0]] = y;
+    StepImpl st = step_for(i, "pad", "xnnpack:constant_pad_nd_x32", {i});
+    st.reads = {in};
+    st.writes = {y};
+    auto op = std::make_shared<XnnOp>();
+    const std::string name = n.name;
+    st.create = [=](uint32_t f) {
+      xnn_check(xnn_create_constant_pad_nd_x32(&value, f, &op->op), name, "create pad");
+    };
+    st.bind = [=](const BindContext& b) {
+      const auto s = to_sizes(phys), a = to_sizes(pre), z = to_sizes(post);
+      xnn_check(xnn_setup_constant_pad_nd_x32(op->op, s.size(), s.data(), a.data(), z.data(),
+                                              b.ptr(in), b.ptr(y), b.pool),
+                name, "setup pad");
+      return xnn_runner(op, b.pool, name);
+    };
+    add_step(std::move(st));
+    return;
+  }
+  std::vector<DimMap> maps;
+  for (size_t d = 0; d < r; ++d) {
+    DimMap m{static_cast<int>(d), {}};
+    const int64_t len = x.shape[d];
+    for (int64_t o = 0; o < os[d]; ++o) {
+      int64_t k = o - pads[d];
+      if (k < 0 || k >= len) {
+        if (mode == "constant")
+          k = kFill;
+        else if (mode == "edge")
+          k = std::clamp<int64_t>(k, 0, len - 1);
+        else if (len == 1)
+          k = 0;
+        else
+          while (k < 0 || k >= len) k = k < 0 ? -k : 2 * (len - 1) - k;
+      }
+      m.idx.push_back(k);
+    }
+    maps.push_back(std::move(m));
+  }
+  lower_index_copy(i, "pad", x, in, n.outputs[0], os, x.perm, maps, value);
+}
+
+void Compiler::lower_transpose(size_t i) {
+  const Node& n = g_.nodes[i];
+  const int in = value_of(n.inputs[0]);
+  const Value x = m_.values[in];
+  auto t = n.attr_ints("perm");
+  if (t.empty())
+    for (int64_t d = static_cast<int64_t>(x.shape.size()) - 1; d >= 0; --d) t.push_back(d);
+  Perm tp;
+  for (int64_t d : t)
+    tp.push_back(static_cast<int>(d < 0 ? d + static_cast<int64_t>(t.size()) : d));
+  // A transpose only relabels axes: the output keeps the input's bytes in a new layout.
+  const Perm tinv = inverse(tp);
+  Perm q;
+  for (int d : x.perm) q.push_back(tinv[d]);
+  val_[n.outputs[0]] = alias(in, g_.shape(n.outputs[0]), q);
+}
+
+void Compiler::lower_reshape(size_t i) {
+  const Node& n = g_.nodes[i];
+  const Shape& os = g_.shape(n.outputs[0]);
+  const int in = ensure(value_of(n.inputs[0]), identity_perm(g_.shape(n.inputs[0]).size()));
+  val_[n.outputs[0]] = alias(in, os, identity_perm(os.size()));
+}
+
+// Reshape [N,g,C/g,H,W] -> Transpose(0,2,1,3,4) -> Reshape [N,C,H,W]: one channel shuffle.
+bool Compiler::try_channel_shuffle(size_t i) {
+  const Node& r1 = g_.nodes[i];
+  const Shape& xs = g_.shape(r1.inputs[0]);
+  const Shape& s5 = g_.shape(r1.outputs[0]);
+  if (xs.size() != 4 || s5.size() != 5 || s5[0] != xs[0] || s5[1] * s5[2] != xs[1] ||
+      s5[3] != xs[2] || s5[4] != xs[3]) {
+    return false;
+  }
+  const long j = sole_consumer(r1.outputs[0]);
+  if (j < 0 || g_.nodes[j].op_type != "Transpose" ||
+      g_.nodes[j].attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3, 4}) {
+    return false;
+  }
+  const long k = sole_consumer(g_.nodes[j].outputs[0]);
+  if (k < 0 || g_.nodes[k].op_type != "Reshape" || g_.shape(g_.nodes[k].outputs[0]) != xs) {
+    return false;
+  }
+  done_[j] = done_[k] = true;
+  const std::string out = g_.nodes[k].outputs[0];
+  const size_t groups = static_cast<size_t>(s5[1]), gc = static_cast<size_t>(s5[2]);
+  const size_t C = static_cast<size_t>(xs[1]);
+  const size_t batch = static_cast<size_t>(xs[0] * xs[2] * xs[3]);
+  const int in = ensure(value_of(r1.inputs[0]), nhwc_perm());
+  const int y = new_value(out, xs, nhwc_perm());
+  val_[out] = y;
+  StepImpl st = step_for(i, "channelshuffle", "xnnpack:channel_shuffle_nc_x32",
+                         {i, static_cast<size_t>(j), static_cast<size_t>(k)});
+  st.reads = {in};
+  st.writes = {y};
+  auto op = std::make_shared<XnnOp>();
+  const std::string name = r1.name;
+  st.create = [=](uint32_t f) {
+    xnn_check(xnn_create_channel_shuffle_nc_x32(groups, gc, C, C, f, &op->op), name,
+              "create channel shuffle");
+  };
+  st.bind = [=](const BindContext& b) {
+    xnn_check(xnn_setup_channel_shuffle_nc_x32(op->op, batch, b.ptr(in), b.ptr(y), b.pool), name,
+              "setup channel shuffle");
+    return xnn_runner(op, b.pool, name);
+  };
+  add_step(std::move(st));
+  ++counts_["channel shuffles recognised"];
+  return true;
+}
+
+void Compiler::lower_gather(size_t i) {
+  const Node& n = g_.nodes[i];
+  const int in = value_of(n.inputs[0]);
+  const Value x = m_.values[in];
+  if (n.inputs.size() < 2 || !g_.is_constant(n.inputs[1])) {
+    node_fail(n, "Gather with runtime indices is not supported by the engine");
+  }
+  const auto& ic = g_.constant(n.inputs[1]);
+  if (ic.dtype == graph::DType::kFloat32) node_fail(n, "indices must be integers");
+  int64_t axis = n.attr_int("axis", 0);
+  if (axis < 0) axis += static_cast<int64_t>(x.shape.size());
+  // Gather into the input shape with the axis replaced by the flattened indices, then view.
+  Shape flat = x.shape;
+  flat[axis] = static_cast<int64_t>(ic.i64.size());
+  std::vector<DimMap> maps;
+  for (size_t d = 0; d < x.shape.size(); ++d) maps.push_back(ident(static_cast<int>(d), flat[d]));
+  for (size_t k = 0; k < ic.i64.size(); ++k) {
+    int64_t v = ic.i64[k];
+    if (v < -x.shape[axis] || v >= x.shape[axis]) {
+      node_fail(n, fmt::format("index {} out of range for an axis of length {}", v, x.shape[axis]));
+    }
+    maps[axis].idx[k] = v < 0 ? v + x.shape[axis] : v;
+  }
+  const std::string out = n.outputs[0];
+  lower_index_copy(i, "gather", x, in, out + "@flat", flat, identity_perm(flat.size()), maps, 0.f);
+  const int flat_v = val_[out + "@flat"];
+  val_.erase(out + "@flat");
+  const Shape& os = g_.shape(out);
+  val_[out] = alias(flat_v, os, identity_perm(os.size()));
+}
+
+void Compiler::lower_resize(size_t i) {
+  const Node& n = g_.nodes[i];
+  const int in = value_of(n.inputs[0]);
+  const Value x = m_.values[in];
+  const Shape& os = g_.shape(n.outputs[0]);
+  const std::string mode = n.attr_string("mode", "nearest");
+  const std::string coord = n.attr_string("coordinate_transformation_mode", "half_pixel");
+  const std::string nearest = n.attr_string("nearest_mode", "round_prefer_floor");
+  const auto& scales = std::get<std::vector<float>>(n.attrs.at("scales"));
+  auto source = [&](int64_t o, size_t d) {
+    const double s = scales[d];
+    const int64_t len = x.shape[d], out_len = os[d];
+    if (coord == "half_pixel") return (o + 0.5) / s - 0.5;
+    if (coord == "pytorch_half_pixel") return out_len > 1 ? (o + 0.5) / s - 0.5 : 0.0;
+    if (coord == "align_corners") {
+      return out_len == 1 ? 0.0 : static_cast<double>(o) * (len - 1) / (out_len - 1);
+    }
+    if (coord == "asymmetric") return o / s;
+    if (coord == "tf_half_pixel_for_nn") return (o + 0.5) / s;
+    node_fail(n, fmt::format("coordinate_transformation_mode '{}' is not supported", coord));
+  };
+  if (mode == "nearest") {
+    std::vector<DimMap> maps;
+    for (size_t d = 0; d < x.shape.size(); ++d) {
+      DimMap m{static_cast<int>(d), {}};
+      for (int64_t o = 0; o < os[d]; ++o) {
+        const double c = source(o, d);
+        double r = 0;
+        if (nearest == "floor")
+          r = std::floor(c);
+        else if (nearest == "ceil")
+          r = std::ceil(c);
+        else if (nearest == "round_prefer_ceil")
+          r = std::floor(c + 0.5);
+        else if (nearest == "round_prefer_floor")
+          r = std::ceil(c - 0.5);
+        else
+          node_fail(n, fmt::format("nearest_mode '{}' is not supported", nearest));
+        m.idx.push_back(std::clamp<int64_t>(static_cast<int64_t>(r), 0, x.shape[d] - 1));
+      }
+      maps.push_back(std::move(m));
+    }
+    lower_index_copy(i, "resize", x, in, n.outputs[0], os, x.perm, maps, 0.f);
+    return;
+  }
+  if (mode != "linear") node_fail(n, fmt::format("resize mode '{}' is not supported", mode));
+  if (x.shape.size() != 4 || os[0] != x.shape[0] || os[1] != x.shape[1]) {
+    node_fail(n, "linear resize is supported on the H and W axes of a 4-D tensor");
+  }
+  // XNNPACK's bilinear resize derives its scale from the sizes; where ONNX's scale differs
+  // (257 / 33 is not a float), or the coordinate mode is one XNNPACK lacks, a plain kernel
+  // applies ONNX's rule exactly.
+  const bool sizes_match =
+      static_cast<double>(os[2]) == x.shape[2] * static_cast<double>(scales[2]) &&
+      static_cast<double>(os[3]) == x.shape[3] * static_cast<double>(scales[3]);
+  const bool xnn_mode = coord == "half_pixel" || coord == "align_corners" ||
+                        coord == "asymmetric" ||
+                        (coord == "pytorch_half_pixel" && os[2] > 1 && os[3] > 1);
+  if (!sizes_match || !xnn_mode) {
+    BilinearKernel k;
+    k.N = x.shape[0], k.C = x.shape[1], k.H = x.shape[2], k.W = x.shape[3];
+    k.OH = os[2], k.OW = os[3];
+    auto table = [&](size_t d, std::vector<int64_t>& i0, std::vector<int64_t>& i1,
+                     std::vector<float>& w) {
+      const int64_t len = x.shape[d];
+      for (int64_t o = 0; o < os[d]; ++o) {
+        const double c = std::clamp(source(o, d), 0.0, static_cast<double>(len - 1));
+        const auto f = static_cast<int64_t>(std::floor(c));
+        i0.push_back(f);
+        i1.push_back(std::min(f + 1, len - 1));
+        w.push_back(static_cast<float>(c - static_cast<double>(f)));
+      }
+    };
+    table(2, k.y0, k.y1, k.wy);
+    table(3, k.x0, k.x1, k.wx);
+    const int v = ensure(in, nhwc_perm());
+    const int y = new_value(n.outputs[0], os, nhwc_perm());
+    val_[n.outputs[0]] = y;
+    StepImpl st = step_for(i, "resize", "nnjoule:bilinear", {i});
+    st.reads = {v};
+    st.writes = {y};
+    st.bind = [k, v, y](const BindContext& b) -> std::function<void()> {
+      const float* src = b.ptr(v);
+      float* dst = b.ptr(y);
+      const Parallel par = b.par;
+      return [k, src, dst, par] { k.run(src, dst, par); };
+    };
+    add_step(std::move(st));
+    return;
+  }
+  uint32_t flags = 0;
+  if (coord == "align_corners")
+    flags = XNN_FLAG_ALIGN_CORNERS;
+  else if (coord == "asymmetric")
+    flags = XNN_FLAG_TENSORFLOW_LEGACY_MODE;
+  const int v = ensure(in, nhwc_perm());
+  const int y = new_value(n.outputs[0], os, nhwc_perm());
+  val_[n.outputs[0]] = y;
+  const size_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const size_t OH = os[2], OW = os[3];
+  StepImpl st = step_for(i, "resize", "xnnpack:resize_bilinear2d_nhwc_f32", {i});
+  st.reads = {v};
+  st.writes = {y};
+  auto op = std::make_shared<XnnOp>();
+  const std::string name = n.name;
+  st.create = [=](uint32_t f) {
+    xnn_check(xnn_create_resize_bilinear2d_nhwc_f32(C, C, C, flags | f, &op->op), name,
+              "create resize");
+  };
+  st.bind = [=](const BindContext& b) {
+    xnn_check(
+        xnn_setup_resize_bilinear2d_nhwc_f32(op->op, N, H, W, OH, OW, b.ptr(v), b.ptr(y), b.pool),
+        name, "setup resize");
+    return xnn_runner(op, b.pool, name);
+  };
+  add_step(std::move(st));
+}
+
+}  // namespace nnjoule::exec::detail
