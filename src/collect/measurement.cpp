@@ -237,7 +237,7 @@ std::string format_measurement(const Measurement& m) {
   std::string dynamic = num(m.dynamic_energy_mj, "mJ");
   if (m.dynamic_energy_mj && m.dynamic_energy_drift_mj) {
     dynamic += fmt::format(" +/- {} mJ (idle drift)", format_number(*m.dynamic_energy_drift_mj));
-    if (std::abs(*m.dynamic_energy_mj) <= *m.dynamic_energy_drift_mj)
+    if (*m.dynamic_energy_mj <= *m.dynamic_energy_drift_mj)
       dynamic += ": indistinguishable from idle";
   }
   row("dynamic energy", dynamic, src);
