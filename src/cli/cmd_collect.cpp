@@ -90,6 +90,7 @@ struct ModelOptions {
   Common common;
   std::vector<std::string> families;
   int64_t variants = 5;
+  int64_t repeats = 1;
   bool no_breakdown = false;
 };
 
@@ -99,6 +100,7 @@ void run_models(const ModelOptions& o) {
   mo.variants = o.variants;
   mo.seed = o.common.seed;
   mo.breakdown = !o.no_breakdown;
+  mo.repeats = o.repeats;
   mo.command = o.common.command_line("models");
   for (const auto& f : o.families) zoo::family(f);  // unknown: an Error naming it
   store::Store db(o.common.db);
@@ -146,6 +148,10 @@ void register_collect(CLI::App& app) {
   mc->add_option("--variants", m->variants, "Variants per family besides the base (default 5)")
       ->check(CLI::NonNegativeNumber);
   mc->add_flag("--no-breakdown", m->no_breakdown, "Skip the per-kernel latency breakdown");
+  mc->add_option("--repeat", m->repeats,
+                 "Measure every model this many times, round robin (default 1); the spread is "
+                 "what nnjoule evaluate --repeatability reports")
+      ->check(CLI::Range(1, 1000));
   mc->callback([m] { run_models(*m); });
 }
 

@@ -6,6 +6,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/predict/evaluate.hpp"
+#include "nnjoule/predict/repeatability.hpp"
 #include "nnjoule/predict/store_adapter.hpp"
 
 namespace nnjoule::cli {
@@ -28,11 +29,14 @@ struct EvaluateOptions {
   uint64_t seed = 0;
   std::optional<int64_t> threads;
   bool json = false;
+  bool repeatability = false;
 };
 
 void run_evaluate(const EvaluateOptions& o) {
-  if (o.predictor.empty() && !o.kernel_cv && o.models.empty()) {
-    fail("evaluate needs --predictor BUNDLE, --kernel-cv or --models random|kfold|family");
+  if (o.predictor.empty() && !o.kernel_cv && o.models.empty() && !o.repeatability) {
+    fail(
+        "evaluate needs --predictor BUNDLE, --kernel-cv, --models random|kfold|family or "
+        "--repeatability");
   }
   const store::Store db(o.db, {.read_only = true});
   const store::Device dev = predict::select_device(db, o.device);
@@ -91,6 +95,13 @@ void run_evaluate(const EvaluateOptions& o) {
     const auto r = predict::evaluate_models(ds, models, mo);
     out["models"] = predict::to_json(r);
     text += predict::render_table(r);
+    // The ceiling no predictor can beat, beside the table, where repeats exist.
+    text += predict::ceiling_line(predict::evaluate_repeatability(models));
+  }
+  if (o.repeatability) {
+    const auto r = predict::evaluate_repeatability(predict::read_model_samples(db, dev, ds, ro));
+    out["repeatability"] = predict::to_json(r);
+    text += predict::render_table(r);
   }
   if (o.json)
     print_json(out);
@@ -122,6 +133,9 @@ void register_evaluate(CLI::App& app) {
   c->add_option("--seed", o->seed, "Seed of folds and splits");
   c->add_option("--threads", o->threads, "Use rows measured at this thread count");
   c->add_flag("--json", o->json, "Print JSON");
+  c->add_flag("--repeatability", o->repeatability,
+              "How well repeated model measurements agree with their median (the ceiling of "
+              "any predictor here; collect models --repeat N)");
   c->callback([o] { run_evaluate(*o); });
 }
 

@@ -255,6 +255,8 @@ CollectReport collect_kernel_plan(Store& store, Runner& runner,
 CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOptions& options,
                              const std::atomic<bool>& stop, const ProgressFn& progress) {
   if (options.variants < 0) fail("--variants must not be negative");
+  if (options.repeats < 1 || options.repeats > 1000)
+    fail("--repeat must be between 1 and 1000 (got {})", options.repeats);
   std::vector<zoo::ModelSpec> specs;
   const auto families = options.families.empty() ? zoo::family_names() : options.families;
   for (const auto& f : families) {
@@ -268,12 +270,18 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
       specs.push_back(spec);
     }
   }
-  Session session(store, runner, "models", options.command, static_cast<int64_t>(specs.size()),
+  // Pass-major order: every model once, then every model again.
+  std::vector<std::pair<zoo::ModelSpec, int64_t>> items;
+  for (int64_t r = 0; r < options.repeats; ++r)
+    for (const auto& spec : specs) items.emplace_back(spec, r);
+  Session session(store, runner, "models", options.command, static_cast<int64_t>(items.size()),
                   progress);
   const json settings = runner.key_settings();
   const auto stored = store.model_keys(session.device_id());
-  return session.collect(specs, stop, [&](const zoo::ModelSpec& spec) {
-    const std::string label = zoo::model_name(spec);
+  return session.collect(items, stop, [&](const std::pair<zoo::ModelSpec, int64_t>& item) {
+    const auto& [spec, repeat] = item;
+    const std::string label =
+        zoo::model_name(spec) + (repeat > 0 ? fmt::format(" (repeat {})", repeat + 1) : "");
     const auto t0 = Clock::now();
     Model model;
     ModelRow row;
@@ -283,7 +291,10 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
     const auto error = attempt([&] {
       const graph::Graph g = zoo::build_model(spec);
       model.hash = content_hash(graph::to_onnx_bytes(g));
-      row.key = model_key(model.hash, settings);
+      // The first measurement keeps the key it always had; repeats are keyed apart.
+      json key_settings = settings;
+      if (repeat > 0) key_settings["repeat"] = repeat;
+      row.key = model_key(model.hash, key_settings);
       if (stored.count(row.key)) {
         already = true;
         return;
@@ -291,7 +302,7 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
       const auto ks = kernels::detect_kernels(g);
       const auto totals = kernels::summarize(g, ks);
       model.hash_kind = "onnx";
-      model.name = label;
+      model.name = zoo::model_name(spec);
       model.family = spec.family;
       model.variant = spec.variant;
       model.resolution = zoo::resolved_resolution(spec);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/stats.hpp"
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
@@ -243,10 +244,21 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
       s.unfused.clear();
     }
     auto [pos, fresh] = seen.emplace(s.name, out.size());
-    if (fresh)
+    if (fresh) {
+      s.repeats.push_back(s.measured);
       out.push_back(std::move(s));
-    else
-      out[pos->second] = std::move(s);
+    } else {
+      // Repeats (collect models --repeat): the model's target is their median, which a
+      // single disturbed window cannot move far.
+      auto& kept = out[pos->second];
+      kept.repeats.push_back(s.measured);
+      for (const Target t : kAllTargets) {
+        std::vector<double> v;
+        for (const auto& r : kept.repeats)
+          if (auto x = r.get(t)) v.push_back(*x);
+        if (!v.empty()) kept.measured.set(t, stats::median(v));
+      }
+    }
   }
   return out;
 }

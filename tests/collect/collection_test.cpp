@@ -245,6 +245,43 @@ TEST(Collect, ModelsWithBreakdownNeverMeasuredTwice) {
               HasSubstr("unknown model family 'lenet'"));
 }
 
+TEST(Collect, RepeatedModelsRoundRobinEachARowOfItsOwn) {
+  TempDir tmp;
+  Store s(tmp / "d.db");
+  FakeRunner runner;
+  std::atomic<bool> stop{false};
+  ModelCollectOptions o;
+  o.families = {"resnet18", "mobilenetv2"};
+  o.variants = 0;
+  o.repeats = 3;
+  std::vector<std::string> order;
+  const auto report = collect_models(s, runner, o, stop, [&](const Progress& p) {
+    if (p.status == "measured") order.push_back(p.label);
+  });
+  EXPECT_EQ(report.planned, 6);
+  EXPECT_EQ(report.measured, 6);
+  // Pass-major: every model once, then again.
+  EXPECT_EQ(order, (std::vector<std::string>{"resnet18", "mobilenetv2", "resnet18 (repeat 2)",
+                                             "mobilenetv2 (repeat 2)", "resnet18 (repeat 3)",
+                                             "mobilenetv2 (repeat 3)"}));
+  EXPECT_EQ(s.models().size(), 2u);  // one model row each, named without the repeat
+  EXPECT_EQ(s.models()[0].name, "resnet18");
+  const auto rows = s.model_measurements();
+  ASSERT_EQ(rows.size(), 6u);
+  std::set<std::string> keys;
+  for (const auto& r : rows) keys.insert(r.key);
+  EXPECT_EQ(keys.size(), 6u);
+  // Resumed: nothing measured twice; a larger --repeat measures only the new passes.
+  FakeRunner again;
+  EXPECT_EQ(collect_models(s, again, o, stop).skipped, 6);
+  EXPECT_EQ(again.calls, 0);
+  o.repeats = 4;
+  EXPECT_EQ(collect_models(s, again, o, stop).measured, 2);
+  o.repeats = 0;
+  EXPECT_THAT(error_of([&] { collect_models(s, again, o, stop); }),
+              HasSubstr("--repeat must be between 1 and 1000 (got 0)"));
+}
+
 TEST(Collect, ProgressBarOnATerminal) {
   std::ostringstream out;
   ProgressPrinter printer(out, true);

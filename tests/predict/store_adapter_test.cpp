@@ -2,6 +2,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/predict/repeatability.hpp"
 #include "nnjoule/predict/store_adapter.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 #include "predict/predict_support.hpp"
@@ -107,6 +108,55 @@ TEST(StoreAdapter, ReadsKernelsModelKernelsAndModels) {
   // The per-op baseline's kernels: every op its own kernel.
   EXPECT_GT(models[0].unfused.size(), models[0].kernels.size());
   for (const auto& k : models[0].unfused) EXPECT_EQ(k.ops.size(), 1u) << k.type;
+}
+
+// A model measured three times (collect models --repeat 3): its target is the median of each
+// quantity, and the repeats give the repeatability ceiling.
+TEST(StoreAdapter, RepeatedModelsGiveMediansAndRepeatability) {
+  TempDir tmp;
+  fill(tmp / "db.sqlite", true, true);
+  {
+    store::Store s(tmp / "db.sqlite");
+    const auto m = s.models().at(0);
+    auto rows = s.model_measurements();
+    ASSERT_EQ(rows.size(), 1u);
+    const std::vector<std::pair<double, double>> more = {{5.2, 9.2}, {6.0, 30}};
+    for (size_t i = 0; i < more.size(); ++i) {
+      store::ModelRow r = rows[0];
+      r.key += "#" + std::to_string(i + 2);
+      r.m.latency_ms = more[i].first;
+      r.m.energy_mj = more[i].second;
+      s.add_model_measurement(m, r);
+    }
+  }
+  const store::Store db(tmp / "db.sqlite", {.read_only = true});
+  const store::Device dev = select_device(db, std::nullopt);
+  const auto models = read_model_samples(db, dev, read_kernel_dataset(db, dev));
+  ASSERT_EQ(models.size(), 1u);
+  ASSERT_EQ(models[0].repeats.size(), 3u);
+  EXPECT_DOUBLE_EQ(*models[0].measured.latency_ms, 5.2);  // of 5, 5.2, 6
+  EXPECT_DOUBLE_EQ(*models[0].measured.energy_mj, 9.2);   // of 9, 9.2, 30
+
+  const auto r = evaluate_repeatability(models);
+  EXPECT_EQ(r.repeated_models, 1u);
+  ASSERT_EQ(r.targets, (std::vector<std::string>{"latency_ms", "energy_mj"}));
+  EXPECT_EQ(r.overall[0].measurements, 3u);
+  EXPECT_EQ(r.overall[0].within5, 2u);  // 5 (-3.8%), 5.2; not 6 (+15.4%)
+  EXPECT_EQ(r.overall[0].within10, 2u);
+  EXPECT_EQ(r.overall[1].within5, 3u - 1u);  // 9 (-2.2%), 9.2; not 30
+  EXPECT_NEAR(r.rows[0][0].max_deviation, 6.0 / 5.2 - 1, 1e-12);
+  EXPECT_NE(render_table(r).find("66.7%"), std::string::npos) << render_table(r);
+  EXPECT_NE(ceiling_line(r).find("latency_ms 66.7%"), std::string::npos) << ceiling_line(r);
+  EXPECT_EQ(to_json(r)["latency_ms"]["within_10"].get<double>(), 2.0 / 3.0);
+
+  // One measurement per model: nothing to say, and said so.
+  std::vector<ModelSample> single = models;
+  single[0].repeats.resize(1);
+  const auto none = evaluate_repeatability(single);
+  EXPECT_EQ(none.repeated_models, 0u);
+  EXPECT_NE(render_table(none).find("none of the 1 models was measured more than once"),
+            std::string::npos);
+  EXPECT_EQ(ceiling_line(none), "");
 }
 
 // A dataset of measured models alone still trains: on the kernels timed inside them.

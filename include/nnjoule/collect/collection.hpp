@@ -114,6 +114,10 @@ struct ModelCollectOptions {
   uint64_t seed = 0;
   bool sample_resolution = true;  // variants draw their input side
   bool breakdown = true;          // per-kernel latency of each model
+  // Measure every model this many times, round robin (one pass over all models, then the next),
+  // so slow drift of the host spreads over all of them instead of biasing some; each repeat is a
+  // row of its own (`nnjoule evaluate --repeatability` reads their spread).
+  int64_t repeats = 1;
   std::string command;
 };
 CollectReport collect_models(store::Store& store, Runner& runner,

@@ -65,7 +65,8 @@ struct ModelSample {
   std::string family;                    // "resnet18"
   std::vector<kernels::Kernel> kernels;  // detected with the device's fusion rules
   std::vector<kernels::Kernel> unfused;  // every op its own kernel (baseline)
-  Targets measured;
+  Targets measured;                      // per target, the median of `repeats`
+  std::vector<Targets> repeats;          // every stored measurement of the model, oldest first
   Provenance energy_origin, latency_origin;
 };
 
