@@ -16,8 +16,10 @@ mkdir -p "$out"
 # sample, then fine-grained samples around the worst-predicted), on one thread. Without a power
 # sensor the energy is estimated (cpu-time model), and every table says so.
 db="$out/host.db"
+# Each model twice, round robin: training takes the median, and the spread of the two is the
+# repeatability ceiling printed under the accuracy table.
 "$nnjoule" collect models --db "$db" --families resnet18,mobilenetv2,mobilenetv3small \
-  --variants 3 --profile quick --idle 1
+  --variants 3 --repeat 2 --profile quick --idle 1
 types=conv-bn-relu,conv-bn,conv-bn-relu6,dwconv-bn-relu6,add,add-relu,maxpool,global-avgpool,fc
 "$nnjoule" build-predictor --db "$db" -o "$out/host-predictor" --profile quick --idle 1 \
   --kernels "$types" --count 40 --floor 4 --rounds 1 --worst 2 --per-kernel 2

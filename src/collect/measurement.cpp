@@ -119,6 +119,10 @@ json to_json(const Measurement& m) {
           {"idle_before_mw", opt(m.idle_before_mw)},
           {"idle_after_mw", opt(m.idle_after_mw)},
           {"dynamic_energy_drift_mj", opt(m.dynamic_energy_drift_mj)},
+          {"disturbed_windows", m.disturbed_windows},
+          {"disturbed", m.disturbed},
+          {"max_steal_share", opt(m.max_steal_share)},
+          {"max_cpu_pressure_share", opt(m.max_cpu_pressure_share)},
           {"window_target_ms", m.window_target_ms},
           {"exit_code", m.exit_code ? json(*m.exit_code) : json(nullptr)},
           {"cpu_time_ms", opt(m.cpu_time_ms)},
@@ -151,7 +155,15 @@ Measurement measurement_from_json(const json& j) {
   m.idle_power_mw = get_opt(j, "idle_power_mw", "");
   m.idle_before_mw = get_opt(j, "idle_before_mw", "");
   m.idle_after_mw = get_opt(j, "idle_after_mw", "");
-  m.dynamic_energy_drift_mj = get_opt(j, "dynamic_energy_drift_mj", "");
+  // Fields newer versions added: absent in a record an older nnjoule wrote.
+  auto added = [&](const char* key) {
+    return j.contains(key) ? get_opt(j, key, "") : std::nullopt;
+  };
+  m.dynamic_energy_drift_mj = added("dynamic_energy_drift_mj");
+  if (j.contains("disturbed_windows")) m.disturbed_windows = get<int>(j, "disturbed_windows", "");
+  if (j.contains("disturbed")) m.disturbed = get<bool>(j, "disturbed", "");
+  m.max_steal_share = added("max_steal_share");
+  m.max_cpu_pressure_share = added("max_cpu_pressure_share");
   m.window_target_ms = get<double>(j, "window_target_ms", "");
   if (const auto& e = at(j, "exit_code", ""); !e.is_null())
     m.exit_code = get<int>(j, "exit_code", "");

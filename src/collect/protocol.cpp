@@ -5,8 +5,10 @@
 #include <thread>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/parse.hpp"
 #include "nnjoule/common/stats.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/meter/meters.hpp"
 
 namespace nnjoule::collect {
 namespace {
@@ -28,6 +30,9 @@ void check(const Context& ctx, const ProtocolOptions& o) {
     fail("max windows ({}) < min windows ({})", o.max_windows, o.min_windows);
   if (!(o.time_cap_s > 0)) fail("time cap must be positive (got {} s)", o.time_cap_s);
   if (o.min_window_s < 0 || o.min_updates < 0) fail("window minimums must not be negative");
+  if (!(o.max_steal > 0) || !(o.max_cpu_pressure > 0) || o.max_disturbed < 0)
+    fail("disturbance limits must be positive (steal {}, CPU pressure {}, re-measured {})",
+         o.max_steal, o.max_cpu_pressure, o.max_disturbed);
 }
 
 std::optional<EnergyWindow> idle(const Context& ctx, const std::string& name, double s) {
@@ -55,6 +60,46 @@ std::optional<double> primary_period(const Context& ctx, Measurement& m) {
       "length from the minimum duration only",
       m.meter, st.reads));
   return std::nullopt;
+}
+
+// The host's interference around one window: the machine's CPU ticks (steal) and the CPU
+// pressure stall counter, read at both edges. Either may be unreadable (no /proc/pressure
+// before Linux 4.20, a fake tree without it): then it is not judged, and says so.
+struct HostLoad {
+  std::optional<meter::CpuTicks> ticks;
+  std::optional<int64_t> pressure_us;  // /proc/pressure/cpu "some" total
+};
+
+HostLoad read_host_load(const meter::SysFs* fs) {
+  HostLoad h;
+  if (!fs) return h;
+  try {
+    if (auto stat = fs->read("/proc/stat")) h.ticks = meter::parse_cpu_ticks(*stat, "/proc/stat");
+  } catch (const Error&) {
+  }
+  if (auto psi = fs->read("/proc/pressure/cpu")) {
+    const auto at = psi->find("total=");
+    if (psi->rfind("some ", 0) == 0 && at != std::string::npos) {
+      const std::string_view line(*psi);
+      h.pressure_us = parse_integer(line.substr(at + 6, line.find('\n', at) - at - 6));
+      if (h.pressure_us && *h.pressure_us < 0) h.pressure_us.reset();
+    }
+  }
+  return h;
+}
+
+struct Disturbance {
+  std::optional<double> steal, pressure;  // shares of the window
+};
+
+Disturbance disturbance(const HostLoad& a, const HostLoad& b, double dur_s) {
+  Disturbance d;
+  if (a.ticks && b.ticks && b.ticks->total > a.ticks->total)
+    d.steal = static_cast<double>(b.ticks->steal - a.ticks->steal) /
+              static_cast<double>(b.ticks->total - a.ticks->total);
+  if (a.pressure_us && b.pressure_us && dur_s > 0)
+    d.pressure = static_cast<double>(*b.pressure_us - *a.pressure_us) / (dur_s * 1e6);
+  return d;
 }
 
 // A baseline that moved more than this between before and after is reported: the work's own
@@ -170,11 +215,14 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
   int short_windows = 0;
   const double t_start = now(ctx);
   for (;;) {
-    const std::string wname = fmt::format("window-{}", kept.size() + short_windows);
+    const std::string wname =
+        fmt::format("window-{}", kept.size() + short_windows + m.disturbed_windows);
+    const HostLoad load0 = read_host_load(ctx.fs.get());
     ctx.sampler->begin_window(wname);
     workload(n);
     EnergyWindow w = ctx.sampler->end_window(wname);
     const double dur_s = w.duration_ms / 1e3;
+    const Disturbance dist = disturbance(load0, read_host_load(ctx.fs.get()), dur_s);
     if (!(dur_s > 0))
       fail("{}: a window of {} inferences took no time on the sampler's clock", name, n);
     const bool capped = now(ctx) - t_start >= o.time_cap_s;
@@ -189,6 +237,18 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
       }
       continue;
     }
+    const bool disturbed = (dist.steal && *dist.steal > o.max_steal) ||
+                           (dist.pressure && *dist.pressure > o.max_cpu_pressure);
+    if (disturbed && m.disturbed_windows < o.max_disturbed && !capped) {
+      ++m.disturbed_windows;  // another process or VM took the CPU: measure the window again
+      continue;
+    }
+    m.disturbed = m.disturbed || disturbed;
+    auto worst = [](std::optional<double>& acc, const std::optional<double>& v) {
+      if (v) acc = std::max(acc.value_or(0.0), *v);
+    };
+    worst(m.max_steal_share, dist.steal);
+    worst(m.max_cpu_pressure_share, dist.pressure);
     energy.push_back(w.primary().energy_mj / static_cast<double>(n));
     latency.push_back(w.duration_ms / static_cast<double>(n));
     per_window.push_back(n);
@@ -218,6 +278,20 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
   if (short_windows > 0)
     m.notes.push_back(fmt::format("{} window(s) shorter than {:.3f} s discarded and resized",
                                   short_windows, target));
+  if (m.disturbed_windows > 0)
+    m.notes.push_back(fmt::format(
+        "{} window(s) measured again: steal above {:.0f}% or CPU pressure above {:.0f}% of the "
+        "window (other processes or virtual machines took the CPU)",
+        m.disturbed_windows, o.max_steal * 100, o.max_cpu_pressure * 100));
+  if (m.disturbed)
+    m.notes.push_back(fmt::format(
+        "disturbed: windows with steal up to {} and CPU pressure up to {} of the window had to be "
+        "kept (the limit of {} re-measured windows was reached); latency and energy carry that "
+        "interference",
+        m.max_steal_share ? fmt::format("{:.0f}%", *m.max_steal_share * 100) : "unknown",
+        m.max_cpu_pressure_share ? fmt::format("{:.0f}%", *m.max_cpu_pressure_share * 100)
+                                 : "unknown",
+        o.max_disturbed));
 
   fill(m, ctx, kept, before, after);
   m.windows = static_cast<int>(kept.size());

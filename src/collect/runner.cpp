@@ -122,6 +122,7 @@ class EngineRunner : public Runner {
     r.m.provenance = m.provenance;
     r.m.device_state = to_json(m.device);
     if (!m.converged) r.m.flags.push_back("ci_not_met");
+    if (m.disturbed) r.m.flags.push_back("disturbed");
     if (breakdown) {
       exec::HarnessOptions ho;
       ho.warmup = 3;

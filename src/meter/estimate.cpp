@@ -118,7 +118,7 @@ CpuTicks parse_cpu_ticks(std::string_view text, const std::string& source) {
   const std::string_view line = text.substr(4, text.find('\n') - 4);
   // user nice system idle iowait irq softirq steal ...; guest time is inside user. Every field
   // is one whole count: "12x" or "1.5" is a broken file, not 12 or 1.
-  int64_t f[7] = {0};
+  int64_t f[8] = {0};
   size_t n = 0;
   for (size_t pos = 0; pos < line.size();) {
     if (line[pos] == ' ' || line[pos] == '\t') {
@@ -130,12 +130,12 @@ CpuTicks parse_cpu_ticks(std::string_view text, const std::string& source) {
     const std::string what = fmt::format("{}: 'cpu' line, field {}", source, n + 1);
     const int64_t v = integer_field(line.substr(pos, end - pos), what);
     if (v < 0) fail("{}: {} is negative", what, v);
-    if (n < 7) f[n] = v;
+    if (n < 8) f[n] = v;
     ++n;
     pos = end;
   }
   if (n < 7) fail("{}: 'cpu' line has fewer than 7 fields", source);
-  return {f[0] + f[1] + f[2] + f[5] + f[6], f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6]};
+  return {f[0] + f[1] + f[2] + f[5] + f[6], f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6], f[7]};
 }
 
 std::optional<double> other_busy_cores(const SysFs& fs, int cores, double window_s,

@@ -36,9 +36,9 @@ Provenance latency_origin(const Provenance& p) {
   return {Origin::kMeasured, "clock"};
 }
 
-// A row whose values are wrong (implausible power, energy != power x latency) is left out;
-// one whose confidence interval stopped short of the target (ci_not_met) is a usable, noisier
-// measurement and is kept.
+// A row whose values are wrong (implausible power, energy != power x latency) or were taken
+// while other work kept stealing the CPU (disturbed) is left out; one whose confidence interval
+// stopped short of the target (ci_not_met) is a usable, noisier measurement and is kept.
 bool unusable(const store::Measured& m) {
   return std::any_of(m.flags.begin(), m.flags.end(),
                      [](const std::string& f) { return f != "ci_not_met"; });

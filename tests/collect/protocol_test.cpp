@@ -261,6 +261,65 @@ TEST(Protocol, IdleBaselineDriftBoundsDynamicEnergyAndIsReported) {
   EXPECT_NE(b.notes.back().find("not distinguishable from idle"), std::string::npos);
 }
 
+// Another process holding the CPU (CPU pressure) or the hypervisor stealing it shows in
+// /proc/pressure/cpu and /proc/stat: such windows are measured again, and when the limit of
+// re-measured windows is reached the result is kept and marked disturbed.
+TEST(Protocol, DisturbedWindowsAreMeasuredAgainThenFlagged) {
+  for (const int disturbed_calls : {2, 100}) {
+    Sim sim;
+    int64_t pressure_us = 0, steal = 0, total = 1000;
+    auto write_load = [&] {
+      sim.tree.write("/proc/pressure/cpu",
+                     fmt::format("some avg10=0.00 avg60=0.00 avg300=0.00 total={}\n"
+                                 "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+                                 pressure_us));
+      sim.tree.write("/proc/stat",
+                     fmt::format("cpu  {} 0 0 {} 0 0 0 {} 0 0\n", total / 2, total / 2, steal));
+    };
+    write_load();
+    int window_calls = 0;
+    auto o = quick();
+    o.max_disturbed = 3;
+    auto m = measure_workload(
+        sim.ctx(),
+        [&](int64_t n) {
+          for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10);
+          total += 200 * n;  // the machine's ticks over the window (any consistent count)
+          if (n > 1 && window_calls++ < disturbed_calls) {
+            if (window_calls % 2)
+              pressure_us += static_cast<int64_t>(0.5 * 0.002 * 1e6 * n);  // 50% of the window
+            else
+              steal += 20 * n;  // 10% of the machine's ticks
+          }
+          write_load();
+        },
+        "toy", o);
+    if (disturbed_calls == 2) {
+      EXPECT_EQ(m.disturbed_windows, 2);
+      EXPECT_FALSE(m.disturbed);
+      EXPECT_NEAR(*m.max_cpu_pressure_share, 0, 1e-12);
+      EXPECT_NEAR(*m.max_steal_share, 0, 1e-12);
+      EXPECT_NEAR(*m.energy_per_inference_mj, 12.0, 1e-9);  // the kept windows are clean
+    } else {
+      EXPECT_EQ(m.disturbed_windows, 3);
+      EXPECT_TRUE(m.disturbed);
+      EXPECT_NEAR(*m.max_cpu_pressure_share, 0.5, 1e-6);
+      EXPECT_NEAR(*m.max_steal_share, 0.1, 1e-6);
+      bool noted = false;
+      for (const auto& n : m.notes)
+        noted = noted || n.rfind("disturbed: windows with steal", 0) == 0;
+      EXPECT_TRUE(noted);
+      const auto back = measurement_from_json(to_json(m));
+      EXPECT_TRUE(back.disturbed);
+      EXPECT_EQ(back.disturbed_windows, 3);
+    }
+    bool again = false;
+    for (const auto& n : m.notes)
+      again = again || n.find("measured again: steal above 5%") != std::string::npos;
+    EXPECT_TRUE(again);
+  }
+}
+
 TEST(Protocol, NoIdleBaselineMeansDynamicEnergyUnknown) {
   Sim sim;
   auto o = quick();

@@ -93,6 +93,12 @@ struct Measurement {
   // with the baseline's own drift (a GPU's tail power after load, a temperature change).
   std::optional<double> dynamic_energy_drift_mj;
   double window_target_ms = 0;  // max(minimum duration, K meter updates)
+  // Host interference (models): windows measured again because steal or CPU pressure exceeded
+  // the protocol's limits, and the worst shares seen in the windows kept (nullopt: unreadable).
+  int disturbed_windows = 0;
+  bool disturbed = false;  // disturbed windows had to be kept: the result carries interference
+  std::optional<double> max_steal_share;
+  std::optional<double> max_cpu_pressure_share;
 
   std::optional<int> exit_code;       // commands
   std::optional<double> cpu_time_ms;  // commands: user + system time (wait4 rusage)

@@ -24,6 +24,13 @@ struct ProtocolOptions {
   int max_windows = 1000;
   double time_cap_s = 60;  // stop repeating after this long, converged or not
   int threads = 0;         // recorded in the device state
+  // A window is disturbed when the hypervisor stole more than this share of the machine's CPU
+  // time (/proc/stat steal) or some task waited for a CPU more than this share of the window
+  // (/proc/pressure/cpu "some"); it is measured again, up to max_disturbed times, after which
+  // windows are kept and the measurement is flagged.
+  double max_steal = 0.05;
+  double max_cpu_pressure = 0.25;
+  int max_disturbed = 10;
 };
 
 // Runs n inferences back to back.

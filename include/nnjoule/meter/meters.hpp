@@ -108,6 +108,7 @@ std::vector<Finding> find_trace(const TraceConfig& config);
 struct CpuTicks {
   int64_t busy = 0;   // user nice system irq softirq (guest time is inside user)
   int64_t total = 0;  // busy + idle + iowait
+  int64_t steal = 0;  // time the hypervisor ran someone else (0 where the kernel has no field)
 };
 // The 'cpu' total line at the start of /proc/stat; throws Error naming `source` otherwise.
 CpuTicks parse_cpu_ticks(std::string_view proc_stat, const std::string& source);
