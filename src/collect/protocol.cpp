@@ -188,7 +188,7 @@ Sleeper real_sleeper() {
 }
 
 Measurement measure_workload(const Context& ctx, const Workload& workload, const std::string& name,
-                             const ProtocolOptions& o) {
+                             const ProtocolOptions& o, const WindowHooks& hooks) {
   check(ctx, o);
   Measurement m = start(ctx, name, "model", o.threads);
   const auto before = idle(ctx, "idle-before", o.idle_s);
@@ -218,6 +218,7 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     const std::string wname =
         fmt::format("window-{}", kept.size() + short_windows + m.disturbed_windows);
     const HostLoad load0 = read_host_load(ctx.fs.get());
+    if (hooks.begin) hooks.begin();
     ctx.sampler->begin_window(wname);
     workload(n);
     EnergyWindow w = ctx.sampler->end_window(wname);
@@ -229,6 +230,7 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     if (dur_s < target * (1 - 1e-9)) {  // rounding in the clock is not a short window
       // The warm-up's latency was optimistic: more inferences per window, and try again.
       ++short_windows;
+      if (hooks.end) hooks.end(false);
       const double grow = dur_s > 0 ? target / dur_s * 1.05 : 2.0;
       n = std::max(n + 1, static_cast<int64_t>(std::ceil(static_cast<double>(n) * grow)));
       if (capped) {
@@ -241,6 +243,7 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
                            (dist.pressure && *dist.pressure > o.max_cpu_pressure);
     if (disturbed && m.disturbed_windows < o.max_disturbed && !capped) {
       ++m.disturbed_windows;  // another process or VM took the CPU: measure the window again
+      if (hooks.end) hooks.end(false);
       continue;
     }
     m.disturbed = m.disturbed || disturbed;
@@ -249,6 +252,7 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     };
     worst(m.max_steal_share, dist.steal);
     worst(m.max_cpu_pressure_share, dist.pressure);
+    if (hooks.end) hooks.end(true);
     energy.push_back(w.primary().energy_mj / static_cast<double>(n));
     latency.push_back(w.duration_ms / static_cast<double>(n));
     per_window.push_back(n);

@@ -81,7 +81,7 @@ class EngineRunner : public Runner {
                      {"ci_target", p.ci_target},       {"min_windows", p.min_windows},
                      {"max_windows", p.max_windows},   {"time_cap_s", p.time_cap_s}};
     s["idle_baseline"] = {{"idle_s", o_.idle_s}, {"every_s", o_.idle_every_s}, {"shared", true}};
-    s["breakdown_runs"] = o_.breakdown_runs;
+    s["breakdown"] = "per-kernel times of the measured windows' own runs";
     s["input_seed"] = o_.input_seed;
     return s;
   }
@@ -103,12 +103,38 @@ class EngineRunner : public Runner {
     ProtocolOptions po = o_.protocol;
     po.idle_s = 0;
     po.threads = o_.threads;
+    // With a breakdown, every inference of the measured windows times its steps (one clock read
+    // between steps): the kernels' latencies come from the very runs behind the model's, so
+    // their sum and the whole agree by construction up to the time between steps.
+    const size_t n_steps = compiled.steps().size();
+    std::vector<double> step(n_steps), pending(n_steps, 0.0), kept(n_steps, 0.0);
+    int64_t pending_n = 0, kept_n = 0;
+    WindowHooks hooks;
+    if (breakdown) {
+      hooks.begin = [&] {
+        std::fill(pending.begin(), pending.end(), 0.0);
+        pending_n = 0;
+      };
+      hooks.end = [&](bool keep) {
+        if (!keep) return;
+        for (size_t s = 0; s < n_steps; ++s) kept[s] += pending[s];
+        kept_n += pending_n;
+      };
+    }
     const Measurement m = measure_workload(
         ctx_,
         [&](int64_t n) {
-          for (int64_t i = 0; i < n; ++i) compiled.run();
+          if (!breakdown) {
+            for (int64_t i = 0; i < n; ++i) compiled.run();
+            return;
+          }
+          for (int64_t i = 0; i < n; ++i) {
+            compiled.run_timed(step);
+            for (size_t s = 0; s < n_steps; ++s) pending[s] += step[s];
+          }
+          pending_n += n;
         },
-        g.name, po);
+        g.name, po, hooks);
     r.measured_s = m.duration_ms / 1000.0;
     r.phases_s["warm-up and stopping rule"] = std::max(0.0, lap(t) - r.measured_s);
     r.m.latency_ms = m.latency_ms;
@@ -123,16 +149,16 @@ class EngineRunner : public Runner {
     r.m.device_state = to_json(m.device);
     if (!m.converged) r.m.flags.push_back("ci_not_met");
     if (m.disturbed) r.m.flags.push_back("disturbed");
-    if (breakdown) {
-      exec::HarnessOptions ho;
-      ho.warmup = 3;
-      // At least breakdown_runs and about a second of runs: medians of a few runs of a small
-      // model follow the machine's momentary load.
-      const double per_run_ms = m.latency_ms && *m.latency_ms > 0 ? *m.latency_ms : 1.0;
-      ho.runs = static_cast<int>(std::clamp(std::ceil(1000.0 / per_run_ms),
-                                            static_cast<double>(o_.breakdown_runs), 2000.0));
-      ho.per_step = true;
-      const auto lat = exec::measure_latency(compiled, ho);
+    if (breakdown && kept_n > 0) {
+      // The mean step times of the kept windows' inferences, as one "run" for per_kernel.
+      exec::LatencyResult lat;
+      lat.step_ms.resize(n_steps);
+      double sum = 0;
+      for (size_t s = 0; s < n_steps; ++s) {
+        lat.step_ms[s] = {kept[s] / static_cast<double>(kept_n)};
+        sum += lat.step_ms[s][0];
+      }
+      lat.samples_ms = {sum};
       const auto timings = exec::per_kernel(compiled, lat, ks);
       r.kernel_latency_ms.assign(ks.size(), std::nullopt);
       for (size_t i = 0; i < ks.size(); ++i) {
@@ -140,7 +166,6 @@ class EngineRunner : public Runner {
           if (kt.name == ks[i].name && !kt.steps.empty()) r.kernel_latency_ms[i] = kt.ms.median;
         }
       }
-      r.phases_s["breakdown"] = lap(t);
     }
     return r;
   }

@@ -55,9 +55,16 @@ struct CommandHooks {
   std::function<void(int pid)> on_start;      // right after the spawn
   std::function<void(double cpu_s)> on_exit;  // with the exit rusage, before returning
 };
+// Told when a measured window begins and whether it was kept (a short or disturbed window is
+// discarded and measured again): what a workload records per window (per-kernel timings) then
+// belongs to exactly the windows behind the result.
+struct WindowHooks {
+  std::function<void()> begin;
+  std::function<void(bool kept)> end;
+};
 // The model-level protocol around a workload callback.
 Measurement measure_workload(const Context& ctx, const Workload& workload, const std::string& name,
-                             const ProtocolOptions& options);
+                             const ProtocolOptions& options, const WindowHooks& hooks = {});
 
 // Application level: baselines, then one window around one run of `run`, then the baseline after.
 Measurement measure_run(const Context& ctx, const std::function<CommandResult()>& run,

@@ -16,7 +16,6 @@ struct RunnerOptions {
   ProtocolOptions protocol;   // per measurement; its idle_s is not used
   double idle_s = 2.0;        // length of the shared idle baseline (each side; 0: none)
   double idle_every_s = 600;  // re-take the baseline after this long (0: only once)
-  int breakdown_runs = 20;    // least timed runs behind per-kernel latencies (~1 s)
   uint64_t input_seed = 1;
 };
 
