@@ -108,17 +108,19 @@ class EngineRunner : public Runner {
     // their sum and the whole agree by construction up to the time between steps.
     const size_t n_steps = compiled.steps().size();
     std::vector<double> step(n_steps), pending(n_steps, 0.0), kept(n_steps, 0.0);
-    int64_t pending_n = 0, kept_n = 0;
+    int64_t pending_n = 0, kept_windows = 0;
     WindowHooks hooks;
     if (breakdown) {
       hooks.begin = [&] {
         std::fill(pending.begin(), pending.end(), 0.0);
         pending_n = 0;
       };
+      // Per-window means, averaged over the windows as the model's latency is: the kernels then
+      // sum to at most the model's latency whatever the windows' sizes.
       hooks.end = [&](bool keep) {
-        if (!keep) return;
-        for (size_t s = 0; s < n_steps; ++s) kept[s] += pending[s];
-        kept_n += pending_n;
+        if (!keep || pending_n == 0) return;
+        for (size_t s = 0; s < n_steps; ++s) kept[s] += pending[s] / static_cast<double>(pending_n);
+        ++kept_windows;
       };
     }
     const Measurement m = measure_workload(
@@ -149,13 +151,13 @@ class EngineRunner : public Runner {
     r.m.device_state = to_json(m.device);
     if (!m.converged) r.m.flags.push_back("ci_not_met");
     if (m.disturbed) r.m.flags.push_back("disturbed");
-    if (breakdown && kept_n > 0) {
+    if (breakdown && kept_windows > 0) {
       // The mean step times of the kept windows' inferences, as one "run" for per_kernel.
       exec::LatencyResult lat;
       lat.step_ms.resize(n_steps);
       double sum = 0;
       for (size_t s = 0; s < n_steps; ++s) {
-        lat.step_ms[s] = {kept[s] / static_cast<double>(kept_n)};
+        lat.step_ms[s] = {kept[s] / static_cast<double>(kept_windows)};
         sum += lat.step_ms[s][0];
       }
       lat.samples_ms = {sum};

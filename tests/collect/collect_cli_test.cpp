@@ -144,6 +144,35 @@ TEST(CollectCli, StoresEstimatedRowsAndResumes) {
   EXPECT_THAT(p.out, ::testing::ContainsRegex("maxpool +1 +1"));
 }
 
+// The kernels of a measured model are timed inside the measured windows' own runs: every
+// computing kernel has a latency, and they sum to no more than the model's (their steps are
+// parts of those very inferences); repeats are rows of their own.
+TEST(CollectCli, ModelKernelsAreTimedInsideTheModelsOwnWindows) {
+  TempDir tmp;
+  const auto db = tmp / "m.db";
+  const auto r =
+      run_cli({"collect", "models", "--db", db.string(), "--families", "squeezenet", "--variants",
+               "0", "--repeat", "2", "--profile", "quick", "--idle", "0", "--meter", "estimate"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 planned, 2 measured"));
+  EXPECT_THAT(r.err, HasSubstr("squeezenet (repeat 2)"));
+  Store s(db, Store::Options{.read_only = true});
+  const auto rows = s.model_measurements();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    const auto model = s.model(row.model_id);
+    ASSERT_EQ(row.kernel_latency_ms.size(), model.kernels.size());
+    double sum = 0;
+    size_t timed = 0;
+    for (const auto& k : row.kernel_latency_ms)
+      if (k) sum += *k, ++timed;
+    EXPECT_GE(timed + 1, model.kernels.size());  // the flatten is a view: no step of its own
+    EXPECT_GT(sum, 0);
+    EXPECT_LE(sum, *row.m.latency_ms * (1 + 1e-9));
+  }
+  EXPECT_NE(s.runs().back().settings.dump().find("measured windows' own runs"), std::string::npos);
+}
+
 TEST(CollectCli, RefusesABadDatasetBeforeMeasuring) {
   TempDir tmp;
   nnjoule::testing::write_text(tmp / "bad.db", std::string(4096, 'x'));
