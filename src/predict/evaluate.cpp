@@ -306,7 +306,9 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       round_names.push_back(f);
     }
   }
-  const std::vector<std::string> methods = {"nnjoule", "per-op-sum", "flops-linear",
+  // nn-meter-rf: DeepEn2023's and nn-Meter's method on the same kernels (a random forest on
+  // nn-Meter's features per kernel type, summed over the model's kernels).
+  const std::vector<std::string> methods = {"nnjoule", "nn-meter-rf", "per-op-sum", "flops-linear",
                                             "flops-bytes-linear"};
   std::set<std::string> notes;
   for (size_t ri = 0; ri < rounds.size(); ++ri) {
@@ -328,6 +330,12 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
     TrainOptions to = o.train;
     to.cv_folds = 0;  // model-level accuracy is what this measures
     const Predictor p = Predictor::train(train, to, o.fusion, "eval-" + round_names[ri]);
+    TrainOptions rf = to;
+    rf.mode = Mode::kForest;
+    rf.feature_set = FeatureSet::kNnMeter;
+    rf.work_base = false;
+    rf.log_target = false;
+    const Predictor prf = Predictor::train(train, rf, o.fusion, "rf-" + round_names[ri]);
     // Linear baselines on the training models' totals.
     std::map<Target, std::optional<std::vector<double>>> lin_f, lin_fb;
     for (Target t : {Target::kEnergy, Target::kLatency}) {
@@ -359,6 +367,7 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       row.measured = m.measured;
       const ModelPrediction mp = p.predict(m.kernels, m.name);
       row.predicted["nnjoule"] = mp.total;
+      row.predicted["nn-meter-rf"] = prf.predict(m.kernels, m.name).total;
       for (const auto& [type, how] : mp.fallback_types) {
         notes.insert(fmt::format("nnjoule: {} predicted by {}", type, how));
       }

@@ -109,6 +109,10 @@ TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
     ASSERT_TRUE(by.count("nnjoule"));
     ASSERT_TRUE(by.count("flops-linear"));
     ASSERT_TRUE(by.count("flops-bytes-linear"));
+    // DeepEn2023's / nn-Meter's method on the same kernels, in the same table.
+    ASSERT_TRUE(by.count("nn-meter-rf"));
+    EXPECT_EQ(by["nn-meter-rf"]->overall.at(Target::kEnergy).n,
+              by["nnjoule"]->overall.at(Target::kEnergy).n);
     if (split == Split::kRandom) {
       EXPECT_LT(by["flops-bytes-linear"]->overall.at(Target::kEnergy).rmspe, 1e-6);
       EXPECT_EQ(by["nnjoule"]->overall.at(Target::kEnergy).n, 4u);  // 30% of 12
