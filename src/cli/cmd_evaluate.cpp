@@ -54,8 +54,17 @@ void run_evaluate(const EvaluateOptions& o) {
   out["device"] = dev.name;
   out["db"] = o.db;
   std::string text;
-  const std::string energy_note =
-      fmt::format("device {}; energy in the dataset: {}\n", dev.name, ds.device.meter);
+  // A dataset of measured models alone has kernel rows with latency only: its energy is the
+  // models'.
+  std::string energy = ds.device.meter;
+  if (energy.empty() || energy == "none")
+    for (const auto& m : predict::read_model_samples(db, dev, ds, ro))
+      if (m.measured.energy_mj) {
+        energy = m.energy_origin.label() + ", whole models only";
+        break;
+      }
+  const std::string energy_note = fmt::format("device {}; energy in the dataset: {}\n", dev.name,
+                                              energy.empty() ? "none" : energy);
   text += energy_note;
   if (!o.predictor.empty()) {
     const auto p = predict::Predictor::load(o.predictor);
