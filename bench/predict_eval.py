@@ -246,6 +246,12 @@ def main():
                 results["this_machine"][split] = out["models"]
                 print(f"\n(b) this machine, unseen zoo models, {title}, 1 thread:")
                 print(run(cmd))
+            # The ceiling: how well repeated measurements of the same models agree.
+            rep = [nnjoule, "evaluate", "--db", a.db, "--repeatability", "--threads", "1"]
+            results["this_machine"]["repeatability"] = json.loads(
+                run(rep + ["--json"]))["repeatability"]
+            print("\n(b) this machine, repeatability (collect models --repeat N):")
+            print(run(rep))
         else:
             print("\n(b) this machine: skipped (no --db with collected kernels and models)")
         if not a.skip_speed:
