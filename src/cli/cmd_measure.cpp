@@ -5,10 +5,12 @@
 
 #include "command.hpp"
 #include "meter_options.hpp"
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/graph/onnx.hpp"
+#include "nnjoule/meter/sysfs.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -48,7 +50,7 @@ void run(const Options& o) {
   if (model) {
     g = graph::load_onnx(o.args.front());  // before the sampler starts: a bad file fails fast
     mo.threads = o.threads.value_or(1);
-    if (!o.cpus.empty()) mo.cpus = exec::parse_cpu_list(o.cpus);
+    if (!o.cpus.empty()) mo.cpus = collect::resolve_cpus(meter::SysFs(o.meters.root()), o.cpus);
   }
 
   // The estimate charges the workload's own CPU time, not other processes' load: this
@@ -101,7 +103,8 @@ void register_measure(CLI::App& app) {
       ->check(NumberIn(0, 3600, "s"));
   cmd->add_option("--threads", o->threads, "Model: engine threads (default 1)")
       ->check(ThreadCount());
-  cmd->add_option("--cpus", o->cpus, "Model: pin the engine's threads to these CPUs (\"0,2-3\")");
+  cmd->add_option("--cpus", o->cpus,
+                  "Model: pin the engine's threads to these CPUs (\"0,2-3\", big, little)");
   cmd->add_option("--ci", o->ci_percent,
                   "Model: stop when the 95% CI of energy per inference is within this % (2)")
       ->check(NumberIn(0, 100, "%", true));

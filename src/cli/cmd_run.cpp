@@ -4,11 +4,13 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/common/text.hpp"
 #include "nnjoule/exec/run.hpp"
 #include "nnjoule/graph/onnx.hpp"
+#include "nnjoule/meter/sysfs.hpp"
 
 namespace nnjoule::cli {
 namespace {
@@ -34,7 +36,7 @@ void run_command(const RunArgs& a) {
   const graph::Graph g = graph::load_onnx(a.model);
   exec::RunOptions o;
   o.compile.threads = a.threads;
-  if (!a.cpus.empty()) o.compile.cpus = exec::parse_cpu_list(a.cpus);
+  if (!a.cpus.empty()) o.compile.cpus = collect::resolve_cpus(meter::SysFs("/"), a.cpus);
   o.harness.runs = a.runs;
   o.harness.warmup = a.warmup;
   o.per_kernel = a.per_kernel;
@@ -118,7 +120,9 @@ void register_run(CLI::App& app) {
                   "raw float32 NCHW file per model input, in input order (default: random)");
   cmd->add_option("--output", a->outputs, "write model outputs as raw float32 NCHW, in order");
   cmd->add_flag("--json", a->json, "print JSON");
-  cmd->add_option("--cpus", a->cpus, "pin thread i to the i-th CPU of this list (e.g. 0,1 or 2-3)");
+  cmd->add_option("--cpus", a->cpus,
+                  "pin thread i to the i-th CPU of this list (e.g. 0,1 or 2-3), or big / little "
+                  "(the clusters of a big.LITTLE CPU)");
   cmd->add_option("--seed", a->seed, "seed of the random inputs");
   cmd->callback([a] { run_command(*a); });
 }

@@ -12,10 +12,12 @@
 
 #include "command.hpp"
 #include "meter_options.hpp"
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/collect/rig.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/meter/meters.hpp"
+#include "nnjoule/meter/sysfs.hpp"
 
 namespace nnjoule::cli {
 
@@ -63,7 +65,8 @@ struct CollectCommon {
                     "battery, trace, estimate); default: every live sensor, else the estimate")
         ->delimiter(',');
     cmd->add_option("--threads", threads, "Engine threads (default 1)")->check(ThreadCount());
-    cmd->add_option("--cpus", cpus, "Pin the engine's threads to these CPUs (\"0,2-3\")");
+    cmd->add_option("--cpus", cpus,
+                    "Pin the engine's threads to these CPUs (\"0,2-3\", big, little)");
     cmd->add_option("--seed", seed, "Seed of the samples, variants and weights (default 0)");
     cmd->add_option("--profile", profile,
                     "Measurement profile: standard (2% CI, 30 s cap) or quick (5% CI, 5 s cap)")
@@ -81,7 +84,7 @@ struct CollectCommon {
     collect::RigOptions r;
     r.meters = meters.setup(meter_names);
     r.threads = threads;
-    if (!cpus.empty()) r.cpus = exec::parse_cpu_list(cpus);
+    if (!cpus.empty()) r.cpus = collect::resolve_cpus(meter::SysFs(meters.root()), cpus);
     r.profile = profile;
     r.idle_s = idle_s;
     r.idle_every_s = idle_every_s;

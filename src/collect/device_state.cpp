@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/parse.hpp"
 #include "nnjoule/meter/meters.hpp"
@@ -64,6 +65,8 @@ DeviceState read_device_state(const meter::SysFs& fs, int threads,
     d.governor = "mixed:";
     for (const auto& g : governors) d.governor += " " + g;
   }
+
+  d.clusters = discover_clusters(fs);
 
   const std::string thermal = "/sys/class/thermal";
   for (const auto& z : fs.list(thermal)) {

@@ -58,6 +58,15 @@ json to_json(const DeviceState& d) {
                     {"cur_mhz", opt(c.cur_mhz)},
                     {"min_mhz", opt(c.min_mhz)},
                     {"max_mhz", opt(c.max_mhz)}});
+  json clusters = json::array();
+  for (const auto& c : d.clusters)
+    clusters.push_back({{"name", c.name},
+                        {"cpus", c.cpus},
+                        {"capacity", c.capacity ? json(*c.capacity) : json(nullptr)},
+                        {"min_mhz", opt(c.min_mhz)},
+                        {"max_mhz", opt(c.max_mhz)},
+                        {"governor", c.governor},
+                        {"cur_mhz", opt(c.cur_mhz)}});
   json temps = json::array();
   for (const auto& t : d.temperatures)
     temps.push_back({{"zone", t.zone}, {"type", t.type}, {"celsius", t.celsius}});
@@ -66,6 +75,7 @@ json to_json(const DeviceState& d) {
           {"kernel", d.kernel},
           {"governor", d.governor},
           {"cpus", cpus},
+          {"clusters", clusters},
           {"temperatures", temps},
           {"threads", d.threads},
           {"affinity", d.affinity},
@@ -197,6 +207,19 @@ Measurement measurement_from_json(const json& j) {
         {get<int>(c, "cpu", w + "cpus[]."), get<std::string>(c, "governor", w + "cpus[]."),
          get_opt(c, "cur_mhz", w + "cpus[]."), get_opt(c, "min_mhz", w + "cpus[]."),
          get_opt(c, "max_mhz", w + "cpus[].")});
+  if (d.contains("clusters"))  // absent in records of versions before cluster discovery
+    for (const auto& c : at(d, "clusters", w)) {
+      const std::string wc = w + "clusters[].";
+      CpuCluster k;
+      k.name = get<std::string>(c, "name", wc);
+      k.cpus = get<std::vector<int>>(c, "cpus", wc);
+      if (auto cap = get_opt(c, "capacity", wc)) k.capacity = static_cast<int64_t>(*cap);
+      k.min_mhz = get_opt(c, "min_mhz", wc);
+      k.max_mhz = get_opt(c, "max_mhz", wc);
+      k.governor = get<std::string>(c, "governor", wc);
+      k.cur_mhz = get_opt(c, "cur_mhz", wc);
+      m.device.clusters.push_back(std::move(k));
+    }
   for (const auto& t : at(d, "temperatures", w))
     m.device.temperatures.push_back({get<std::string>(t, "zone", w + "temperatures[]."),
                                      get<std::string>(t, "type", w + "temperatures[]."),
@@ -287,6 +310,12 @@ std::string format_measurement(const Measurement& m) {
     out += fmt::format("; frequency {}-{} MHz", format_number(lo), format_number(hi));
   }
   out += "\n";
+  if (d.clusters.size() > 1 || (!d.clusters.empty() && d.clusters.front().capacity)) {
+    out += "clusters:";
+    for (size_t i = 0; i < d.clusters.size(); ++i)
+      out += (i ? "; " : " ") + describe(d.clusters[i]);
+    out += "\n";
+  }
   if (!d.temperatures.empty()) {
     out += "temperature:";
     for (const auto& tz : d.temperatures)

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/common/provenance.hpp"
 
 namespace nnjoule::collect {
@@ -27,10 +28,11 @@ struct Temperature {
 
 struct DeviceState {
   std::string cpu_model;
-  int logical_cores = 0;       // online
-  std::string kernel;          // /proc/sys/kernel/osrelease
-  std::string governor;        // one name, "mixed: a, b", or "unknown (...)"
-  std::vector<CpuState> cpus;  // per online CPU with cpufreq
+  int logical_cores = 0;             // online
+  std::string kernel;                // /proc/sys/kernel/osrelease
+  std::string governor;              // one name, "mixed: a, b", or "unknown (...)"
+  std::vector<CpuState> cpus;        // per online CPU with cpufreq
+  std::vector<CpuCluster> clusters;  // big.LITTLE clusters, slowest first (clusters.hpp)
   std::vector<Temperature> temperatures;
   int threads = 0;            // threads the workload ran with (0: not applicable)
   std::vector<int> affinity;  // CPUs this process may run on
