@@ -130,6 +130,16 @@ std::vector<int> resolve_cpus(const meter::SysFs& fs, const std::string& spec) {
   return cpus;
 }
 
+std::vector<std::optional<double>> cluster_clocks(const meter::SysFs& fs,
+                                                  const std::vector<CpuCluster>& clusters) {
+  std::vector<std::optional<double>> out;
+  for (const auto& c : clusters)
+    out.push_back(c.cpus.empty() ? std::nullopt
+                                 : mhz(fs, meter::join(kCpuDir, "cpu" + std::to_string(c.cpus[0]) +
+                                                                    "/cpufreq/scaling_cur_freq")));
+  return out;
+}
+
 std::string describe(const CpuCluster& c) {
   std::string out = fmt::format("{} {}", c.name, cpu_ranges(c.cpus));
   std::vector<std::string> parts;

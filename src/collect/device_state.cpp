@@ -25,6 +25,19 @@ bool all_digits(const std::string& s) {
 
 }  // namespace
 
+std::vector<Temperature> read_temperatures(const meter::SysFs& fs) {
+  using meter::join;
+  const std::string thermal = "/sys/class/thermal";
+  std::vector<Temperature> out;
+  for (const auto& z : fs.list(thermal)) {
+    if (z.rfind("thermal_zone", 0) != 0) continue;
+    auto t = fs.try_read_int(join(join(thermal, z), "temp"));
+    if (!t) continue;  // some zones refuse reads while their sensor sleeps
+    out.push_back({z, fs.read_trimmed(join(join(thermal, z), "type")).value_or(""), *t / 1000.0});
+  }
+  return out;
+}
+
 DeviceState read_device_state(const meter::SysFs& fs, int threads,
                               const std::vector<std::shared_ptr<meter::Meter>>& meters) {
   using meter::join;
@@ -69,13 +82,7 @@ DeviceState read_device_state(const meter::SysFs& fs, int threads,
   d.clusters = discover_clusters(fs);
 
   const std::string thermal = "/sys/class/thermal";
-  for (const auto& z : fs.list(thermal)) {
-    if (z.rfind("thermal_zone", 0) != 0) continue;
-    auto t = fs.try_read_int(join(join(thermal, z), "temp"));
-    if (!t) continue;  // some zones refuse reads while their sensor sleeps
-    d.temperatures.push_back(
-        {z, fs.read_trimmed(join(join(thermal, z), "type")).value_or(""), *t / 1000.0});
-  }
+  d.temperatures = read_temperatures(fs);
   if (d.temperatures.empty()) d.notes.push_back(fs.show(thermal) + ": no readable thermal zone");
 
   cpu_set_t set;

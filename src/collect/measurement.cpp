@@ -48,6 +48,21 @@ std::string num(const std::optional<double>& v, const char* unit) {
   return v ? format_number(*v) + " " + unit : std::string("unknown");
 }
 
+json temps_json(const std::vector<Temperature>& ts) {
+  json temps = json::array();
+  for (const auto& t : ts)
+    temps.push_back({{"zone", t.zone}, {"type", t.type}, {"celsius", t.celsius}});
+  return temps;
+}
+
+json window_clocks_json(const Measurement& m) {
+  json out = json::array();
+  for (const auto& c : m.window_clocks)
+    out.push_back(
+        {{"cluster", c.cluster}, {"min_mhz", opt(c.min_mhz)}, {"max_mhz", opt(c.max_mhz)}});
+  return out;
+}
+
 }  // namespace
 
 json to_json(const DeviceState& d) {
@@ -67,9 +82,7 @@ json to_json(const DeviceState& d) {
                         {"max_mhz", opt(c.max_mhz)},
                         {"governor", c.governor},
                         {"cur_mhz", opt(c.cur_mhz)}});
-  json temps = json::array();
-  for (const auto& t : d.temperatures)
-    temps.push_back({{"zone", t.zone}, {"type", t.type}, {"celsius", t.celsius}});
+  const json temps = temps_json(d.temperatures);
   return {{"cpu_model", d.cpu_model},
           {"logical_cores", d.logical_cores},
           {"kernel", d.kernel},
@@ -129,6 +142,8 @@ json to_json(const Measurement& m) {
           {"idle_before_mw", opt(m.idle_before_mw)},
           {"idle_after_mw", opt(m.idle_after_mw)},
           {"dynamic_energy_drift_mj", opt(m.dynamic_energy_drift_mj)},
+          {"window_clocks", window_clocks_json(m)},
+          {"temperatures_end", temps_json(m.temperatures_end)},
           {"disturbed_windows", m.disturbed_windows},
           {"disturbed", m.disturbed},
           {"max_steal_share", opt(m.max_steal_share)},
@@ -220,6 +235,16 @@ Measurement measurement_from_json(const json& j) {
       k.cur_mhz = get_opt(c, "cur_mhz", wc);
       m.device.clusters.push_back(std::move(k));
     }
+  if (j.contains("window_clocks"))  // absent in records of older versions
+    for (const auto& c : at(j, "window_clocks", ""))
+      m.window_clocks.push_back({get<std::string>(c, "cluster", "window_clocks[]."),
+                                 get_opt(c, "min_mhz", "window_clocks[]."),
+                                 get_opt(c, "max_mhz", "window_clocks[].")});
+  if (j.contains("temperatures_end"))
+    for (const auto& t : at(j, "temperatures_end", ""))
+      m.temperatures_end.push_back({get<std::string>(t, "zone", "temperatures_end[]."),
+                                    get<std::string>(t, "type", "temperatures_end[]."),
+                                    get<double>(t, "celsius", "temperatures_end[].")});
   for (const auto& t : at(d, "temperatures", w))
     m.device.temperatures.push_back({get<std::string>(t, "zone", w + "temperatures[]."),
                                      get<std::string>(t, "type", w + "temperatures[]."),
@@ -319,6 +344,18 @@ std::string format_measurement(const Measurement& m) {
   if (!d.temperatures.empty()) {
     out += "temperature:";
     for (const auto& tz : d.temperatures)
+      out += fmt::format(" {} {:.1f} C;", tz.type.empty() ? tz.zone : tz.type, tz.celsius);
+    out += "\n";
+  }
+  std::string clocks;
+  for (const auto& c : m.window_clocks)
+    if (c.min_mhz && c.max_mhz)
+      clocks += fmt::format(" {} {}-{} MHz;", c.cluster, format_number(*c.min_mhz),
+                            format_number(*c.max_mhz));
+  if (!clocks.empty()) out += "clock after each window:" + clocks + "\n";
+  if (!m.temperatures_end.empty()) {
+    out += "temperature at the end:";
+    for (const auto& tz : m.temperatures_end)
       out += fmt::format(" {} {:.1f} C;", tz.type.empty() ? tz.zone : tz.type, tz.celsius);
     out += "\n";
   }

@@ -253,6 +253,15 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     worst(m.max_steal_share, dist.steal);
     worst(m.max_cpu_pressure_share, dist.pressure);
     if (hooks.end) hooks.end(true);
+    const auto clocks = cluster_clocks(*ctx.fs, m.device.clusters);
+    for (size_t c = 0; c < clocks.size(); ++c) {
+      if (m.window_clocks.size() <= c)
+        m.window_clocks.push_back({m.device.clusters[c].name, {}, {}});
+      if (!clocks[c]) continue;
+      auto& wc = m.window_clocks[c];
+      wc.min_mhz = std::min(wc.min_mhz.value_or(*clocks[c]), *clocks[c]);
+      wc.max_mhz = std::max(wc.max_mhz.value_or(*clocks[c]), *clocks[c]);
+    }
     energy.push_back(w.primary().energy_mj / static_cast<double>(n));
     latency.push_back(w.duration_ms / static_cast<double>(n));
     per_window.push_back(n);
@@ -275,6 +284,7 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
       break;
     }
   }
+  m.temperatures_end = read_temperatures(*ctx.fs);
   const auto after = idle(ctx, "idle-after", o.idle_s);
   if (kept.empty())
     fail("{}: no window reached the target length of {:.3f} s within the time cap of {} s", name,

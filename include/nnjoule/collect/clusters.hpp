@@ -31,6 +31,11 @@ std::vector<CpuCluster> discover_clusters(const meter::SysFs& fs);
 // thread i runs on the i-th CPU). Throws Error naming what is wrong.
 std::vector<int> resolve_cpus(const meter::SysFs& fs, const std::string& spec);
 
+// Each cluster's current clock (scaling_cur_freq of its first CPU), in the clusters' order;
+// nullopt where unreadable.
+std::vector<std::optional<double>> cluster_clocks(const meter::SysFs& fs,
+                                                  const std::vector<CpuCluster>& clusters);
+
 // "little 0-3 (capacity 404, 300-1785 MHz, schedutil at 1209 MHz)"
 std::string describe(const CpuCluster& c);
 

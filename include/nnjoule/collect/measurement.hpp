@@ -101,6 +101,14 @@ struct Measurement {
   bool disturbed = false;  // disturbed windows had to be kept: the result carries interference
   std::optional<double> max_steal_share;
   std::optional<double> max_cpu_pressure_share;
+  // Each cluster's clock read after every kept window (models): the range it moved in, which
+  // a governor or thermal throttling widens. Same order as device.clusters.
+  struct ClusterClock {
+    std::string cluster;
+    std::optional<double> min_mhz, max_mhz;
+  };
+  std::vector<ClusterClock> window_clocks;
+  std::vector<Temperature> temperatures_end;  // after the last window
 
   std::optional<int> exit_code;       // commands
   std::optional<double> cpu_time_ms;  // commands: user + system time (wait4 rusage)

@@ -82,6 +82,9 @@ Measurement measure_model(const Context& ctx, const graph::Graph& g, const std::
 // Spawns argv (searched in PATH) and waits for it. Throws Error when it cannot be started.
 CommandResult run_command(const std::vector<std::string>& argv, const CommandHooks& hooks = {});
 
+// Readable thermal zones (/sys/class/thermal/thermal_zone*/temp); a zone whose sensor refuses
+// a read is left out.
+std::vector<Temperature> read_temperatures(const meter::SysFs& fs);
 DeviceState read_device_state(const meter::SysFs& fs, int threads,
                               const std::vector<std::shared_ptr<meter::Meter>>& meters);
 
