@@ -19,6 +19,7 @@ struct PredictOptions {
   int64_t variant = -1;
   uint64_t seed = 0;
   int64_t resolution = 0;
+  bool sample_resolution = false;
   bool json = false;
 };
 
@@ -42,13 +43,16 @@ void run_predict(const PredictOptions& o) {
   graph::Graph g;
   std::string source;  // what errors name: the model file, or the zoo model
   if (!o.zoo.empty()) {
-    g = zoo::build_model({.family = o.zoo,
-                          .resolution = o.resolution,
-                          .variant = o.variant,
-                          .seed = o.seed,
-                          .materialize_weights = false});
-    g.name = zoo::model_name(
-        {.family = o.zoo, .resolution = o.resolution, .variant = o.variant, .seed = o.seed});
+    // With --sample-resolution a variant is the model `collect models` measured under the
+    // same name (it draws variant resolutions); without, the family's default side.
+    const zoo::ModelSpec spec{.family = o.zoo,
+                              .resolution = o.resolution,
+                              .variant = o.variant,
+                              .seed = o.seed,
+                              .materialize_weights = false,
+                              .sample_resolution = o.sample_resolution && o.variant >= 0};
+    g = zoo::build_model(spec);
+    g.name = zoo::model_name(spec);
     source = "zoo model " + g.name;
   } else {
     g = graph::load_onnx(o.model);
@@ -79,6 +83,9 @@ void register_predict(CLI::App& app) {
   c->add_option("--variant", o->variant, "Zoo variant index (-1: the base model)");
   c->add_option("--seed", o->seed, "Zoo variant seed");
   c->add_option("--resolution", o->resolution, "Zoo input side (0: the family's default)");
+  c->add_flag("--sample-resolution", o->sample_resolution,
+              "Draw the variant's input side from the family's set, as collect models does (the "
+              "same name is then the same model)");
   c->add_flag("--json", o->json, "Print JSON");
   c->callback([o] { run_predict(*o); });
 }

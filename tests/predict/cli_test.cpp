@@ -5,6 +5,7 @@
 #include "nnjoule/graph/builder.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/store/store.hpp"
+#include "nnjoule/zoo/zoo.hpp"
 #include "predict/predict_support.hpp"
 #include "support/test_support.hpp"
 
@@ -45,6 +46,18 @@ TEST(PredictCli, TrainPredictEvaluate) {
   EXPECT_NE(r.out.find("predicted (host-bundle)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("trained on energy estimated (cpu-time model)"), std::string::npos);
   EXPECT_NE(r.out.find("fallback*"), std::string::npos);  // add-relu, fc, ... have no regressor
+
+  // A variant as collect models measured it (resolution drawn) and at the default side.
+  for (const bool sampled : {false, true}) {
+    std::vector<std::string> args = {"predict", "--zoo", "mobilenetv2", "--variant", "1",
+                                     "--seed",  "0",     "--predictor", bundle,      "--json"};
+    if (sampled) args.push_back("--sample-resolution");
+    const auto v = run_cli(args);
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    const auto side = zoo::resolved_resolution(
+        {.family = "mobilenetv2", .variant = 1, .sample_resolution = sampled});
+    EXPECT_EQ(nlohmann::json::parse(v.out)["kernels"][0]["config"]["HW"], side) << v.out;
+  }
 
   r = run_cli({"predict", "--zoo", "resnet18", "--predictor", bundle, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
