@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DNNJOULE_WERROR=ON
 
-.PHONY: all deps bench-deps configure build run test install asan bench format clean
+.PHONY: all deps bench-deps configure build run test install bundle asan bench format clean
 
 all: build
 
@@ -29,6 +29,12 @@ test: build
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The CLI with its shared libraries and the dynamic loader, for a machine without Debian's
+# packages: BUNDLE/nnjoule runs it (scripts/make-bundle.sh).
+BUNDLE ?= out/bundle
+bundle: build
+	./scripts/make-bundle.sh $(BUILD_DIR)/nnjoule $(BUNDLE)
 
 # The suite under AddressSanitizer and UBSan.
 asan: deps
