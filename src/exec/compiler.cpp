@@ -15,6 +15,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/reference.hpp"
 #include "nnjoule/graph/ops.hpp"
+#include "ops.hpp"
 
 namespace nnjoule::exec::detail {
 
@@ -311,29 +312,9 @@ void Compiler::lower(size_t i) {
                                graph::dtype_name(g_.value(t).dtype)));
     }
   }
-  if (op == "Conv") return lower_conv(i, false);
-  if (op == "ConvTranspose") return lower_conv(i, true);
-  if (op == "BatchNormalization") return lower_batchnorm(i);
-  if (op == "MaxPool" || op == "AveragePool") return lower_pool(i);
-  if (op == "GlobalAveragePool" || op == "ReduceMean") return lower_mean(i);
-  if (op == "Gemm") return lower_gemm(i);
-  if (op == "MatMul") return lower_matmul(i);
-  if (graph::is_elementwise_binary(op)) return lower_binary(i);
-  if (graph::is_activation(op)) return lower_unary(i);
-  if (op == "Softmax") return lower_softmax(i);
-  if (op == "Concat") return lower_concat_split(i, true);
-  if (op == "Split") return lower_concat_split(i, false);
-  if (op == "Slice") return lower_slice(i);
-  if (op == "Pad") return lower_pad(i);
-  if (op == "Transpose") return lower_transpose(i);
-  if (op == "Reshape") {
-    if (try_channel_shuffle(i)) return;
-    return lower_reshape(i);
-  }
-  if (op == "Flatten") return lower_reshape(i);
-  if (op == "Gather") return lower_gather(i);
-  if (op == "Resize") return lower_resize(i);
-  node_fail(n, "op not supported by the execution engine");
+  const ExecOp* entry = find_exec_op(op);
+  if (!entry) node_fail(n, "op not supported by the execution engine");
+  entry->lower(*this, i);
 }
 
 // Conversions at the graph's edges leave run(): an input read only through one conversion is

@@ -67,6 +67,8 @@ class Compiler {
   void fold_constants();
   void move_io_conversions();
   void lower(size_t i);
+
+ public:  // the lowering entries of the op table (ops_*.cpp)
   void lower_conv(size_t i, bool transpose);
   void lower_batchnorm(size_t i);
   void lower_pool(size_t i);
@@ -93,6 +95,7 @@ class Compiler {
   void lower_gather(size_t i);
   void lower_resize(size_t i);
 
+ private:
   graph::Graph g_;
   CompiledModel::Impl& m_;
   std::map<std::string, int> val_;

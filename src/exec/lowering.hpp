@@ -10,6 +10,7 @@
 
 #include "compiler.hpp"
 #include "nnjoule/common/error.hpp"
+#include "ops.hpp"
 
 namespace nnjoule::exec::detail {
 
@@ -18,10 +19,6 @@ inline constexpr float kInf = std::numeric_limits<float>::infinity();
 using graph::Graph;
 using graph::Node;
 inline constexpr int64_t kAlign = 64;
-
-[[noreturn]] inline void node_fail(const Node& n, const std::string& what) {
-  fail("node '{}' ({}): {}", n.name, n.op_type, what);
-}
 
 inline void xnn_check(xnn_status s, const std::string& node, const char* what) {
   if (s != xnn_status_success) {

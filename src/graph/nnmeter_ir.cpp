@@ -593,10 +593,16 @@ class Converter {
                       name, type));
       return;
     }
-    if (type == "Conv2D" || type == "DepthwiseConv2dNative" || type == "Conv") {
+    if (type == "Slice" && ir_shape_count(name, "output_shape") > 1) {
+      convert_split(name, in);  // TensorFlow slices a tensor into parts
+      return;
+    }
+    // The op table names the op each IR type becomes; attribute layouts differ per type.
+    const OpDef* def = graph::find_nnmeter_op(type);
+    const std::string op = def ? def->name : "";
+    if (op == "Conv") {
       convert_conv(name, type, in);
-    } else if (type == "FusedBatchNorm" || type == "FusedBatchNormV2" ||
-               type == "FusedBatchNormV3" || type == "BatchNormalization") {
+    } else if (op == "BatchNormalization") {
       const std::string x = first_input(name, in);
       const int64_t c = g_.shape(x).at(1);
       std::vector<std::string> args = {x};
@@ -607,19 +613,14 @@ class Converter {
       set_outputs(name, add(name, "BatchNormalization", args, {{"epsilon", eps}}), perm_of(x));
     } else if (type == "BiasAdd") {
       convert_bias_add(name, in);
-    } else if (type == "Add" || type == "AddV2" || type == "Sub" || type == "Mul" ||
-               type == "RealDiv" || type == "Div") {
-      const std::string op = type == "AddV2" ? "Add" : type == "RealDiv" ? "Div" : type;
+    } else if (def && def->group == graph::OpGroup::kBinary) {
       const std::string x = first_input(name, in);
       const std::string y = in.runtime.size() >= 2 ? in.runtime[1] : binary_constant(name, in, x);
       set_outputs(name, add(name, op, {x, y}), perm_of(x));
-    } else if (type == "Relu" || type == "Sigmoid" || type == "Tanh" || type == "HardSwish") {
-      const std::string x = first_input(name, in);
-      set_outputs(name, add(name, type, {x}), perm_of(x));
     } else if (type == "Relu6") {
       const std::string x = first_input(name, in);
       set_outputs(name, add(name, "Clip", {x}, {{"min", 0.f}, {"max", 6.f}}), perm_of(x));
-    } else if (type == "Clip") {
+    } else if (op == "Clip") {
       const std::string x = first_input(name, in);
       std::map<std::string, AttrValue> a;
       const json& at = attrs(name);
@@ -634,30 +635,33 @@ class Converter {
                         name));
       }
       set_outputs(name, add(name, "Clip", {x}, a), perm_of(x));
-    } else if (type == "HardSigmoid") {
+    } else if (op == "HardSigmoid") {
       const std::string x = first_input(name, in);
       const json& at = attrs(name);
       const float alpha = at.contains("alpha") ? at.at("alpha").get<float>() : 0.2f;
       const float beta = at.contains("beta") ? at.at("beta").get<float>() : 0.5f;
       set_outputs(name, add(name, "HardSigmoid", {x}, {{"alpha", alpha}, {"beta", beta}}),
                   perm_of(x));
-    } else if (type == "LeakyRelu") {
+    } else if (op == "LeakyRelu") {
       const std::string x = first_input(name, in);
       const float alpha =
           attrs(name).contains("alpha") ? attrs(name).at("alpha").get<float>() : 0.2f;
       set_outputs(name, add(name, "LeakyRelu", {x}, {{"alpha", alpha}}), perm_of(x));
-    } else if (type == "Softmax") {
+    } else if (def && def->group == graph::OpGroup::kActivation && def->attrs.empty()) {
+      const std::string x = first_input(name, in);
+      set_outputs(name, add(name, op, {x}), perm_of(x));
+    } else if (op == "Softmax") {
       const std::string x = first_input(name, in);
       const Perm p = perm_of(x);
       const int64_t axis = attrs(name).contains("axis") ? ints(name, "axis").at(0) : -1;
       set_outputs(name, add(name, "Softmax", {x}, {{"axis", axis_ours(name, axis, p)}}), p);
-    } else if (type == "MaxPool" || type == "AvgPool" || type == "AveragePool") {
+    } else if (op == "MaxPool" || op == "AveragePool") {
       convert_pool(name, type, in);
-    } else if (type == "Mean" || type == "ReduceMean" || type == "GlobalAveragePool") {
+    } else if (op == "ReduceMean" || op == "GlobalAveragePool") {
       convert_mean(name, type, in);
-    } else if (type == "MatMul" || type == "Gemm") {
+    } else if (op == "Gemm" || op == "MatMul") {
       convert_fc(name, in);
-    } else if (type == "ConcatV2" || type == "Concat") {
+    } else if (op == "Concat") {
       if (in.runtime.empty()) node_fail(name, "concatenates nothing");
       const Perm p = perm_of(in.runtime.front());
       int64_t axis = 0;
@@ -669,15 +673,13 @@ class Converter {
       if (ax.empty()) node_fail(name, "no concatenation axis");
       axis = axis_ours(name, ax[0], p);
       set_outputs(name, add(name, "Concat", in.runtime, {{"axis", axis}}), p);
-    } else if (type == "Split" || type == "SplitV" ||
-               (type == "Slice" && ir_shape_count(name, "output_shape") > 1)) {
+    } else if (op == "Split") {
       convert_split(name, in);
-    } else if (type == "Reshape" || type == "Squeeze" || type == "Flatten" ||
-               type == "ExpandDims" || type == "Unsqueeze") {
+    } else if (op == "Reshape" || op == "Flatten") {
       convert_reshape(name, in);
-    } else if (type == "Transpose") {
+    } else if (op == "Transpose") {
       convert_transpose(name, in);
-    } else if (type == "Pad" || type == "PadV2" || type == "MirrorPad") {
+    } else if (op == "Pad") {
       convert_pad(name, in);
     } else {
       convert_unknown(name, type, in);

@@ -25,76 +25,11 @@ bool is_scalar_const(const Graph& g, const std::string& t, double value) {
   return std::fabs(v - value) < 1e-5 * std::max(1.0, std::fabs(value));
 }
 
-// A mean over H and W of a 4-D tensor; keepdims 0 (torchvision's MnasNet, ShuffleNetV2) only
-// drops the unit dimensions, which costs nothing.
-bool is_spatial_mean(const Graph& g, const Node& n) {
-  if (n.op_type == "GlobalAveragePool") return true;
-  if (n.op_type != "ReduceMean") return false;
-  const auto rank = static_cast<int64_t>(g.shape(n.inputs[0]).size());
-  std::set<int64_t> axes;
-  for (int64_t a : n.attr_ints("axes")) axes.insert(a < 0 ? a + rank : a);
-  return rank == 4 && axes == std::set<int64_t>{2, 3};
-}
-
 // The squeeze of an SE block must keep the dimensions so the gate broadcasts.
 bool is_gap(const Graph& g, const Node& n) {
-  return is_spatial_mean(g, n) &&
+  return graph::is_spatial_mean(g, n) &&
          (n.op_type == "GlobalAveragePool" || n.attr_int("keepdims", 1) != 0);
 }
-
-bool is_depthwise(const Graph& g, const Node& n) {
-  const int64_t group = n.attr_int("group", 1);
-  const Shape& x = g.shape(n.inputs[0]);
-  const Shape& w = g.shape(n.inputs[1]);
-  return group > 1 && group == x[1] && w[1] == 1;
-}
-
-}  // namespace
-
-std::string op_class(const Graph& g, const Node& n) {
-  const std::string& op = n.op_type;
-  if (!graph::is_supported_op(op)) return "unknown:" + op;
-  if (op == "Conv") return is_depthwise(g, n) ? "dwconv" : "conv";
-  if (op == "ConvTranspose") return "convtrans";
-  if (op == "BatchNormalization") return "bn";
-  if (op == "Relu") return "relu";
-  if (op == "Clip") {
-    const float lo = n.attr_float("min", -INFINITY), hi = n.attr_float("max", INFINITY);
-    if (lo == 0.f && hi == 6.f) return "relu6";
-    if (lo == 0.f && std::isinf(hi)) return "relu";
-    return "clip";
-  }
-  if (op == "HardSwish") return "hswish";
-  if (op == "HardSigmoid") return "hsigmoid";
-  if (op == "Sigmoid") return "sigmoid";
-  if (op == "Tanh") return "tanh";
-  if (op == "LeakyRelu") return "leakyrelu";
-  if (op == "Gemm") return "fc";
-  if (op == "MatMul") {
-    return g.is_constant(n.inputs[1]) && g.shape(n.inputs[1]).size() == 2 ? "fc" : "matmul";
-  }
-  if (op == "MaxPool") return "maxpool";
-  if (op == "AveragePool") return "avgpool";
-  if (op == "GlobalAveragePool") return "global-avgpool";
-  if (op == "ReduceMean") return is_spatial_mean(g, n) ? "global-avgpool" : "reducemean";
-  if (op == "Add") return "add";
-  if (op == "Sub") return "sub";
-  if (op == "Mul") return "mul";
-  if (op == "Div") return "div";
-  if (op == "Concat") return "concat";
-  if (op == "Split") return "split";
-  if (op == "Slice") return "slice";
-  if (op == "Reshape" || op == "Flatten") return "reshape";
-  if (op == "Transpose") return "transpose";
-  if (op == "Softmax") return "softmax";
-  if (op == "Pad") return "pad";
-  if (op == "Resize") return "resize";
-  if (op == "Gather") return "gather";
-  if (op == "Identity") return "identity";
-  return "unknown:" + op;
-}
-
-namespace {
 
 struct Unit {
   std::vector<size_t> nodes;
@@ -118,7 +53,7 @@ class Detector {
       for (size_t i = 0; i < g_.nodes.size(); ++i) match_channel_shuffle(i);
     }
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
-      if (unit_of_[i] < 0) add_unit({i}, op_class(g_, g_.nodes[i]));
+      if (unit_of_[i] < 0) add_unit({i}, graph::node_kernel_class(g_, g_.nodes[i]));
     }
     return fuse();
   }
@@ -405,52 +340,6 @@ class Detector {
   std::vector<Unit> units_;
 };
 
-double activation_cost(const std::string& op) {
-  if (op == "LeakyRelu") return 2;
-  if (op == "HardSigmoid") return 3;
-  if (op == "HardSwish" || op == "Sigmoid" || op == "Tanh") return 4;
-  return 1;  // Relu, Clip, Identity
-}
-
-double node_flops(const Graph& g, const Node& n) {
-  const std::string& op = n.op_type;
-  if (!graph::is_supported_op(op)) return 0;
-  const Shape& out = g.shape(n.outputs[0]);
-  const double out_n = static_cast<double>(graph::numel(out));
-  const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
-  if (op == "Conv") {
-    const Shape& w = g.shape(n.inputs[1]);
-    return 2.0 * out_n * static_cast<double>(w[1] * w[2] * w[3]) + (has_bias ? out_n : 0);
-  }
-  if (op == "ConvTranspose") {
-    const Shape& w = g.shape(n.inputs[1]);
-    const double in_n = static_cast<double>(graph::numel(g.shape(n.inputs[0])));
-    return 2.0 * in_n * static_cast<double>(w[1] * w[2] * w[3]) + (has_bias ? out_n : 0);
-  }
-  if (op == "Gemm") {
-    const Shape& a = g.shape(n.inputs[0]);
-    const double k = static_cast<double>(n.attr_int("transA", 0) ? a[0] : a[1]);
-    return 2.0 * out_n * k + (has_bias ? out_n : 0);
-  }
-  if (op == "MatMul") {
-    const Shape& a = g.shape(n.inputs[0]);
-    return 2.0 * out_n * static_cast<double>(a.back());
-  }
-  if (op == "BatchNormalization") return 2.0 * out_n;
-  if (op == "MaxPool" || op == "AveragePool") {
-    const auto k = n.attr_ints("kernel_shape");
-    return out_n * static_cast<double>(k.at(0) * k.at(1));
-  }
-  if (op == "GlobalAveragePool" || op == "ReduceMean") {
-    return static_cast<double>(graph::numel(g.shape(n.inputs[0])));
-  }
-  if (graph::is_elementwise_binary(op)) return out_n;
-  if (graph::is_activation(op)) return op == "Identity" ? 0 : activation_cost(op) * out_n;
-  if (op == "Softmax") return 3.0 * out_n;
-  if (op == "Resize") return n.attr_string("mode", "nearest") == "linear" ? 4.0 * out_n : 0;
-  return 0;  // data movement: concat, split, slice, reshape, transpose, pad, gather
-}
-
 bool is_elementwise_kernel(const std::string& cls) {
   return cls == "add" || cls == "sub" || cls == "mul" || cls == "div";
 }
@@ -489,7 +378,7 @@ void describe_kernel(const Graph& g, Kernel& k) {
   k.flops = 0;
   for (size_t i : k.nodes) {
     const Node& n = g.nodes[i];
-    k.flops += node_flops(g, n);
+    k.flops += graph::node_flops(g, n);
     for (const auto& in : n.inputs) {
       if (in.empty() || produced.count(in)) continue;
       if (g.is_constant(in)) {

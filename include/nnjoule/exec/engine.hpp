@@ -82,6 +82,8 @@ std::vector<Tensor> run_model(CompiledModel& m, const std::vector<Tensor>& input
 // The most threads a compiled model may have: 4 x the CPUs online (more only queue behind each
 // other, and a pool of hundreds makes every operator wait on the scheduler).
 int max_threads();
+// Every op the engine runs (its op table: reference implementation and lowering), sorted.
+std::vector<std::string> engine_ops();
 // Throws Error naming the limit unless 1 <= threads <= max_threads().
 void check_threads(int threads);
 

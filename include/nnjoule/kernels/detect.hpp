@@ -10,10 +10,7 @@
 
 namespace nnjoule::kernels {
 
-// The op class of one node in fusion-rule terms: "conv", "dwconv", "bn", "relu", "relu6",
-// "fc", "maxpool", "add", ...; "unknown:<OpType>" for ops nnjoule does not know.
-std::string op_class(const graph::Graph& g, const graph::Node& node);
-
+// A lone node's kernel class comes from the op table (graph::node_kernel_class).
 std::vector<Kernel> detect_kernels(const graph::Graph& g,
                                    const FusionRules& rules = FusionRules::xnnpack_default());
 

@@ -11,8 +11,8 @@
 
 #include "lowering.hpp"
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/exec/reference.hpp"
 #include "nnjoule/graph/ops.hpp"
+#include "ops.hpp"
 
 namespace nnjoule::exec::detail {
 
@@ -392,3 +392,213 @@ void Compiler::lower_mean(size_t i) {
 }
 
 }  // namespace nnjoule::exec::detail
+
+// ---- reference implementations ----
+
+namespace nnjoule::exec::ref {
+namespace {
+
+Tensor conv(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b, const Shape& out) {
+  const int64_t group = n.attr_int("group", 1);
+  const auto s = n.attr_ints("strides", {1, 1});
+  const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+  const auto d = n.attr_ints("dilations", {1, 1});
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t K = out[1], OH = out[2], OW = out[3], KH = w.shape[2], KW = w.shape[3];
+  const int64_t gic = C / group, goc = K / group;
+  Tensor y(out);
+  // One output plane at a time: every (input channel, kernel tap) adds its shifted, weighted
+  // input plane (the same sum as the textbook loop, in a cache-friendly order).
+  std::vector<double> acc(static_cast<size_t>(OH * OW));
+  for (int64_t nn = 0; nn < N; ++nn)
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t gi = k / goc;
+      std::fill(acc.begin(), acc.end(), b ? b->data[k] : 0.0);
+      for (int64_t c = 0; c < gic; ++c)
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const double wv = w.data[((k * gic + c) * KH + kh) * KW + kw];
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              const int64_t ih = oh * s[0] - p[0] + kh * d[0];
+              if (ih < 0 || ih >= H) continue;
+              const float* row = &x.data[((nn * C + gi * gic + c) * H + ih) * W];
+              double* a = &acc[oh * OW];
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t iw = ow * s[1] - p[1] + kw * d[1];
+                if (iw >= 0 && iw < W) a[ow] += row[iw] * wv;
+              }
+            }
+          }
+      for (int64_t i = 0; i < OH * OW; ++i) {
+        y.data[(nn * K + k) * OH * OW + i] = static_cast<float>(acc[i]);
+      }
+    }
+  return y;
+}
+
+Tensor conv_transpose(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b,
+                      const Shape& out) {
+  const int64_t group = n.attr_int("group", 1);
+  const auto s = n.attr_ints("strides", {1, 1});
+  const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+  const auto d = n.attr_ints("dilations", {1, 1});
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t K = out[1], OH = out[2], OW = out[3], KH = w.shape[2], KW = w.shape[3];
+  const int64_t gic = C / group, goc = K / group;
+  std::vector<double> acc(static_cast<size_t>(graph::numel(out)), 0.0);
+  for (int64_t nn = 0; nn < N; ++nn)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t gi = c / gic;
+      for (int64_t ih = 0; ih < H; ++ih)
+        for (int64_t iw = 0; iw < W; ++iw) {
+          const double xv = x.data[((nn * C + c) * H + ih) * W + iw];
+          for (int64_t o = 0; o < goc; ++o)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const int64_t oh = ih * s[0] + kh * d[0] - p[0];
+              if (oh < 0 || oh >= OH) continue;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t ow = iw * s[1] + kw * d[1] - p[1];
+                if (ow < 0 || ow >= OW) continue;
+                const int64_t k = gi * goc + o;
+                acc[((nn * K + k) * OH + oh) * OW + ow] +=
+                    xv * w.data[((c * goc + o) * KH + kh) * KW + kw];
+              }
+            }
+        }
+    }
+  Tensor y(out);
+  const int64_t plane = OH * OW;
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const int64_t k = (i / plane) % K;
+    y.data[i] = static_cast<float>(acc[i] + (b ? b->data[k] : 0.0));
+  }
+  return y;
+}
+
+Tensor pool(const Node& n, const Tensor& x, const Shape& out, bool is_max) {
+  const auto k = n.require_ints("kernel_shape");
+  const auto s = n.attr_ints("strides", {1, 1});
+  const auto p = n.attr_ints("pads", {0, 0, 0, 0});
+  const auto d = n.attr_ints("dilations", {1, 1});
+  const bool include_pad = n.attr_int("count_include_pad", 0) != 0;
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OH = out[2], OW = out[3];
+  Tensor y(out);
+  for (int64_t nc = 0; nc < N * C; ++nc)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t h0 = oh * s[0] - p[0], w0 = ow * s[1] - p[1];
+        double acc = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
+        int64_t count = 0;
+        for (int64_t kh = 0; kh < k[0]; ++kh)
+          for (int64_t kw = 0; kw < k[1]; ++kw) {
+            const int64_t ih = h0 + kh * (is_max ? d[0] : 1);
+            const int64_t iw = w0 + kw * (is_max ? d[1] : 1);
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            const double v = x.data[(nc * H + ih) * W + iw];
+            acc = is_max ? std::max(acc, v) : acc + v;
+            ++count;
+          }
+        if (!is_max) {
+          if (include_pad) {
+            // PyTorch's divisor: the window clipped to the padded input (padding counts, the
+            // overhang of a ceil-mode window does not).
+            const int64_t h1 = std::min(h0 + k[0], H + p[2]);
+            const int64_t w1 = std::min(w0 + k[1], W + p[3]);
+            count = (h1 - h0) * (w1 - w0);
+          }
+          acc = count > 0 ? acc / static_cast<double>(count) : 0.0;
+        }
+        y.data[(nc * OH + oh) * OW + ow] = static_cast<float>(acc);
+      }
+  return y;
+}
+
+Tensor batch_norm(const Node& n, const std::vector<const Tensor*>& in, const Shape& out) {
+  const double eps = n.attr_float("epsilon", 1e-5f);
+  const Tensor& x = *in[0];
+  const int64_t C = x.shape[1];
+  int64_t inner = 1;
+  for (size_t i = 2; i < x.shape.size(); ++i) inner *= x.shape[i];
+  Tensor y(out);
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const int64_t c = (i / inner) % C;
+    const double scale = in[1]->data[c] / std::sqrt(static_cast<double>(in[4]->data[c]) + eps);
+    y.data[i] = static_cast<float>((x.data[i] - static_cast<double>(in[3]->data[c])) * scale +
+                                   in[2]->data[c]);
+  }
+  return y;
+}
+
+Tensor reduce_mean(const Node& n, const Tensor& x, const Shape& out, bool global_pool) {
+  std::set<int64_t> axes;
+  if (global_pool) {
+    for (size_t i = 2; i < x.shape.size(); ++i) axes.insert(static_cast<int64_t>(i));
+  } else {
+    for (int64_t a : n.attr_ints("axes")) axes.insert(norm_axis(n, a, x.shape.size()));
+    if (axes.empty())
+      for (size_t i = 0; i < x.shape.size(); ++i) axes.insert(static_cast<int64_t>(i));
+  }
+  // Accumulate into the keepdims shape, whose data equals the output's either way.
+  Shape kept = x.shape;
+  int64_t count = 1;
+  for (int64_t a : axes) count *= kept[a], kept[a] = 1;
+  std::vector<double> acc(static_cast<size_t>(graph::numel(kept)), 0.0);
+  for (int64_t i = 0; i < x.size(); ++i) {
+    auto idx = unravel(i, x.shape);
+    for (int64_t a : axes) idx[a] = 0;
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d) off = off * kept[d] + idx[d];
+    acc[off] += x.data[i];
+  }
+  Tensor y(out);
+  for (size_t i = 0; i < acc.size(); ++i) y.data[i] = static_cast<float>(acc[i] / count);
+  return y;
+}
+
+}  // namespace
+}  // namespace nnjoule::exec::ref
+
+namespace nnjoule::exec {
+
+std::vector<ExecOp> spatial_ops() {
+  using detail::Compiler;
+  return {
+      {"Conv",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::conv(c.n, c.x(), c.input(1), c.optional(2), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_conv(i, false); }},
+      {"ConvTranspose",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::conv_transpose(c.n, c.x(), c.input(1), c.optional(2), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_conv(i, true); }},
+      {"BatchNormalization",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         for (size_t j = 1; j < 5; ++j) c.input(j);
+         return {ref::batch_norm(c.n, c.in, c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_batchnorm(i); }},
+      {"MaxPool",
+       [](const RefCall& c) -> std::vector<Tensor> { return {ref::pool(c.n, c.x(), c.out, true)}; },
+       [](Compiler& k, size_t i) { k.lower_pool(i); }},
+      {"AveragePool",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::pool(c.n, c.x(), c.out, false)};
+       },
+       [](Compiler& k, size_t i) { k.lower_pool(i); }},
+      {"GlobalAveragePool",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::reduce_mean(c.n, c.x(), c.out, true)};
+       },
+       [](Compiler& k, size_t i) { k.lower_mean(i); }},
+      {"ReduceMean",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::reduce_mean(c.n, c.x(), c.out, false)};
+       },
+       [](Compiler& k, size_t i) { k.lower_mean(i); }},
+  };
+}
+
+}  // namespace nnjoule::exec

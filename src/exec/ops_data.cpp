@@ -11,8 +11,8 @@
 
 #include "lowering.hpp"
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/exec/reference.hpp"
 #include "nnjoule/graph/ops.hpp"
+#include "ops.hpp"
 
 namespace nnjoule::exec::detail {
 
@@ -419,3 +419,255 @@ void Compiler::lower_resize(size_t i) {
 }
 
 }  // namespace nnjoule::exec::detail
+
+// ---- reference implementations ----
+
+namespace nnjoule::exec::ref {
+namespace {
+
+// Copies x into an output whose element at multi-index o reads x at src(o) (or `fill` when
+// src returns false).
+template <typename F>
+Tensor gather_copy(const Tensor& x, const Shape& out, F src, float fill = 0) {
+  Tensor y(out);
+  const auto xs = strides_of(x.shape);
+  std::vector<int64_t> in_idx(x.shape.size());
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const auto o = unravel(i, out);
+    if (!src(o, in_idx)) {
+      y.data[i] = fill;
+      continue;
+    }
+    int64_t off = 0;
+    for (size_t d = 0; d < in_idx.size(); ++d) off += in_idx[d] * xs[d];
+    y.data[i] = x.data[off];
+  }
+  return y;
+}
+
+Tensor slice(const Node& n, const Tensor& x, const Shape& out) {
+  const auto starts = n.require_ints("starts");
+  auto axes = n.attr_ints("axes");
+  auto steps = n.attr_ints("steps");
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  std::vector<int64_t> first(x.shape.size(), 0), step(x.shape.size(), 1);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t a = norm_axis(n, axes[i], x.shape.size());
+    const int64_t dim = x.shape[a];
+    int64_t st = starts[i] < 0 ? starts[i] + dim : starts[i];
+    st = steps[i] > 0 ? std::clamp<int64_t>(st, 0, dim) : std::clamp<int64_t>(st, 0, dim - 1);
+    first[a] = st;
+    step[a] = steps[i];
+  }
+  return gather_copy(x, out, [&](const std::vector<int64_t>& o, std::vector<int64_t>& in) {
+    for (size_t d = 0; d < o.size(); ++d) in[d] = first[d] + o[d] * step[d];
+    return true;
+  });
+}
+
+Tensor pad(const Node& n, const Tensor& x, const Shape& out) {
+  const auto pads = n.require_ints("pads");
+  const std::string mode = n.attr_string("mode", "constant");
+  const float value = n.attr_float("value", 0.f);
+  if (mode != "constant" && mode != "reflect" && mode != "edge") {
+    node_fail(n, fmt::format("unknown pad mode '{}'", mode));
+  }
+  const size_t r = x.shape.size();
+  return gather_copy(
+      x, out,
+      [&](const std::vector<int64_t>& o, std::vector<int64_t>& in) {
+        for (size_t d = 0; d < r; ++d) {
+          int64_t i = o[d] - pads[d];
+          const int64_t len = x.shape[d];
+          if (i < 0 || i >= len) {
+            if (mode == "constant") return false;
+            if (mode == "edge")
+              i = std::clamp<int64_t>(i, 0, len - 1);
+            else {
+              if (len == 1) i = 0;
+              // Reflection without repeating the edge; ONNX limits pads to len - 1.
+              while (i < 0 || i >= len) i = i < 0 ? -i : 2 * (len - 1) - i;
+            }
+          }
+          in[d] = i;
+        }
+        return true;
+      },
+      value);
+}
+
+Tensor transpose(const Node& n, const Tensor& x, const Shape& out) {
+  auto perm = n.attr_ints("perm");
+  if (perm.empty())
+    for (int64_t i = static_cast<int64_t>(x.shape.size()) - 1; i >= 0; --i) perm.push_back(i);
+  return gather_copy(x, out, [&](const std::vector<int64_t>& o, std::vector<int64_t>& in) {
+    for (size_t d = 0; d < o.size(); ++d) in[norm_axis(n, perm[d], o.size())] = o[d];
+    return true;
+  });
+}
+
+std::vector<Tensor> split(const Node& n, const Tensor& x, const Graph& g) {
+  const int64_t a = norm_axis(n, n.attr_int("axis", 0), x.shape.size());
+  std::vector<Tensor> outs;
+  int64_t start = 0;
+  for (const auto& name : n.outputs) {
+    const Shape& os = g.shape(name);
+    outs.push_back(gather_copy(x, os, [&](const std::vector<int64_t>& o, std::vector<int64_t>& in) {
+      in = o;
+      in[a] += start;
+      return true;
+    }));
+    start += os[a];
+  }
+  return outs;
+}
+
+Tensor concat(const Node& n, const std::vector<const Tensor*>& in, const Shape& out) {
+  const int64_t a = norm_axis(n, n.require_int("axis"), out.size());
+  Tensor y(out);
+  const auto ys = strides_of(out);
+  int64_t start = 0;
+  for (const Tensor* t : in) {
+    for (int64_t i = 0; i < t->size(); ++i) {
+      auto idx = unravel(i, t->shape);
+      idx[a] += start;
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * ys[d];
+      y.data[off] = t->data[i];
+    }
+    start += t->shape[a];
+  }
+  return y;
+}
+
+// Source coordinate of output position x along one axis, as ONNX Resize defines it.
+double resize_coord(const std::string& mode, int64_t x, double scale, int64_t in_len,
+                    int64_t out_len) {
+  if (mode == "half_pixel") return (x + 0.5) / scale - 0.5;
+  if (mode == "pytorch_half_pixel") return out_len > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+  if (mode == "align_corners") {
+    return out_len == 1 ? 0.0 : static_cast<double>(x) * (in_len - 1) / (out_len - 1);
+  }
+  if (mode == "asymmetric") return x / scale;
+  if (mode == "tf_half_pixel_for_nn") return (x + 0.5) / scale;
+  fail("unknown coordinate_transformation_mode '{}'", mode);
+}
+
+Tensor resize(const Node& n, const Tensor& x, const Shape& out) {
+  const std::string mode = n.attr_string("mode", "nearest");
+  const std::string coord = n.attr_string("coordinate_transformation_mode", "half_pixel");
+  const std::string nearest = n.attr_string("nearest_mode", "round_prefer_floor");
+  const auto& scales = std::get<std::vector<float>>(n.attrs.at("scales"));
+  if (mode != "nearest" && mode != "linear") node_fail(n, fmt::format("unknown mode '{}'", mode));
+  Tensor cur = x;
+  // Both modes are separable: resample one axis at a time.
+  for (size_t a = 0; a < x.shape.size(); ++a) {
+    if (cur.shape[a] == out[a] && scales[a] == 1.f) continue;
+    Shape next_shape = cur.shape;
+    next_shape[a] = out[a];
+    Tensor next(next_shape);
+    const int64_t len = cur.shape[a];
+    const auto st = strides_of(cur.shape);
+    for (int64_t i = 0; i < next.size(); ++i) {
+      auto idx = unravel(i, next_shape);
+      const double c = resize_coord(coord, idx[a], scales[a], len, out[a]);
+      int64_t base = 0;
+      for (size_t d = 0; d < idx.size(); ++d) base += (d == a ? 0 : idx[d]) * st[d];
+      if (mode == "nearest") {
+        double r = 0;
+        if (nearest == "floor")
+          r = std::floor(c);
+        else if (nearest == "ceil")
+          r = std::ceil(c);
+        else if (nearest == "round_prefer_ceil")
+          r = std::floor(c + 0.5);
+        else if (nearest == "round_prefer_floor")
+          r = std::ceil(c - 0.5);
+        else
+          node_fail(n, fmt::format("unknown nearest_mode '{}'", nearest));
+        const int64_t j = std::clamp<int64_t>(static_cast<int64_t>(r), 0, len - 1);
+        next.data[i] = cur.data[base + j * st[a]];
+      } else {
+        const double cc = std::clamp(c, 0.0, static_cast<double>(len - 1));
+        const auto j0 = static_cast<int64_t>(std::floor(cc));
+        const int64_t j1 = std::min(j0 + 1, len - 1);
+        const double w = cc - static_cast<double>(j0);
+        next.data[i] = static_cast<float>(cur.data[base + j0 * st[a]] * (1 - w) +
+                                          cur.data[base + j1 * st[a]] * w);
+      }
+    }
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+Tensor gather(const Graph& g, const Node& n, const Tensor& x, const Shape& out) {
+  const int64_t a = norm_axis(n, n.attr_int("axis", 0), x.shape.size());
+  if (n.inputs.size() < 2 || !g.is_constant(n.inputs[1])) {
+    node_fail(n, "indices must be a constant");
+  }
+  std::vector<int64_t> idx = const_ints(g, n, 1);
+  for (auto& i : idx) {
+    if (i < -x.shape[a] || i >= x.shape[a]) {
+      node_fail(n, fmt::format("index {} out of range for axis of length {}", i, x.shape[a]));
+    }
+    if (i < 0) i += x.shape[a];
+  }
+  // View the output as the input with the axis replaced by the flattened indices.
+  Shape flat = x.shape;
+  flat[a] = static_cast<int64_t>(idx.size());
+  Tensor y = gather_copy(x, flat, [&](const std::vector<int64_t>& o, std::vector<int64_t>& in) {
+    in = o;
+    in[a] = idx[o[a]];
+    return true;
+  });
+  y.shape = out;
+  return y;
+}
+
+}  // namespace
+}  // namespace nnjoule::exec::ref
+
+namespace nnjoule::exec {
+
+std::vector<ExecOp> data_ops() {
+  using detail::Compiler;
+  return {
+      {"Concat",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         for (size_t j = 0; j < c.in.size(); ++j) c.input(j);
+         return {ref::concat(c.n, c.in, c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_concat_split(i, true); }},
+      {"Split", [](const RefCall& c) -> std::vector<Tensor> { return ref::split(c.n, c.x(), c.g); },
+       [](Compiler& k, size_t i) { k.lower_concat_split(i, false); }},
+      {"Slice",
+       [](const RefCall& c) -> std::vector<Tensor> { return {ref::slice(c.n, c.x(), c.out)}; },
+       [](Compiler& k, size_t i) { k.lower_slice(i); }},
+      {"Pad", [](const RefCall& c) -> std::vector<Tensor> { return {ref::pad(c.n, c.x(), c.out)}; },
+       [](Compiler& k, size_t i) { k.lower_pad(i); }},
+      {"Transpose",
+       [](const RefCall& c) -> std::vector<Tensor> { return {ref::transpose(c.n, c.x(), c.out)}; },
+       [](Compiler& k, size_t i) { k.lower_transpose(i); }},
+      {"Reshape",
+       [](const RefCall& c) -> std::vector<Tensor> { return {Tensor(c.out, c.x().data)}; },
+       [](Compiler& k, size_t i) {
+         if (!k.try_channel_shuffle(i)) k.lower_reshape(i);
+       }},
+      {"Flatten",
+       [](const RefCall& c) -> std::vector<Tensor> { return {Tensor(c.out, c.x().data)}; },
+       [](Compiler& k, size_t i) { k.lower_reshape(i); }},
+      {"Gather",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::gather(c.g, c.n, c.x(), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_gather(i); }},
+      {"Resize",
+       [](const RefCall& c) -> std::vector<Tensor> { return {ref::resize(c.n, c.x(), c.out)}; },
+       [](Compiler& k, size_t i) { k.lower_resize(i); }},
+  };
+}
+
+}  // namespace nnjoule::exec

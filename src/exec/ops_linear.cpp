@@ -10,8 +10,8 @@
 
 #include "lowering.hpp"
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/exec/reference.hpp"
 #include "nnjoule/graph/ops.hpp"
+#include "ops.hpp"
 
 namespace nnjoule::exec::detail {
 
@@ -215,3 +215,81 @@ void Compiler::lower_matmul(size_t i) {
 }
 
 }  // namespace nnjoule::exec::detail
+
+// ---- reference implementations ----
+
+namespace nnjoule::exec::ref {
+namespace {
+
+// Matrix product of the last two axes with numpy broadcasting of the leading ones.
+Tensor matmul(const Tensor& a0, const Tensor& b0, const Shape& out) {
+  Shape as = a0.shape, bs = b0.shape;
+  if (as.size() == 1) as.insert(as.begin(), 1);
+  if (bs.size() == 1) bs.push_back(1);
+  const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+  Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+  const size_t r = std::max(abatch.size(), bbatch.size());
+  abatch.insert(abatch.begin(), r - abatch.size(), 1);
+  bbatch.insert(bbatch.begin(), r - bbatch.size(), 1);
+  Shape obatch(r);
+  for (size_t i = 0; i < r; ++i) obatch[i] = std::max(abatch[i], bbatch[i]);
+  Tensor y(out);
+  const int64_t batches = graph::numel(obatch);
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    const auto idx = unravel(bi, obatch);
+    const int64_t ao = broadcast_offset(abatch, idx) * M * K;
+    const int64_t bo = broadcast_offset(bbatch, idx) * K * N;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k) {
+          acc += static_cast<double>(a0.data[ao + i * K + k]) * b0.data[bo + k * N + j];
+        }
+        y.data[(bi * M + i) * N + j] = static_cast<float>(acc);
+      }
+  }
+  return y;
+}
+
+Tensor gemm(const Node& n, const std::vector<const Tensor*>& in, const Shape& out) {
+  const Tensor& a = *in[0];
+  const Tensor& b = *in[1];
+  const bool ta = n.attr_int("transA", 0) != 0, tb = n.attr_int("transB", 0) != 0;
+  const double alpha = n.attr_float("alpha", 1.f), beta = n.attr_float("beta", 1.f);
+  const int64_t M = out[0], N = out[1], K = ta ? a.shape[0] : a.shape[1];
+  Tensor y(out);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double av = ta ? a.data[k * M + i] : a.data[i * K + k];
+        const double bv = tb ? b.data[j * K + k] : b.data[k * N + j];
+        acc += av * bv;
+      }
+      acc *= alpha;
+      if (in.size() > 2 && in[2]) acc += beta * in[2]->data[broadcast_offset(in[2]->shape, {i, j})];
+      y.data[i * N + j] = static_cast<float>(acc);
+    }
+  return y;
+}
+
+}  // namespace
+}  // namespace nnjoule::exec::ref
+
+namespace nnjoule::exec {
+
+std::vector<ExecOp> linear_ops() {
+  using detail::Compiler;
+  return {
+      {"Gemm",
+       [](const RefCall& c) -> std::vector<Tensor> { return {ref::gemm(c.n, c.in, c.out)}; },
+       [](Compiler& k, size_t i) { k.lower_gemm(i); }},
+      {"MatMul",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::matmul(c.x(), c.input(1), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_matmul(i); }},
+  };
+}
+
+}  // namespace nnjoule::exec

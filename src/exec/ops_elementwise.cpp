@@ -10,8 +10,8 @@
 
 #include "lowering.hpp"
 #include "nnjoule/common/error.hpp"
-#include "nnjoule/exec/reference.hpp"
 #include "nnjoule/graph/ops.hpp"
+#include "ops.hpp"
 
 namespace nnjoule::exec::detail {
 
@@ -267,3 +267,128 @@ void Compiler::lower_softmax(size_t i) {
 }
 
 }  // namespace nnjoule::exec::detail
+
+// ---- reference implementations ----
+
+namespace nnjoule::exec::ref {
+namespace {
+
+Tensor binary(const Node& n, const Tensor& a, const Tensor& b, const Shape& out) {
+  Tensor y(out);
+  const std::string& op = n.op_type;
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const auto idx = unravel(i, out);
+    const double x1 = a.data[broadcast_offset(a.shape, idx)];
+    const double x2 = b.data[broadcast_offset(b.shape, idx)];
+    double v = 0;
+    if (op == "Add")
+      v = x1 + x2;
+    else if (op == "Sub")
+      v = x1 - x2;
+    else if (op == "Mul")
+      v = x1 * x2;
+    else
+      v = x1 / x2;
+    y.data[i] = static_cast<float>(v);
+  }
+  return y;
+}
+
+float unary(const Node& n, float xf) {
+  const double x = xf;
+  const std::string& op = n.op_type;
+  if (op == "Relu") return static_cast<float>(std::max(x, 0.0));
+  if (op == "Sigmoid") return static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+  if (op == "Tanh") return static_cast<float>(std::tanh(x));
+  if (op == "HardSwish") return static_cast<float>(x * std::clamp(x + 3.0, 0.0, 6.0) / 6.0);
+  if (op == "HardSigmoid") {
+    const double alpha = n.attr_float("alpha", 0.2f), beta = n.attr_float("beta", 0.5f);
+    return static_cast<float>(std::clamp(alpha * x + beta, 0.0, 1.0));
+  }
+  if (op == "LeakyRelu") return static_cast<float>(x >= 0 ? x : x * n.attr_float("alpha", 0.01f));
+  if (op == "Clip") {
+    double v = x;
+    if (n.has_attr("min")) v = std::max(v, static_cast<double>(n.attr_float("min", 0)));
+    if (n.has_attr("max")) v = std::min(v, static_cast<double>(n.attr_float("max", 0)));
+    return static_cast<float>(v);
+  }
+  return xf;  // Identity
+}
+
+Tensor softmax(const Node& n, const Tensor& x, const Shape& out) {
+  const int64_t a = norm_axis(n, n.attr_int("axis", -1), x.shape.size());
+  const auto st = strides_of(x.shape);
+  const int64_t len = x.shape[a], stride = st[a];
+  Tensor y(out);
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if ((i / stride) % len != 0) continue;  // i is the first element of its row
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t j = 0; j < len; ++j)
+      mx = std::max(mx, static_cast<double>(x.data[i + j * stride]));
+    double sum = 0;
+    for (int64_t j = 0; j < len; ++j) sum += std::exp(x.data[i + j * stride] - mx);
+    for (int64_t j = 0; j < len; ++j) {
+      y.data[i + j * stride] = static_cast<float>(std::exp(x.data[i + j * stride] - mx) / sum);
+    }
+  }
+  return y;
+}
+
+Tensor activation(const RefCall& c) {
+  const Tensor& x = c.x();
+  Tensor y(c.out);
+  for (int64_t i = 0; i < y.size(); ++i) y.data[i] = unary(c.n, x.data[i]);
+  return y;
+}
+
+}  // namespace
+}  // namespace nnjoule::exec::ref
+
+namespace nnjoule::exec {
+
+std::vector<ExecOp> elementwise_ops() {
+  using detail::Compiler;
+  return {
+      {"Add",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::binary(c.n, c.x(), c.input(1), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_binary(i); }},
+      {"Sub",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::binary(c.n, c.x(), c.input(1), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_binary(i); }},
+      {"Mul",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::binary(c.n, c.x(), c.input(1), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_binary(i); }},
+      {"Div",
+       [](const RefCall& c) -> std::vector<Tensor> {
+         return {ref::binary(c.n, c.x(), c.input(1), c.out)};
+       },
+       [](Compiler& k, size_t i) { k.lower_binary(i); }},
+      {"Relu", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"Clip", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"Sigmoid", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"HardSwish", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"HardSigmoid", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"Tanh", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"LeakyRelu", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"Identity", [](const RefCall& c) -> std::vector<Tensor> { return {ref::activation(c)}; },
+       [](Compiler& k, size_t i) { k.lower_unary(i); }},
+      {"Softmax",
+       [](const RefCall& c) -> std::vector<Tensor> { return {ref::softmax(c.n, c.x(), c.out)}; },
+       [](Compiler& k, size_t i) { k.lower_softmax(i); }},
+  };
+}
+
+}  // namespace nnjoule::exec
