@@ -14,6 +14,43 @@
 #include "nnjoule/graph/ops.hpp"
 #include "ops.hpp"
 
+namespace nnjoule::exec {
+namespace {
+
+// ONNX Resize's two formulas, used by the lowering's index tables and the reference loops
+// alike (they are the spec, not an implementation to check).
+// Source coordinate of output position o along one axis.
+double resize_coord(const graph::Node& n, const std::string& mode, int64_t o, double scale,
+                    int64_t in_len, int64_t out_len) {
+  if (mode == "half_pixel") return (o + 0.5) / scale - 0.5;
+  if (mode == "pytorch_half_pixel") return out_len > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
+  if (mode == "align_corners") {
+    return out_len == 1 ? 0.0 : static_cast<double>(o) * (in_len - 1) / (out_len - 1);
+  }
+  if (mode == "asymmetric") return o / scale;
+  if (mode == "tf_half_pixel_for_nn") return (o + 0.5) / scale;
+  node_fail(n, fmt::format("coordinate_transformation_mode '{}' is not supported", mode));
+}
+
+// The input index nearest mode reads for source coordinate c, clamped to the axis.
+int64_t resize_nearest(const graph::Node& n, const std::string& rounding, double c, int64_t len) {
+  double r = 0;
+  if (rounding == "floor")
+    r = std::floor(c);
+  else if (rounding == "ceil")
+    r = std::ceil(c);
+  else if (rounding == "round_prefer_ceil")
+    r = std::floor(c + 0.5);
+  else if (rounding == "round_prefer_floor")
+    r = std::ceil(c - 0.5);
+  else
+    node_fail(n, fmt::format("nearest_mode '{}' is not supported", rounding));
+  return std::clamp<int64_t>(static_cast<int64_t>(r), 0, len - 1);
+}
+
+}  // namespace
+}  // namespace nnjoule::exec
+
 namespace nnjoule::exec::detail {
 
 // ---- data movement ----
@@ -310,35 +347,14 @@ void Compiler::lower_resize(size_t i) {
   const std::string nearest = n.attr_string("nearest_mode", "round_prefer_floor");
   const auto& scales = std::get<std::vector<float>>(n.attrs.at("scales"));
   auto source = [&](int64_t o, size_t d) {
-    const double s = scales[d];
-    const int64_t len = x.shape[d], out_len = os[d];
-    if (coord == "half_pixel") return (o + 0.5) / s - 0.5;
-    if (coord == "pytorch_half_pixel") return out_len > 1 ? (o + 0.5) / s - 0.5 : 0.0;
-    if (coord == "align_corners") {
-      return out_len == 1 ? 0.0 : static_cast<double>(o) * (len - 1) / (out_len - 1);
-    }
-    if (coord == "asymmetric") return o / s;
-    if (coord == "tf_half_pixel_for_nn") return (o + 0.5) / s;
-    node_fail(n, fmt::format("coordinate_transformation_mode '{}' is not supported", coord));
+    return resize_coord(n, coord, o, scales[d], x.shape[d], os[d]);
   };
   if (mode == "nearest") {
     std::vector<DimMap> maps;
     for (size_t d = 0; d < x.shape.size(); ++d) {
       DimMap m{static_cast<int>(d), {}};
       for (int64_t o = 0; o < os[d]; ++o) {
-        const double c = source(o, d);
-        double r = 0;
-        if (nearest == "floor")
-          r = std::floor(c);
-        else if (nearest == "ceil")
-          r = std::ceil(c);
-        else if (nearest == "round_prefer_ceil")
-          r = std::floor(c + 0.5);
-        else if (nearest == "round_prefer_floor")
-          r = std::ceil(c - 0.5);
-        else
-          node_fail(n, fmt::format("nearest_mode '{}' is not supported", nearest));
-        m.idx.push_back(std::clamp<int64_t>(static_cast<int64_t>(r), 0, x.shape[d] - 1));
+        m.idx.push_back(resize_nearest(n, nearest, source(o, d), x.shape[d]));
       }
       maps.push_back(std::move(m));
     }
@@ -542,19 +558,6 @@ Tensor concat(const Node& n, const std::vector<const Tensor*>& in, const Shape& 
   return y;
 }
 
-// Source coordinate of output position x along one axis, as ONNX Resize defines it.
-double resize_coord(const std::string& mode, int64_t x, double scale, int64_t in_len,
-                    int64_t out_len) {
-  if (mode == "half_pixel") return (x + 0.5) / scale - 0.5;
-  if (mode == "pytorch_half_pixel") return out_len > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-  if (mode == "align_corners") {
-    return out_len == 1 ? 0.0 : static_cast<double>(x) * (in_len - 1) / (out_len - 1);
-  }
-  if (mode == "asymmetric") return x / scale;
-  if (mode == "tf_half_pixel_for_nn") return (x + 0.5) / scale;
-  fail("unknown coordinate_transformation_mode '{}'", mode);
-}
-
 Tensor resize(const Node& n, const Tensor& x, const Shape& out) {
   const std::string mode = n.attr_string("mode", "nearest");
   const std::string coord = n.attr_string("coordinate_transformation_mode", "half_pixel");
@@ -572,22 +575,11 @@ Tensor resize(const Node& n, const Tensor& x, const Shape& out) {
     const auto st = strides_of(cur.shape);
     for (int64_t i = 0; i < next.size(); ++i) {
       auto idx = unravel(i, next_shape);
-      const double c = resize_coord(coord, idx[a], scales[a], len, out[a]);
+      const double c = resize_coord(n, coord, idx[a], scales[a], len, out[a]);
       int64_t base = 0;
       for (size_t d = 0; d < idx.size(); ++d) base += (d == a ? 0 : idx[d]) * st[d];
       if (mode == "nearest") {
-        double r = 0;
-        if (nearest == "floor")
-          r = std::floor(c);
-        else if (nearest == "ceil")
-          r = std::ceil(c);
-        else if (nearest == "round_prefer_ceil")
-          r = std::floor(c + 0.5);
-        else if (nearest == "round_prefer_floor")
-          r = std::ceil(c - 0.5);
-        else
-          node_fail(n, fmt::format("unknown nearest_mode '{}'", nearest));
-        const int64_t j = std::clamp<int64_t>(static_cast<int64_t>(r), 0, len - 1);
+        const int64_t j = resize_nearest(n, nearest, c, len);
         next.data[i] = cur.data[base + j * st[a]];
       } else {
         const double cc = std::clamp(c, 0.0, static_cast<double>(len - 1));

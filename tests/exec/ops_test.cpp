@@ -342,6 +342,49 @@ TEST(ExecOps, Resize) {
   EXPECT_LE(engine_error(b.finish({y})), kTolerance);
 }
 
+// The resize formulas are shared by the engine and the reference executor, so they are checked
+// here against values worked out by hand from the ONNX operator spec.
+TEST(ExecOps, ResizeFollowsTheOnnxSpec) {
+  struct Case {
+    std::string mode, coord, nearest;
+    float scale;
+    std::vector<float> want;
+  };
+  const std::vector<float> ramp = {0, 1, 2, 3, 4, 5, 6, 7};
+  const std::vector<Case> cases = {
+      // half_pixel at 1/2: sources 0.5, 2.5, 4.5, 6.5; the tie rounds down or up.
+      {"nearest", "half_pixel", "round_prefer_floor", 0.5f, {0, 2, 4, 6}},
+      {"nearest", "half_pixel", "round_prefer_ceil", 0.5f, {1, 3, 5, 7}},
+      {"nearest", "asymmetric", "floor", 0.5f, {0, 2, 4, 6}},
+      {"nearest", "asymmetric", "ceil", 0.75f, {0, 2, 3, 4, 6, 7}},  // o / 0.75
+      {"linear", "half_pixel", "", 0.5f, {0.5f, 2.5f, 4.5f, 6.5f}},
+      {"linear", "align_corners", "", 0.5f, {0, 7.f / 3, 14.f / 3, 7}},
+      {"linear", "asymmetric", "", 0.5f, {0, 2, 4, 6}},
+  };
+  for (const auto& c : cases) {
+    GraphBuilder b("resize-spec", 30);
+    auto x = b.input("x", {1, 1, 1, 8});
+    std::map<std::string, AttrValue> attrs = {
+        {"scales", std::vector<float>{1.f, 1.f, 1.f, c.scale}},
+        {"mode", c.mode},
+        {"coordinate_transformation_mode", c.coord}};
+    if (!c.nearest.empty()) attrs["nearest_mode"] = c.nearest;
+    auto y = b.node("Resize", {x}, attrs)[0];
+    const Graph g = b.finish({y});
+    const exec::Tensor in({1, 1, 1, 8}, ramp);
+    const auto ref = exec::run_reference(g, {in});
+    auto m = exec::compile(g);
+    m.set_input(0, in.data);
+    m.run();
+    const auto got = m.output_tensor(0);
+    ASSERT_EQ(ref[0].data.size(), c.want.size()) << c.mode << " " << c.coord << " " << c.nearest;
+    for (size_t i = 0; i < c.want.size(); ++i) {
+      EXPECT_NEAR(ref[0].data[i], c.want[i], 1e-5) << c.coord << " " << c.nearest << " @" << i;
+      EXPECT_NEAR(got.data[i], c.want[i], 1e-5) << c.coord << " " << c.nearest << " @" << i;
+    }
+  }
+}
+
 TEST(ExecOps, Gather) {
   GraphBuilder b("gather", 22);
   auto x = b.input("x", {4, 6, 5});
