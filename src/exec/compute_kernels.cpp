@@ -1,5 +1,5 @@
 // The few compute kernels XNNPACK's 2022 operator API lacks: mean over any axes, bilinear
-// resize, per-channel affine, elementwise unary.
+// resize, depthwise convolution beyond 25 taps, per-channel affine, elementwise unary.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -64,6 +64,82 @@ void bilinear_rows(void* ctx, size_t row) {
 void BilinearKernel::run(const float* x, float* y, Parallel par) const {
   BilinearRun c{this, x, y};
   pthreadpool_parallelize_1d(par.pool, bilinear_rows, &c, static_cast<size_t>(N * OH), par.flags);
+}
+
+// ---- depthwise convolution ----
+
+namespace {
+struct DepthwiseRun {
+  const DepthwiseKernel* k;
+  const float* x;
+  float* y;
+};
+
+// One output row. Per output pixel, a tile of 16 channels accumulates all its taps in
+// registers before it is stored; channels are contiguous in NHWC, so the tile is one or two
+// vector loads per tap.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+void depthwise_row(const DepthwiseKernel& k, const float* x, float* y, int64_t row) {
+  constexpr int64_t kTile = 16;
+  const int64_t n = row / k.OH, oy = row % k.OH;
+  const int64_t OC = k.C * k.M;
+  // Valid kernel rows for this output row (inputs outside the image are zero padding).
+  const int64_t y0 = oy * k.SH - k.PT;
+  int64_t ky_lo = 0, ky_hi = k.KH;
+  while (ky_lo < k.KH && y0 + ky_lo * k.DH < 0) ++ky_lo;
+  while (ky_hi > ky_lo && y0 + (ky_hi - 1) * k.DH >= k.H) --ky_hi;
+  float* out = y + row * k.OW * OC;
+  for (int64_t ox = 0; ox < k.OW; ++ox) {
+    const int64_t x0 = ox * k.SW - k.PL;
+    int64_t kx_lo = 0, kx_hi = k.KW;
+    while (kx_lo < k.KW && x0 + kx_lo * k.DW < 0) ++kx_lo;
+    while (kx_hi > kx_lo && x0 + (kx_hi - 1) * k.DW >= k.W) --kx_hi;
+    float* dst = out + ox * OC;
+    auto tap_input = [&](int64_t ky, int64_t kx) {
+      return x + ((n * k.H + y0 + ky * k.DH) * k.W + x0 + kx * k.DW) * k.C;
+    };
+    auto tap_weights = [&](int64_t ky, int64_t kx) {
+      return k.weights.data() + (ky * k.KW + kx) * OC;
+    };
+    int64_t c0 = 0;
+    if (k.M == 1) {
+      for (; c0 + kTile <= OC; c0 += kTile) {
+        float acc[kTile];
+        for (int64_t j = 0; j < kTile; ++j) acc[j] = k.bias[c0 + j];
+        for (int64_t ky = ky_lo; ky < ky_hi; ++ky) {
+          for (int64_t kx = kx_lo; kx < kx_hi; ++kx) {
+            const float* src = tap_input(ky, kx) + c0;
+            const float* w = tap_weights(ky, kx) + c0;
+            for (int64_t j = 0; j < kTile; ++j) acc[j] += src[j] * w[j];
+          }
+        }
+        for (int64_t j = 0; j < kTile; ++j) dst[c0 + j] = std::clamp(acc[j], k.lo, k.hi);
+      }
+    }
+    // The channels left over (and every channel with a multiplier): one at a time.
+    for (int64_t c = c0; c < OC; ++c) {
+      float acc = k.bias[c];
+      for (int64_t ky = ky_lo; ky < ky_hi; ++ky) {
+        for (int64_t kx = kx_lo; kx < kx_hi; ++kx) {
+          acc += tap_input(ky, kx)[c / k.M] * tap_weights(ky, kx)[c];
+        }
+      }
+      dst[c] = std::clamp(acc, k.lo, k.hi);
+    }
+  }
+}
+
+void depthwise_rows(void* ctx, size_t row) {
+  const auto& c = *static_cast<const DepthwiseRun*>(ctx);
+  depthwise_row(*c.k, c.x, c.y, static_cast<int64_t>(row));
+}
+}  // namespace
+
+void DepthwiseKernel::run(const float* x, float* y, Parallel par) const {
+  DepthwiseRun c{this, x, y};
+  pthreadpool_parallelize_1d(par.pool, depthwise_rows, &c, static_cast<size_t>(N * OH), par.flags);
 }
 
 // ---- per-channel affine and unary ----

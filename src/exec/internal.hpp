@@ -91,6 +91,19 @@ struct BilinearKernel {
   void run(const float* x, float* y, Parallel par) const;
 };
 
+// Depthwise convolution of an NHWC tensor, output channel o reading input channel o / M:
+// XNNPACK's 2022 operators have depthwise microkernels for at most 25 taps and fall back to
+// one tiny GEMM per channel beyond that (a 7x7 depthwise ran 20-40x slower than a 5x5).
+struct DepthwiseKernel {
+  int64_t N = 1, H = 1, W = 1, C = 1, M = 1, OH = 1, OW = 1;
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1, PT = 0, PL = 0;
+  std::vector<float> weights;  // [KH][KW][C * M]
+  std::vector<float> bias;     // [C * M]
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  void run(const float* x, float* y, Parallel par) const;
+};
+
 enum class UnaryKind { kTanh, kHardSigmoid };
 struct UnaryKernel {
   UnaryKind kind = UnaryKind::kTanh;

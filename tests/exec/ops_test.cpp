@@ -3,6 +3,7 @@
 
 #include "nnjoule/common/rng.hpp"
 #include "nnjoule/graph/builder.hpp"
+#include "nnjoule/graph/shape_inference.hpp"
 #include "support.hpp"
 
 using namespace nnjoule;
@@ -44,6 +45,44 @@ TEST(ExecOps, RandomConvolutions) {
     EXPECT_LE(err, kTolerance) << "config " << t << ": cin " << cin << " cout " << cout << " k "
                                << k << " s " << o.stride << " d " << o.dilation << " pad " << o.pad
                                << " groups " << groups;
+  }
+}
+
+// Beyond 25 taps the depthwise convolution runs on nnjoule's own kernel: channel tiles with a
+// remainder (37 channels), strides, dilations, asymmetric pads, a multiplier, a fused clamp,
+// one and two threads, against the reference executor.
+TEST(ExecOps, LargeDepthwiseOnOwnKernel) {
+  struct Case {
+    int64_t cin, mult, k, stride, dilation, h, w;
+    bool bias;
+  };
+  const std::vector<Case> cases = {{37, 1, 7, 1, 1, 15, 13, true},
+                                   {32, 1, 7, 2, 1, 16, 16, false},
+                                   {16, 1, 9, 1, 2, 20, 21, true},
+                                   {8, 2, 7, 2, 1, 12, 11, true}};
+  for (const auto& c : cases) {
+    GraphBuilder b("dw-large", 40);
+    auto x = b.input("x", {2, c.cin, c.h, c.w});
+    ConvOptions o;
+    o.groups = c.cin;
+    o.stride = c.stride;
+    o.dilation = c.dilation;
+    o.bias = c.bias;
+    auto y = b.relu6(b.bn(b.conv(x, c.cin * c.mult, c.k, o)));
+    auto g = one_output(b, y);
+    // Asymmetric padding, as TensorFlow's SAME gives for even input sizes.
+    auto& pads = std::get<std::vector<int64_t>>(g.nodes[0].attrs.at("pads"));
+    pads[2] += 1;
+    graph::infer_shapes(g);
+    for (int threads : {1, 2}) {
+      EXPECT_LE(engine_error(g, threads), kTolerance)
+          << "cin " << c.cin << " k " << c.k << " stride " << c.stride << " threads " << threads;
+    }
+    auto m = exec::compile(g);
+    ASSERT_EQ(compute_steps(m), 1u);
+    bool own = false;
+    for (const auto& s : m.steps()) own |= s.impl.starts_with("nnjoule:depthwise");
+    EXPECT_TRUE(own) << "cin " << c.cin << " k " << c.k;
   }
 }
 
