@@ -12,6 +12,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/rng.hpp"
+#include "nnjoule/common/stats.hpp"
 #include "nnjoule/common/table.hpp"
 #include "parallel.hpp"
 
@@ -311,6 +312,13 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
   const std::vector<std::string> methods = {"nnjoule", "nn-meter-rf", "per-op-sum", "flops-linear",
                                             "flops-bytes-linear"};
   std::set<std::string> notes;
+  // In-model kernel timings of each model: kernel index -> latencies of its repeats.
+  std::map<std::string, std::map<long, std::vector<double>>> timed;
+  for (const auto& s : kds.samples) {
+    if (!s.model.empty() && s.kernel_index >= 0 && s.targets.latency_ms)
+      timed[s.model][s.kernel_index].push_back(*s.targets.latency_ms);
+  }
+  std::map<std::string, TypeContribution> by_type;
   for (size_t ri = 0; ri < rounds.size(); ++ri) {
     std::set<std::string> held;
     for (size_t i : rounds[ri]) held.insert(models[i].name);
@@ -367,6 +375,24 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       row.measured = m.measured;
       const ModelPrediction mp = p.predict(m.kernels, m.name);
       row.predicted["nnjoule"] = mp.total;
+      if (auto t = timed.find(m.name); t != timed.end()) {
+        std::map<std::string, std::pair<double, double>> in_model;  // type -> (measured, predicted)
+        for (size_t k = 0; k < mp.kernels.size(); ++k) {
+          auto it = t->second.find(static_cast<long>(k));
+          const auto& pk = mp.kernels[k];
+          if (it == t->second.end() || !pk.predicted.latency_ms) continue;
+          auto& c = by_type[pk.type];
+          c.type = pk.type;
+          ++c.kernels;
+          c.measured_ms += stats::mean(it->second);
+          c.predicted_ms += *pk.predicted.latency_ms;
+          in_model[pk.type].first += stats::mean(it->second);
+          in_model[pk.type].second += *pk.predicted.latency_ms;
+        }
+        for (const auto& [type, mp_sum] : in_model) {
+          by_type[type].abs_error_ms += std::fabs(mp_sum.second - mp_sum.first);
+        }
+      }
       row.predicted["nn-meter-rf"] = prf.predict(m.kernels, m.name).total;
       for (const auto& [type, how] : mp.fallback_types) {
         notes.insert(fmt::format("nnjoule: {} predicted by {}", type, how));
@@ -411,6 +437,14 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
     for (const auto& [f, c] : fam) mr.by_family[f] = c.result();
     if (!mr.overall.empty()) res.methods.push_back(std::move(mr));
   }
+  double total_abs = 0;
+  for (const auto& [type, c] : by_type) total_abs += c.abs_error_ms;
+  for (auto& [type, c] : by_type) {
+    c.share_of_error = total_abs > 0 ? c.abs_error_ms / total_abs : 0;
+    res.by_type.push_back(c);
+  }
+  std::sort(res.by_type.begin(), res.by_type.end(),
+            [](const auto& a, const auto& b) { return a.abs_error_ms > b.abs_error_ms; });
   res.notes.assign(notes.begin(), notes.end());
   return res;
 }
@@ -518,6 +552,39 @@ void add_accuracy_row(TextTable& t, const std::string& scope, const std::string&
 
 }  // namespace
 
+namespace {
+
+json by_type_json(const std::vector<TypeContribution>& v) {
+  json a = json::array();
+  for (const auto& c : v) {
+    a.push_back({{"type", c.type},
+                 {"kernels", c.kernels},
+                 {"measured_latency_ms", c.measured_ms},
+                 {"predicted_latency_ms", c.predicted_ms},
+                 {"abs_error_ms", c.abs_error_ms},
+                 {"share_of_error", c.share_of_error}});
+  }
+  return a;
+}
+
+std::string by_type_table(const std::vector<TypeContribution>& v) {
+  using A = TextTable::Align;
+  TextTable t({"kernel type", "kernels", "latency_ms measured in models", "predicted", "error",
+               "sum of |error| per model", "share"},
+              {A::kLeft, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight, A::kRight});
+  for (const auto& c : v) {
+    t.add_row({c.type, std::to_string(c.kernels), format_number(c.measured_ms),
+               format_number(c.predicted_ms),
+               c.measured_ms > 0
+                   ? fmt::format("{:+.1f}%", 100 * (c.predicted_ms - c.measured_ms) / c.measured_ms)
+                   : std::string("-"),
+               format_number(c.abs_error_ms), fmt::format("{:.0f}%", 100 * c.share_of_error)});
+  }
+  return t.render();
+}
+
+}  // namespace
+
 json to_json(const ModelEvalResult& r) {
   json methods = json::object();
   for (const auto& m : r.methods) {
@@ -529,6 +596,7 @@ json to_json(const ModelEvalResult& r) {
           {"measured_energy_origin", r.energy_origin},
           {"methods", methods},
           {"models", model_rows_json(r.models)},
+          {"by_kernel_type", by_type_json(r.by_type)},
           {"notes", r.notes}};
 }
 
@@ -582,6 +650,11 @@ std::string render_table(const ModelEvalResult& r) {
                               r.energy_origin.empty() ? "none" : r.energy_origin);
   s += side_by_side(r.models, {"per-op-sum", "flops-bytes-linear"});
   s += t.render();
+  if (!r.by_type.empty()) {
+    s += "where nnjoule's latency error comes from (held-out models' kernels, timed inside the "
+         "models' runs; summed over all rounds):\n";
+    s += by_type_table(r.by_type);
+  }
   for (const auto& n : r.notes) s += "note: " + n + "\n";
   return s;
 }

@@ -171,6 +171,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
         s.latency_origin = latency_origin(row.m.provenance);
         s.model = m.name;
         s.family = m.family;
+        s.kernel_index = static_cast<long>(i);
         ds.samples.push_back(std::move(s));
       }
     }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/builder.hpp"
 #include "nnjoule/kernels/detect.hpp"
@@ -62,6 +64,8 @@ TEST(KernelCv, SmallTypesAreSkippedAndListed) {
 // bytes: the FLOPs+bytes baseline must be exact, and everything must be reported per family.
 TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
   std::vector<ModelSample> models;
+  double in_model_ms = 0;  // every model's kernels, timed inside the model
+  size_t in_model_kernels = 0;
   KernelDataset kds = testing::synthetic_dataset(80, 20);
   for (int fam = 0; fam < 2; ++fam) {
     for (int v = 0; v < 6; ++v) {
@@ -78,7 +82,8 @@ TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
       m.name = m.family + "-" + std::to_string(v);
       m.kernels = kernels::detect_kernels(g);
       double flops = 0, bytes = 0;
-      for (const auto& k : m.kernels) {
+      for (size_t ki = 0; ki < m.kernels.size(); ++ki) {
+        const auto& k = m.kernels[ki];
         flops += k.flops;
         bytes += static_cast<double>(k.bytes);
         KernelSample s;  // per-kernel rows taken from the model
@@ -88,6 +93,11 @@ TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
         s.targets = testing::synthetic_targets(k.type, k.config);
         s.model = m.name;
         s.family = m.family;
+        s.kernel_index = static_cast<long>(ki);
+        if (s.targets.latency_ms) {
+          in_model_ms += *s.targets.latency_ms;
+          ++in_model_kernels;
+        }
         kds.samples.push_back(s);
       }
       m.measured.energy_mj = 3e-8 * flops + 1e-8 * bytes + 0.5;
@@ -119,6 +129,25 @@ TEST(ModelEval, KnownAnswerBaselinesAndFamilies) {
     } else if (split == Split::kKFold) {
       EXPECT_LT(by["flops-bytes-linear"]->overall.at(Target::kEnergy).rmspe, 1e-6);
       EXPECT_EQ(by["nnjoule"]->overall.at(Target::kEnergy).n, 12u);  // each model once
+      // Every held-out kernel lands in the per-type decomposition once.
+      size_t kernels = 0;
+      double measured = 0, shares = 0;
+      for (size_t i = 0; i < r.by_type.size(); ++i) {
+        const auto& c = r.by_type[i];
+        kernels += c.kernels;
+        measured += c.measured_ms;
+        shares += c.share_of_error;
+        EXPECT_GE(c.abs_error_ms + 1e-12, std::fabs(c.predicted_ms - c.measured_ms)) << c.type;
+        if (i > 0) {
+          EXPECT_LE(c.abs_error_ms, r.by_type[i - 1].abs_error_ms);
+        }
+      }
+      EXPECT_EQ(kernels, in_model_kernels);
+      EXPECT_NEAR(measured, in_model_ms, 1e-9 * in_model_ms);
+      EXPECT_NEAR(shares, 1.0, 1e-9);
+      EXPECT_EQ(to_json(r)["by_kernel_type"].size(), r.by_type.size());
+      EXPECT_NE(render_table(r).find("where nnjoule's latency error comes from"),
+                std::string::npos);
       std::map<std::string, int> seen;
       for (const auto& row : r.models) seen[row.model]++;
       EXPECT_EQ(seen.size(), 12u);

@@ -38,6 +38,7 @@ struct KernelSample {
   Provenance latency_origin;  // where latency comes from
   std::string model;          // model the kernel was measured in; empty for a single-kernel sample
   std::string family;         // that model's family; empty for a single-kernel sample
+  long kernel_index = -1;     // the kernel's index in that model's kernel list
 };
 
 // What a device's kernel data was measured with: recorded in every predictor bundle.

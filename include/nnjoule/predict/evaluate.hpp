@@ -78,10 +78,26 @@ struct ModelPredictionRow {
   Targets measured;
 };
 
+// Where a method's model error comes from: per kernel type, the latency the held-out models
+// spent in it (timed inside the models' own runs) beside what the predictor gave those kernels.
+struct TypeContribution {
+  std::string type;
+  size_t kernels = 0;       // kernels of this type in the held-out models
+  double measured_ms = 0;   // summed over them (mean of a model's repeats)
+  double predicted_ms = 0;  // nnjoule's predictions for the same kernels
+  // Sum over held-out models of |predicted - measured| of this type's kernels in the model,
+  // and its share of that sum over all types: errors of one type in different models do
+  // not cancel here.
+  double abs_error_ms = 0;
+  double share_of_error = 0;
+};
+
 struct ModelEvalResult {
   Split split = Split::kRandom;
   std::vector<MethodResult> methods;
   std::vector<ModelPredictionRow> models;
+  // Held-out models with in-model kernel timings only; largest absolute error first.
+  std::vector<TypeContribution> by_type;
   std::vector<std::string> notes;  // fallbacks used, models skipped, ...
   std::string energy_origin;       // label of the measured energy ("estimated (...)")
 };
