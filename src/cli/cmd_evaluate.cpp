@@ -25,6 +25,7 @@ struct EvaluateOptions {
   std::string features = "full";
   bool linear_target = false;
   bool no_work_base = false;
+  bool pool = false;
   int jobs = 2;
   uint64_t seed = 0;
   std::optional<int64_t> threads;
@@ -48,6 +49,7 @@ void run_evaluate(const EvaluateOptions& o) {
   to.feature_set = predict::parse_feature_set(o.features);
   to.log_target = !o.linear_target;
   to.work_base = !o.no_work_base;
+  to.pool_clamp_classes = o.pool;
   to.jobs = o.jobs;
   to.seed = o.seed;
   nlohmann::json out = nlohmann::json::object();
@@ -138,6 +140,9 @@ void register_evaluate(CLI::App& app) {
   c->add_flag("--linear-target", o->linear_target, "Fit targets as they are, not their logs");
   c->add_flag("--no-work-base", o->no_work_base,
               "Trees fit energy and latency alone, not their ratio to a linear work base");
+  c->add_flag("--pool-clamp-classes", o->pool,
+              "Train each kernel type also on the rows of types that run as the same operator "
+              "(conv-bn and conv-bn-relu: batch-norm folded, ReLU a clamp)");
   c->add_option("--jobs", o->jobs, "Regressors trained in parallel");
   c->add_option("--seed", o->seed, "Seed of folds and splits");
   c->add_option("--threads", o->threads, "Use rows measured at this thread count");

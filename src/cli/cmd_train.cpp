@@ -29,6 +29,7 @@ struct TrainCliOptions {
   std::optional<int64_t> threads;
   bool no_model_kernels = false;
   bool no_work_base = false;
+  bool pool = false;
   bool json = false;
 };
 
@@ -47,6 +48,7 @@ void run_train(const TrainCliOptions& o) {
     for (const auto& t : o.targets) to.targets.push_back(predict::parse_target(t));
   }
   to.work_base = !o.no_work_base;
+  to.pool_clamp_classes = o.pool;
   to.search = o.search;
   to.cv_folds = o.cv_folds;
   to.min_samples = o.min_samples;
@@ -97,6 +99,9 @@ void register_train(CLI::App& app) {
               "Leave out kernels timed inside measured models");
   c->add_flag("--no-work-base", o->no_work_base,
               "Trees fit energy and latency alone, not their ratio to a linear work base");
+  c->add_flag("--pool-clamp-classes", o->pool,
+              "Train each kernel type also on the rows of types that run as the same operator "
+              "(conv-bn and conv-bn-relu: batch-norm folded, ReLU a clamp)");
   c->add_flag("--json", o->json, "Print the bundle manifest as JSON");
   c->callback([o] { run_train(*o); });
 }

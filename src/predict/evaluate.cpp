@@ -343,6 +343,7 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
     rf.feature_set = FeatureSet::kNnMeter;
     rf.work_base = false;
     rf.log_target = false;
+    rf.pool_clamp_classes = false;  // nn-Meter's method: one forest per kernel type
     const Predictor prf = Predictor::train(train, rf, o.fusion, "rf-" + round_names[ri]);
     // Linear baselines on the training models' totals.
     std::map<Target, std::optional<std::vector<double>>> lin_f, lin_fb;

@@ -138,8 +138,20 @@ std::vector<RegressorParams> search_grid(std::string_view type, Mode mode, size_
   return grid;
 }
 
-TypeData type_data(const KernelDataset& ds, const std::string& type, Target target,
-                   FeatureSet set) {
+std::string clamp_class(std::string_view type) {
+  for (std::string_view base : {"convtrans", "dwconv", "conv", "fc", "add"}) {
+    if (!type.starts_with(base)) continue;
+    const std::string_view rest = type.substr(base.size());
+    for (std::string_view suffix : {"", "-relu", "-relu6", "-bn", "-bn-relu", "-bn-relu6"}) {
+      if (rest == suffix) return std::string(base);
+    }
+  }
+  return std::string(type);
+}
+
+TypeData type_data(const KernelDataset& ds, const std::string& type, Target target, FeatureSet set,
+                   bool pooled) {
+  const std::string cls = clamp_class(type);
   TypeData d;
   d.type = type;
   d.target = target;
@@ -148,17 +160,17 @@ TypeData type_data(const KernelDataset& ds, const std::string& type, Target targ
   std::vector<float> row;
   for (size_t i = 0; i < ds.samples.size(); ++i) {
     const KernelSample& s = ds.samples[i];
-    if (s.type != type) continue;
+    if (s.type != type && !(pooled && clamp_class(s.type) == cls)) continue;
     const auto v = s.targets.get(target);
     if (!v) continue;
     if (!(*v > 0) || !std::isfinite(*v)) {
-      fail("{}: sample {} ({}) has {} = {} (must be positive)", ds.source, s.id, type,
+      fail("{}: sample {} ({}) has {} = {} (must be positive)", ds.source, s.id, s.type,
            target_name(target), *v);
     }
     row.clear();
     const KernelSizes z = with_context(fmt::format("{}: sample {}", ds.source, s.id), [&] {
-      append_features(type, s.config, set, row);
-      return kernel_sizes(type, s.config);
+      append_features(s.type, s.config, set, row);
+      return kernel_sizes(s.type, s.config);
     });
     d.x.append_row(row);
     d.y.push_back(*v);
@@ -367,7 +379,7 @@ struct Job {
 };
 
 TrainedRegressor train_one(const KernelDataset& ds, const Job& job, const TrainOptions& o) {
-  TypeData d = type_data(ds, job.type, job.target, o.feature_set);
+  TypeData d = type_data(ds, job.type, job.target, o.feature_set, o.pool_clamp_classes);
   TrainedRegressor t;
   t.type = job.type;
   t.target = job.target;
@@ -419,7 +431,11 @@ std::vector<TrainedRegressor> train_regressors(const KernelDataset& ds, const Tr
   for (const std::string& type : ds.types()) {
     for (Target target : o.targets) {
       size_t n = 0;
-      for (const auto& s : ds.samples) n += s.type == type && s.targets.get(target).has_value();
+      for (const auto& s : ds.samples) {
+        const bool mine =
+            s.type == type || (o.pool_clamp_classes && clamp_class(s.type) == clamp_class(type));
+        n += mine && s.targets.get(target).has_value();
+      }
       if (n >= std::max<size_t>(o.min_samples, 2)) sized.push_back({n, {type, target}});
     }
   }

@@ -87,3 +87,41 @@ TEST(WorkBase, PredictionsScaleBeyondTheTrainingRange) {
 
 }  // namespace
 }  // namespace nnjoule::predict
+
+namespace nnjoule::predict {
+namespace {
+
+TEST(ClampClass, TypesThatRunAsOneOperator) {
+  EXPECT_EQ(clamp_class("conv-bn-relu6"), "conv");
+  EXPECT_EQ(clamp_class("conv"), "conv");
+  EXPECT_EQ(clamp_class("dwconv-bn"), "dwconv");
+  EXPECT_EQ(clamp_class("convtrans-bn-relu"), "convtrans");
+  EXPECT_EQ(clamp_class("add-relu"), "add");
+  EXPECT_EQ(clamp_class("fc-relu"), "fc");
+  // h-swish is an operator of its own; standalone batch-norm is not a convolution.
+  EXPECT_EQ(clamp_class("conv-bn-hswish"), "conv-bn-hswish");
+  EXPECT_EQ(clamp_class("bn-relu"), "bn-relu");
+  EXPECT_EQ(clamp_class("maxpool"), "maxpool");
+}
+
+TEST(ClampClass, PooledTrainingRowsComeFromTheWholeClass) {
+  KernelDataset ds = testing::synthetic_dataset(30, 10);
+  for (size_t i = 0; i < 10; ++i) ds.samples[i].type = "conv-bn";  // 10 of the 30 convs
+  const TypeData alone = type_data(ds, "conv-bn", Target::kLatency, FeatureSet::kFull);
+  const TypeData pooled = type_data(ds, "conv-bn", Target::kLatency, FeatureSet::kFull, true);
+  EXPECT_EQ(alone.x.rows, 10u);
+  EXPECT_EQ(pooled.x.rows, 30u);
+  EXPECT_EQ(pooled.feature_names, alone.feature_names);
+  TrainOptions o;
+  o.jobs = 1;
+  o.cv_folds = 0;
+  o.targets = {Target::kLatency};
+  o.pool_clamp_classes = true;
+  for (const auto& r : train_regressors(ds, o)) {
+    const size_t want = r.type == "maxpool" ? 10u : 30u;
+    EXPECT_EQ(r.rows, want) << r.type;
+  }
+}
+
+}  // namespace
+}  // namespace nnjoule::predict

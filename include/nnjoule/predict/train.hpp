@@ -23,7 +23,12 @@ struct TrainOptions {
   bool search = false;     // cross-validated grid search per type and target
   int cv_folds = 5;        // folds for the CV metrics stored in the bundle; 0 = none
   size_t min_samples = 5;  // types with fewer rows get no regressor (a labelled fallback)
-  int jobs = 2;            // regressors trained in parallel, each single-threaded
+  // Each type's regressor also learns from the rows of types that run as the same operator
+  // (clamp_class): conv, conv-bn, conv-relu, conv-bn-relu6, ... (BN folded, ReLU a clamp).
+  // Off by default: on 40 zoo models it moved 5-fold accuracy from 85% to 80% within +/-10%
+  // (docs/prediction.md).
+  bool pool_clamp_classes = false;
+  int jobs = 2;  // regressors trained in parallel, each single-threaded
   uint64_t seed = 0;
   // Per kernel type parameters that replace the defaults (and the search) for that type.
   std::map<std::string, RegressorParams> overrides;
@@ -49,7 +54,15 @@ struct TypeData {
   std::vector<double> mflops, mb;    // work of each row (kernel_sizes): FLOPs / 1e6, bytes / 1e6
   std::vector<size_t> sample_index;  // index into KernelDataset::samples of each row
 };
-TypeData type_data(const KernelDataset& ds, const std::string& type, Target target, FeatureSet set);
+// With `pooled`, rows of every type of the same clamp_class are included.
+TypeData type_data(const KernelDataset& ds, const std::string& type, Target target, FeatureSet set,
+                   bool pooled = false);
+
+// The operator a kernel type runs as on runtimes that fold batch-norm into the weights and run
+// ReLU / ReLU6 as the operator's output clamp (XNNPACK, TFLite): "conv-bn-relu6" -> "conv",
+// "dwconv-relu" -> "dwconv", "add-relu" -> "add", "fc-relu" -> "fc"; any other type is its
+// own class ("conv-bn-hswish" too: h-swish is a separate operator there).
+std::string clamp_class(std::string_view kernel_type);
 
 // The work base of energy and latency: a non-negative linear function of a kernel's MFLOPs and
 // MB moved, fitted per type on relative error. The trees then fit log(y / base): how far a
