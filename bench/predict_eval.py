@@ -10,8 +10,8 @@
 (c) speed: bench_predict_speed (predicting a loaded ResNet-50; training 10k rows) and
     `nnjoule predict` of ResNet-50 end to end, each beside a baseline run in the same process.
 
-Usage: bench/predict_eval.py [--build build] [--data ../shared/data] [--db FILE] [--out FILE.json]
-       [--skip-sklearn] [--skip-speed] [--seeds 5]
+Usage: bench/predict_eval.py [--build build] [--data ../shared/data] [--db FILE | --collect]
+       [--out FILE.json] [--skip-sklearn] [--skip-speed] [--seeds 5]
 Needs /usr/bin/python3 with python3-sklearn (scripts/install-deps.sh --bench).
 """
 import argparse
@@ -33,6 +33,12 @@ NN_METER_RF = {
     "add-relu": (570, 50, 3), "add": (570, 50, 3), "split": (190, 50, 2),
 }
 TARGETS = ["energy_mj", "latency_ms", "power_mw"]
+# The dataset of docs/prediction.md's table (b): 8 families x (base + 4 variants), each model
+# measured twice round robin, quick profile, no idle baseline (energy is estimated here).
+COLLECT = ["collect", "models", "--families",
+           "resnet18,mobilenetv2,mobilenetv3small,squeezenet,shufflenetv2,mnasnet,googlenet,"
+           "mobilenetv1", "--variants", "4", "--repeat", "2", "--profile", "quick", "--idle", "0",
+           "--meter", "estimate"]
 
 
 def run(cmd, **kw):
@@ -232,10 +238,18 @@ def main():
     ap.add_argument("--seeds", type=int, default=5,
                     help="different 5-fold splits for the conv / dwconv comparison")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--collect", action="store_true",
+                    help="measure this machine's dataset first (without --db): " +
+                    " ".join(COLLECT))
     a = ap.parse_args()
     nnjoule = os.path.join(a.build, "nnjoule")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if a.collect and not a.db:
+            a.db = os.path.join(tmp, "host.db")
+            start = time.monotonic()
+            run([nnjoule] + COLLECT + ["--db", a.db])
+            print(f"(b) collected {' '.join(COLLECT)} in {time.monotonic() - start:.0f} s")
         results["deepen2023"] = deepen2023(nnjoule, a.data, tmp, a.skip_sklearn, a.seeds)
         if a.db:
             results["this_machine"] = {}
