@@ -116,7 +116,11 @@ Predictor build_predictor(store::Store& db, Runner& runner, const AdaptiveOption
   }
   TrainOptions final = o.train;
   final.cv_folds = o.cv_folds;
-  return Predictor::train(read(), final, rules, name);
+  // The bundle learns from every row of this device: the sampled kernels of every type and the
+  // kernels timed inside measured models (collect models), which are what it will predict.
+  StoreReadOptions all = ro;
+  all.model_kernels = true;
+  return Predictor::train(read_kernel_dataset(db, device, all), final, rules, name);
 }
 
 std::string AdaptiveReport::to_text() const {
