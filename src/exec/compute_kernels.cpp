@@ -104,19 +104,26 @@ void depthwise_row(const DepthwiseKernel& k, const float* x, float* y, int64_t r
       return k.weights.data() + (ky * k.KW + kx) * OC;
     };
     int64_t c0 = 0;
-    if (k.M == 1) {
-      for (; c0 + kTile <= OC; c0 += kTile) {
-        float acc[kTile];
-        for (int64_t j = 0; j < kTile; ++j) acc[j] = k.bias[c0 + j];
+    // Channels in tiles of 16, then 8 and 4 for the rest, so that a channel count just past a
+    // multiple of 16 does not fall to the scalar loop.
+    auto tiles = [&]<int64_t T>() {
+      for (; c0 + T <= OC; c0 += T) {
+        float acc[T];
+        for (int64_t j = 0; j < T; ++j) acc[j] = k.bias[c0 + j];
         for (int64_t ky = ky_lo; ky < ky_hi; ++ky) {
           for (int64_t kx = kx_lo; kx < kx_hi; ++kx) {
             const float* src = tap_input(ky, kx) + c0;
             const float* w = tap_weights(ky, kx) + c0;
-            for (int64_t j = 0; j < kTile; ++j) acc[j] += src[j] * w[j];
+            for (int64_t j = 0; j < T; ++j) acc[j] += src[j] * w[j];
           }
         }
-        for (int64_t j = 0; j < kTile; ++j) dst[c0 + j] = std::clamp(acc[j], k.lo, k.hi);
+        for (int64_t j = 0; j < T; ++j) dst[c0 + j] = std::clamp(acc[j], k.lo, k.hi);
       }
+    };
+    if (k.M == 1) {
+      tiles.template operator()<kTile>();
+      tiles.template operator()<8>();
+      tiles.template operator()<4>();
     }
     // The channels left over (and every channel with a multiplier): one at a time.
     for (int64_t c = c0; c < OC; ++c) {
