@@ -49,18 +49,17 @@ TEST(ExecOps, RandomConvolutions) {
 }
 
 // Beyond 25 taps the depthwise convolution runs on nnjoule's own kernel: channel tiles with a
-// remainder (37 = 16 + 16 + 4 + 1, 28 = 16 + 8 + 4 channels), strides, dilations, asymmetric pads,
-// a multiplier, a fused clamp, one and two threads, against the reference executor.
+// remainder (37 = 16 + 16 + 4 + 1, 28 = 16 + 8 + 4 channels), a multiplier with 10 = 5 x 2
+// channels, strides, dilations, asymmetric pads, a fused clamp, one and two threads,
+// against the reference executor.
 TEST(ExecOps, LargeDepthwiseOnOwnKernel) {
   struct Case {
     int64_t cin, mult, k, stride, dilation, h, w;
     bool bias;
   };
-  const std::vector<Case> cases = {{37, 1, 7, 1, 1, 15, 13, true},
-                                   {28, 1, 7, 1, 1, 9, 9, false},
-                                   {32, 1, 7, 2, 1, 16, 16, false},
-                                   {16, 1, 9, 1, 2, 20, 21, true},
-                                   {8, 2, 7, 2, 1, 12, 11, true}};
+  const std::vector<Case> cases = {{37, 1, 7, 1, 1, 15, 13, true},  {28, 1, 7, 1, 1, 9, 9, false},
+                                   {32, 1, 7, 2, 1, 16, 16, false}, {16, 1, 9, 1, 2, 20, 21, true},
+                                   {8, 2, 7, 2, 1, 12, 11, true},   {5, 2, 7, 1, 1, 10, 10, true}};
   for (const auto& c : cases) {
     GraphBuilder b("dw-large", 40);
     auto x = b.input("x", {2, c.cin, c.h, c.w});
