@@ -319,6 +319,7 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       timed[s.model][s.kernel_index].push_back(*s.targets.latency_ms);
   }
   std::map<std::string, TypeContribution> by_type;
+  std::map<std::string, std::string> fallbacks;  // type -> how, from the first round using it
   for (size_t ri = 0; ri < rounds.size(); ++ri) {
     std::set<std::string> held;
     for (size_t i : rounds[ri]) held.insert(models[i].name);
@@ -395,9 +396,8 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
         }
       }
       row.predicted["nn-meter-rf"] = prf.predict(m.kernels, m.name).total;
-      for (const auto& [type, how] : mp.fallback_types) {
-        notes.insert(fmt::format("nnjoule: {} predicted by {}", type, how));
-      }
+      // One note per type: the rounds differ only in the row counts of the fallback.
+      for (const auto& [type, how] : mp.fallback_types) fallbacks.emplace(type, how);
       if (mp.lower_bound) notes.insert(fmt::format("{}: unknown ops excluded", m.name));
       if (!m.unfused.empty()) {
         const ModelPrediction up = p.predict(m.unfused, m.name);
@@ -446,6 +446,10 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
   }
   std::sort(res.by_type.begin(), res.by_type.end(),
             [](const auto& a, const auto& b) { return a.abs_error_ms > b.abs_error_ms; });
+  for (const auto& [type, how] : fallbacks) {
+    notes.insert(
+        fmt::format("nnjoule: {} predicted by {} (in the first round that needed it)", type, how));
+  }
   res.notes.assign(notes.begin(), notes.end());
   return res;
 }
