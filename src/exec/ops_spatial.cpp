@@ -424,14 +424,31 @@ void Compiler::lower_mean(size_t i) {
 namespace nnjoule::exec::ref {
 namespace {
 
+// The window and sizes both reference convolutions read: NCHW input x, weights w, output out.
+struct ConvGeometry {
+  std::vector<int64_t> s, p, d;  // strides, pads (t, l, b, r), dilations
+  int64_t N, C, H, W, K, OH, OW, KH, KW, gic, goc;
+
+  ConvGeometry(const Node& n, const Tensor& x, const Tensor& w, const Shape& out)
+      : s(n.attr_ints("strides", {1, 1})),
+        p(n.attr_ints("pads", {0, 0, 0, 0})),
+        d(n.attr_ints("dilations", {1, 1})),
+        N(x.shape[0]),
+        C(x.shape[1]),
+        H(x.shape[2]),
+        W(x.shape[3]),
+        K(out[1]),
+        OH(out[2]),
+        OW(out[3]),
+        KH(w.shape[2]),
+        KW(w.shape[3]),
+        gic(C / n.attr_int("group", 1)),
+        goc(K / n.attr_int("group", 1)) {}
+};
+
 Tensor conv(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b, const Shape& out) {
-  const int64_t group = n.attr_int("group", 1);
-  const auto s = n.attr_ints("strides", {1, 1});
-  const auto p = n.attr_ints("pads", {0, 0, 0, 0});
-  const auto d = n.attr_ints("dilations", {1, 1});
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t K = out[1], OH = out[2], OW = out[3], KH = w.shape[2], KW = w.shape[3];
-  const int64_t gic = C / group, goc = K / group;
+  const ConvGeometry g(n, x, w, out);
+  const auto& [s, p, d, N, C, H, W, K, OH, OW, KH, KW, gic, goc] = g;
   Tensor y(out);
   // One output plane at a time: every (input channel, kernel tap) adds its shifted, weighted
   // input plane (the same sum as the textbook loop, in a cache-friendly order).
@@ -464,13 +481,8 @@ Tensor conv(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b, co
 
 Tensor conv_transpose(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b,
                       const Shape& out) {
-  const int64_t group = n.attr_int("group", 1);
-  const auto s = n.attr_ints("strides", {1, 1});
-  const auto p = n.attr_ints("pads", {0, 0, 0, 0});
-  const auto d = n.attr_ints("dilations", {1, 1});
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t K = out[1], OH = out[2], OW = out[3], KH = w.shape[2], KW = w.shape[3];
-  const int64_t gic = C / group, goc = K / group;
+  const ConvGeometry g(n, x, w, out);
+  const auto& [s, p, d, N, C, H, W, K, OH, OW, KH, KW, gic, goc] = g;
   std::vector<double> acc(static_cast<size_t>(graph::numel(out)), 0.0);
   for (int64_t nn = 0; nn < N; ++nn)
     for (int64_t c = 0; c < C; ++c) {
