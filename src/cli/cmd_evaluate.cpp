@@ -22,7 +22,7 @@ struct EvaluateOptions {
   std::string models;  // random | family
   double test_share = 0.3;
   std::string mode = "boosted";
-  std::string features = "full";
+  std::string features = "auto";
   bool linear_target = false;
   bool no_work_base = false;
   bool pool = false;
@@ -136,7 +136,9 @@ void register_evaluate(CLI::App& app) {
                 "out once, --folds folds of models) or family (leave one family out)");
   c->add_option("--test-share", o->test_share, "Share of models held out by --models random");
   c->add_option("--mode", o->mode, "boosted (default) or forest");
-  c->add_option("--features", o->features, "full (default) or nn-meter");
+  c->add_option("--features", o->features,
+                "auto (default: full, plus the model around each kernel when rows were timed "
+                "inside models), full, full+model or nn-meter");
   c->add_flag("--linear-target", o->linear_target, "Fit targets as they are, not their logs");
   c->add_flag("--no-work-base", o->no_work_base,
               "Trees fit energy and latency alone, not their ratio to a linear work base");

@@ -18,7 +18,7 @@ struct TrainCliOptions {
   std::string out;
   std::string name;
   std::string mode = "boosted";
-  std::string features = "full";
+  std::string features = "auto";
   std::vector<std::string> targets;
   bool search = false;
   int cv_folds = 5;
@@ -82,7 +82,9 @@ void register_train(CLI::App& app) {
   c->add_option("-o,--out", o->out, "Bundle directory to write")->required();
   c->add_option("--name", o->name, "Bundle name shown with predictions (default: directory name)");
   c->add_option("--mode", o->mode, "boosted (default) or forest (nn-Meter's random forests)");
-  c->add_option("--features", o->features, "full (default) or nn-meter");
+  c->add_option("--features", o->features,
+                "auto (default: full, plus the model around each kernel when rows were timed "
+                "inside models), full, full+model or nn-meter");
   c->add_option("--targets", o->targets, "energy_mj latency_ms power_mw (default: all)");
   c->add_flag("--search", o->search, "Cross-validated hyperparameter search per type and target");
   c->add_option("--cv-folds", o->cv_folds,

@@ -1,6 +1,7 @@
 // The device state recorded with every result, read from the same (replaceable) root as the
 // meters so tests see a fake device.
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -23,7 +24,50 @@ bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit);
 }
 
+// "48K", "1024K", "32M" (cache/index*/size) in bytes.
+std::optional<int64_t> cache_bytes(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  int64_t scale = 1;
+  std::string digits = text;
+  if (digits.back() == 'K') scale = 1024;
+  if (digits.back() == 'M') scale = 1024 * 1024;
+  if (scale != 1) digits.pop_back();
+  const auto v = parse_integer(digits);
+  if (!v || *v <= 0 || *v > (int64_t{1} << 40) / scale) return std::nullopt;
+  return *v * scale;
+}
+
 }  // namespace
+
+std::vector<CacheLevel> read_caches(const meter::SysFs& fs, std::string& source) {
+  using meter::join;
+  const std::string dir = "/sys/devices/system/cpu/cpu0/cache";
+  std::vector<CacheLevel> out;
+  for (const auto& e : fs.list(dir)) {
+    if (e.rfind("index", 0) != 0) continue;
+    const std::string d = join(dir, e);
+    const auto level = fs.try_read_int(join(d, "level"));
+    const auto bytes = cache_bytes(fs.read_trimmed(join(d, "size")).value_or(""));
+    if (!level || *level < 1 || *level > 8 || !bytes) continue;
+    out.push_back({static_cast<int>(*level), fs.read_trimmed(join(d, "type")).value_or(""), *bytes,
+                   fs.read_trimmed(join(d, "shared_cpu_list")).value_or("")});
+  }
+  source = out.empty() ? "" : "sysfs";
+  // Virtual machines often hide the cache directory; glibc answers from cpuid on x86. Only for
+  // the real root: a fake tree describes another device.
+  if (out.empty() && fs.root() == "/") {
+    const std::pair<int, int> names[] = {
+        {1, _SC_LEVEL1_DCACHE_SIZE}, {2, _SC_LEVEL2_CACHE_SIZE}, {3, _SC_LEVEL3_CACHE_SIZE}};
+    for (const auto& [level, name] : names) {
+      const long v = sysconf(name);
+      if (v > 0) out.push_back({level, level == 1 ? "Data" : "Unified", v, ""});
+    }
+    if (!out.empty()) source = "sysconf (cpuid)";
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const CacheLevel& a, const CacheLevel& b) { return a.level < b.level; });
+  return out;
+}
 
 std::vector<Temperature> read_temperatures(const meter::SysFs& fs) {
   using meter::join;
@@ -80,6 +124,8 @@ DeviceState read_device_state(const meter::SysFs& fs, int threads,
   }
 
   d.clusters = discover_clusters(fs);
+  d.caches = read_caches(fs, d.caches_source);
+  if (d.caches.empty()) d.notes.push_back(fs.show(cpu_dir + "/cpu0/cache") + ": no cache sizes");
 
   const std::string thermal = "/sys/class/thermal";
   d.temperatures = read_temperatures(fs);

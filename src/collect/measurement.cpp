@@ -83,6 +83,10 @@ json to_json(const DeviceState& d) {
                         {"governor", c.governor},
                         {"cur_mhz", opt(c.cur_mhz)}});
   const json temps = temps_json(d.temperatures);
+  json caches = json::array();
+  for (const auto& c : d.caches)
+    caches.push_back(
+        {{"level", c.level}, {"type", c.type}, {"bytes", c.bytes}, {"shared_cpus", c.shared_cpus}});
   return {{"cpu_model", d.cpu_model},
           {"logical_cores", d.logical_cores},
           {"kernel", d.kernel},
@@ -90,6 +94,8 @@ json to_json(const DeviceState& d) {
           {"cpus", cpus},
           {"clusters", clusters},
           {"temperatures", temps},
+          {"caches", caches},
+          {"caches_source", d.caches_source},
           {"threads", d.threads},
           {"affinity", d.affinity},
           {"cores_used", d.cores_used},
@@ -249,6 +255,15 @@ Measurement measurement_from_json(const json& j) {
     m.device.temperatures.push_back({get<std::string>(t, "zone", w + "temperatures[]."),
                                      get<std::string>(t, "type", w + "temperatures[]."),
                                      get<double>(t, "celsius", w + "temperatures[].")});
+  if (d.contains("caches")) {  // absent in records of versions before cache sizes
+    for (const auto& c : at(d, "caches", w)) {
+      const std::string wc = w + "caches[].";
+      m.device.caches.push_back({get<int>(c, "level", wc), get<std::string>(c, "type", wc),
+                                 get<int64_t>(c, "bytes", wc),
+                                 get<std::string>(c, "shared_cpus", wc)});
+    }
+    m.device.caches_source = get<std::string>(d, "caches_source", w);
+  }
   m.device.threads = get<int>(d, "threads", w);
   m.device.affinity = get<std::vector<int>>(d, "affinity", w);
   m.device.cores_used = get<int>(d, "cores_used", w);

@@ -133,7 +133,8 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
     auto& same = by_type[in[i].type];
     size_t u = unique.size();
     for (size_t cand : same) {
-      if (in[unique[cand]].config == in[i].config) {
+      if (in[unique[cand]].config == in[i].config &&
+          in[unique[cand]].context.model_weight_mb == in[i].context.model_weight_mb) {
         u = cand;
         break;
       }
@@ -218,7 +219,7 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
         const KernelInput& k = in[unique[u]];
         if (feats[u].empty()) {
           try {
-            append_features(k.type, k.config, info_.feature_set, feats[u]);
+            append_features(k.type, k.config, info_.feature_set, feats[u], k.context);
           } catch (const Error& e) {
             fail("kernel '{}': {}", k.name, e.what());
           }
@@ -274,6 +275,10 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
   mp.training_energy_origin = info_.training.energy_origin;
   std::vector<KernelInput> inputs;
   inputs.reserve(ks.size());
+  double weights = 0;
+  for (const auto& k : ks)
+    weights += counted_weights(k.type, k.config, static_cast<double>(k.params));
+  const KernelContext context = model_context(weights);
   for (const auto& k : ks) {
     if (k.unknown()) {
       if (g) {
@@ -283,7 +288,8 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
       }
       continue;
     }
-    inputs.push_back(KernelInput{k.name, k.type, k.config, k.flops, static_cast<double>(k.bytes)});
+    inputs.push_back(
+        KernelInput{k.name, k.type, k.config, k.flops, static_cast<double>(k.bytes), context});
   }
   try {
     mp.kernels = predict_kernels(inputs);

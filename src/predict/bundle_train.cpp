@@ -81,9 +81,11 @@ std::map<std::string, FallbackRates> compute_fallback_rates(const KernelDataset&
   return out;
 }
 
-Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& o,
+Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& requested,
                            const kernels::FusionRules& rules, const std::string& name) {
   if (ds.samples.empty()) fail("{}: no kernel samples to train on", ds.source);
+  TrainOptions o = requested;
+  o.feature_set = ds.resolve(o.feature_set);
   Predictor p;
   p.info_.name = name;
   p.info_.nnjoule_version = kVersion;
@@ -129,7 +131,7 @@ Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& o,
       }
       row.clear();
       with_context(fmt::format("{}: sample {}", ds.source, s.id),
-                   [&] { append_features(type, s.config, o.feature_set, row); });
+                   [&] { append_features(type, s.config, o.feature_set, row, s.context); });
       if (low.empty()) {
         low = row;
         high = row;

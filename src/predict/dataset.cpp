@@ -75,6 +75,13 @@ void Targets::set(Target t, double v) {
   }
 }
 
+FeatureSet KernelDataset::resolve(FeatureSet set) const {
+  if (set != FeatureSet::kAuto) return set;
+  const bool in_models = std::any_of(samples.begin(), samples.end(),
+                                     [](const KernelSample& s) { return !s.model.empty(); });
+  return in_models ? FeatureSet::kFullModel : FeatureSet::kFull;
+}
+
 std::vector<std::string> KernelDataset::types() const {
   std::set<std::string> s;
   for (const auto& k : samples) s.insert(k.type);

@@ -81,7 +81,7 @@ KernelCvResult kernel_cross_validation(const KernelDataset& ds, const KernelCvOp
   std::vector<std::optional<KernelCvRow>> rows(jobs.size());
   detail::parallel_for(jobs.size(), o.train.jobs, [&](size_t j) {
     const Job& job = jobs[j];
-    TypeData d = type_data(ds, job.type, job.target, o.train.feature_set);
+    TypeData d = type_data(ds, job.type, job.target, ds.resolve(o.train.feature_set));
     if (d.x.rows < static_cast<size_t>(o.folds)) return;
     std::vector<int> folds(d.x.rows);
     for (size_t r = 0; r < d.x.rows; ++r) folds[r] = res.fold[d.sample_index[r]];
@@ -459,7 +459,7 @@ BundleEvalResult evaluate_bundle(const Predictor& p, const KernelDataset& kds,
   BundleEvalResult res;
   std::vector<KernelInput> in;
   in.reserve(kds.samples.size());
-  for (const auto& s : kds.samples) in.push_back({s.id, s.type, s.config, {}, {}});
+  for (const auto& s : kds.samples) in.push_back({s.id, s.type, s.config, {}, {}, s.context});
   const auto pred = p.predict_kernels(in);
   std::map<std::string, Collector> by_type;
   Collector all;

@@ -146,14 +146,32 @@ std::string_view family_name(FeatureFamily f) {
 }
 
 std::string_view feature_set_name(FeatureSet s) {
-  return s == FeatureSet::kNnMeter ? "nn-meter" : "full";
+  switch (s) {
+    case FeatureSet::kNnMeter:
+      return "nn-meter";
+    case FeatureSet::kFull:
+      return "full";
+    case FeatureSet::kFullModel:
+      return "full+model";
+    case FeatureSet::kAuto:
+      return "auto";
+  }
+  return "full";
 }
 
 FeatureSet parse_feature_set(std::string_view name) {
-  if (name == "nn-meter") return FeatureSet::kNnMeter;
-  if (name == "full") return FeatureSet::kFull;
-  fail("unknown feature set '{}' (expected nn-meter or full)", name);
+  for (FeatureSet s :
+       {FeatureSet::kNnMeter, FeatureSet::kFull, FeatureSet::kFullModel, FeatureSet::kAuto}) {
+    if (name == feature_set_name(s)) return s;
+  }
+  fail("unknown feature set '{}' (expected auto, full, full+model or nn-meter)", name);
 }
+
+namespace {
+void require_resolved(FeatureSet set) {
+  if (set == FeatureSet::kAuto) fail("feature set 'auto' names no features until training");
+}
+}  // namespace
 
 KernelSizes kernel_sizes(std::string_view type, const KernelConfig& c) {
   KernelSizes r;
@@ -252,6 +270,7 @@ KernelSizes kernel_sizes(std::string_view type, const KernelConfig& c) {
 }
 
 std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
+  require_resolved(set);
   std::vector<std::string> n;
   const FeatureFamily f = feature_family(type);
   switch (f) {
@@ -282,7 +301,7 @@ std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
       n = {"HW", "CIN"};
       break;
   }
-  if (set == FeatureSet::kFull) {
+  if (set != FeatureSet::kNnMeter) {
     n.push_back("BYTES_M");
     n.push_back("OUT_M");
     if (f == FeatureFamily::kConv || f == FeatureFamily::kDwconv || f == FeatureFamily::kFc ||
@@ -290,11 +309,13 @@ std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
       n.push_back("INTENSITY");
     }
   }
+  if (set == FeatureSet::kFullModel) n.push_back("MODEL_W_MB");
   return n;
 }
 
 void append_features(std::string_view type, const KernelConfig& c, FeatureSet set,
-                     std::vector<float>& out) {
+                     std::vector<float>& out, const KernelContext& context) {
+  require_resolved(set);
   const FeatureFamily f = feature_family(type);
   const size_t start = out.size();
   auto put = [&](double v) { out.push_back(static_cast<float>(v)); };
@@ -363,7 +384,7 @@ void append_features(std::string_view type, const KernelConfig& c, FeatureSet se
       put(need(type, c, "CIN"));
       break;
   }
-  if (set == FeatureSet::kFull) {
+  if (set != FeatureSet::kNnMeter) {
     const KernelSizes s = kernel_sizes(type, c);
     put(s.bytes / 1e6);
     put(s.output_elems / 1e6);
@@ -371,15 +392,34 @@ void append_features(std::string_view type, const KernelConfig& c, FeatureSet se
         f == FeatureFamily::kPool || f == FeatureFamily::kMatmul) {
       put(s.bytes > 0 ? s.flops / s.bytes : 0.0);
     }
+    if (set == FeatureSet::kFullModel) {
+      const double w = context.model_weight_mb;
+      if (!(w >= 0) || !std::isfinite(w)) fail("kernel {}: model weights {} MB", type, w);
+      put(w > 0 ? w : 4 * s.params / 1e6);
+    }
   }
   for (size_t i = start; i < out.size(); ++i) {
     if (!std::isfinite(out[i])) fail("kernel {}: feature overflow for config {}", type, c.str());
   }
 }
 
-std::vector<float> features(std::string_view type, const KernelConfig& c, FeatureSet set) {
+double counted_weights(std::string_view type, const KernelConfig& c, double detected) {
+  if (type.rfind("unknown:", 0) == 0) return detected;
+  try {
+    return kernel_sizes(type, c).params;
+  } catch (const Error&) {
+    return detected;
+  }
+}
+
+KernelContext model_context(double weight_values) {
+  return {.model_weight_mb = 4 * weight_values / 1e6};
+}
+
+std::vector<float> features(std::string_view type, const KernelConfig& c, FeatureSet set,
+                            const KernelContext& context) {
   std::vector<float> out;
-  append_features(type, c, set, out);
+  append_features(type, c, set, out, context);
   return out;
 }
 

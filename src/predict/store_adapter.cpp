@@ -150,6 +150,10 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
         else if (m.kernels[i].flops > 0)
           all_timed = false;  // a computing kernel without a timing: its share is unknown
       }
+      double weights = 0;
+      for (const auto& k : m.kernels)
+        weights += counted_weights(k.type, k.config, static_cast<double>(k.params));
+      const KernelContext context = model_context(weights);
       const bool split_energy =
           all_timed && timed_ms > 0 && row.m.energy_mj && *row.m.energy_mj > 0;
       const Provenance split_origin{Origin::kEstimated,
@@ -172,6 +176,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
         s.model = m.name;
         s.family = m.family;
         s.kernel_index = static_cast<long>(i);
+        s.context = context;
         ds.samples.push_back(std::move(s));
       }
     }

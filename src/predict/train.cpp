@@ -169,7 +169,7 @@ TypeData type_data(const KernelDataset& ds, const std::string& type, Target targ
     }
     row.clear();
     const KernelSizes z = with_context(fmt::format("{}: sample {}", ds.source, s.id), [&] {
-      append_features(s.type, s.config, set, row);
+      append_features(s.type, s.config, set, row, s.context);
       return kernel_sizes(s.type, s.config);
     });
     d.x.append_row(row);
@@ -379,7 +379,7 @@ struct Job {
 };
 
 TrainedRegressor train_one(const KernelDataset& ds, const Job& job, const TrainOptions& o) {
-  TypeData d = type_data(ds, job.type, job.target, o.feature_set, o.pool_clamp_classes);
+  TypeData d = type_data(ds, job.type, job.target, ds.resolve(o.feature_set), o.pool_clamp_classes);
   TrainedRegressor t;
   t.type = job.type;
   t.target = job.target;

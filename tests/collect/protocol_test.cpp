@@ -447,6 +447,23 @@ TEST(DeviceState, ReadsCpufreqThermalAndSaysWhatIsMissing) {
   }
   t.write("/sys/class/thermal/thermal_zone0/type", "cpu-thermal\n");
   t.write("/sys/class/thermal/thermal_zone0/temp", 48250);
+  // cpu0's caches as Linux lists them (a Cortex-A76 core of a phone: 64K L1d, 512K L2, 4M L3).
+  const std::string cache = "/sys/devices/system/cpu/cpu0/cache/";
+  t.write(cache + "index0/level", "1\n");
+  t.write(cache + "index0/type", "Data\n");
+  t.write(cache + "index0/size", "64K\n");
+  t.write(cache + "index1/level", "1\n");
+  t.write(cache + "index1/type", "Instruction\n");
+  t.write(cache + "index1/size", "64K\n");
+  t.write(cache + "index2/level", "2\n");
+  t.write(cache + "index2/type", "Unified\n");
+  t.write(cache + "index2/size", "512K\n");
+  t.write(cache + "index3/level", "3\n");
+  t.write(cache + "index3/type", "Unified\n");
+  t.write(cache + "index3/size", "4M\n");
+  t.write(cache + "index3/shared_cpu_list", "0-7\n");
+  t.write(cache + "index4/level", "2\n");  // unreadable size: left out, not a zero
+  t.write(cache + "index4/size", "big\n");
   auto d = read_device_state(*t.fs(), 4, {});
   EXPECT_EQ(d.cpu_model, "Fake 8-core");
   EXPECT_EQ(d.logical_cores, 2);
@@ -459,12 +476,21 @@ TEST(DeviceState, ReadsCpufreqThermalAndSaysWhatIsMissing) {
   EXPECT_DOUBLE_EQ(d.temperatures[0].celsius, 48.25);
   EXPECT_EQ(d.threads, 4);
   EXPECT_TRUE(d.notes.empty());
+  EXPECT_EQ(d.caches_source, "sysfs");
+  ASSERT_EQ(d.caches.size(), 4u);
+  EXPECT_EQ(d.caches[0].bytes, 64 * 1024);
+  EXPECT_EQ(d.caches[2].level, 2);
+  EXPECT_EQ(d.caches[2].bytes, 512 * 1024);
+  EXPECT_EQ(d.caches[3].bytes, 4 * 1024 * 1024);
+  EXPECT_EQ(d.caches[3].shared_cpus, "0-7");
 
   FakeTree bare;
   auto b = read_device_state(*bare.fs(), 0, {});
   EXPECT_EQ(b.governor, "unknown (no cpufreq)");
   EXPECT_EQ(b.cpu_model, "unknown");
-  EXPECT_EQ(b.notes.size(), 3u);  // kernel, cpufreq, thermal
+  EXPECT_EQ(b.notes.size(), 4u);  // kernel, cpufreq, thermal, caches (a fake root: no sysconf)
+  EXPECT_TRUE(b.caches.empty());
+  EXPECT_EQ(b.caches_source, "");
 }
 
 TEST(Measurement, JsonRoundTripsAndMissingFieldsAreErrors) {

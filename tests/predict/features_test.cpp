@@ -46,6 +46,37 @@ TEST(Features, FullSetAddsBytesOutputAndIntensity) {
   EXPECT_FLOAT_EQ(f[9], static_cast<float>(z.flops / z.bytes));
 }
 
+// full+model adds the weights of the model around the kernel: alone, its own; inside a model,
+// the model's. Nothing else changes.
+TEST(Features, FullModelSetAddsTheModelsWeights) {
+  const KernelConfig c{{"HW", 28}, {"CIN", 32}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 2}};
+  const auto names = feature_names("conv-bn-relu", FeatureSet::kFullModel);
+  ASSERT_EQ(names.size(), 11u);
+  EXPECT_EQ(names[10], "MODEL_W_MB");
+  const auto full = features("conv-bn-relu", c, FeatureSet::kFull, model_context(11.7e6));
+  ASSERT_EQ(full.size(), 10u);  // full ignores the context
+  const auto alone = features("conv-bn-relu", c, FeatureSet::kFullModel);
+  EXPECT_FLOAT_EQ(alone[10], static_cast<float>(4 * kernel_sizes("conv-bn-relu", c).params / 1e6));
+  const auto in_model = features("conv-bn-relu", c, FeatureSet::kFullModel, model_context(11.7e6));
+  EXPECT_FLOAT_EQ(in_model[10], 46.8f);
+  EXPECT_EQ(std::vector<float>(in_model.begin(), in_model.begin() + 10), full);
+  EXPECT_EQ(feature_names("concat", FeatureSet::kFullModel).back(), "MODEL_W_MB");
+  EXPECT_EQ(parse_feature_set("full+model"), FeatureSet::kFullModel);
+  EXPECT_EQ(parse_feature_set("auto"), FeatureSet::kAuto);
+  try {
+    feature_names("conv-bn-relu", FeatureSet::kAuto);
+    FAIL() << "auto has no features of its own";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'auto'"), std::string::npos) << e.what();
+  }
+  try {
+    features("conv-bn-relu", c, FeatureSet::kFullModel, KernelContext{.model_weight_mb = -1});
+    FAIL() << "negative model weights accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model weights -1 MB"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Features, FamiliesFollowNnMeter) {
   EXPECT_EQ(feature_family("conv-bn-relu6"), FeatureFamily::kConv);
   EXPECT_EQ(feature_family("convtrans-bn-relu"), FeatureFamily::kConv);
@@ -170,6 +201,11 @@ TEST(Features, SizesMatchDetectedSingleKernelModels) {
     // Same features whether from the config written by hand or the detected kernel's config.
     EXPECT_EQ(features(c.type, c.config, FeatureSet::kFull),
               features(ks[0].type, ks[0].config, FeatureSet::kFull));
+    // A model of one kernel is that kernel alone: its weights are the model's.
+    EXPECT_EQ(features(c.type, c.config, FeatureSet::kFullModel),
+              features(ks[0].type, ks[0].config, FeatureSet::kFullModel,
+                       model_context(counted_weights(ks[0].type, ks[0].config,
+                                                     static_cast<double>(ks[0].params)))));
   }
 }
 

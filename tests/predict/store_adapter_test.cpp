@@ -2,6 +2,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/kernels/detect.hpp"
+#include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/predict/repeatability.hpp"
 #include "nnjoule/predict/store_adapter.hpp"
 #include "nnjoule/zoo/zoo.hpp"
@@ -95,10 +96,22 @@ TEST(StoreAdapter, ReadsKernelsModelKernelsAndModels) {
   const auto g =
       zoo::build_model({.family = "resnet18", .resolution = 64, .materialize_weights = false});
   EXPECT_EQ(in_model, kernels::detect_kernels(g).size() - 1);
+  // Kernels timed inside the model carry the model's weights (as the predictor counts them);
+  // kernels measured alone carry none, and `auto` features add the context only then.
+  double weights = 0;
+  for (const auto& k : kernels::detect_kernels(g))
+    weights += counted_weights(k.type, k.config, static_cast<double>(k.params));
+  EXPECT_GT(weights, 1e6);  // ResNet-18's 11.7M weights, BN folded
+  for (const auto& s : ds.samples) {
+    EXPECT_DOUBLE_EQ(s.context.model_weight_mb, s.model.empty() ? 0.0 : 4 * weights / 1e6) << s.id;
+  }
+  EXPECT_EQ(ds.resolve(FeatureSet::kAuto), FeatureSet::kFullModel);
+  EXPECT_EQ(ds.resolve(FeatureSet::kFull), FeatureSet::kFull);
   StoreReadOptions flagged;
   flagged.include_flagged = true;
   flagged.model_kernels = false;
   EXPECT_EQ(read_kernel_dataset(db, dev, flagged).samples.size(), 5u);
+  EXPECT_EQ(read_kernel_dataset(db, dev, flagged).resolve(FeatureSet::kAuto), FeatureSet::kFull);
 
   const auto models = read_model_samples(db, dev, ds);
   ASSERT_EQ(models.size(), 1u);
@@ -108,6 +121,32 @@ TEST(StoreAdapter, ReadsKernelsModelKernelsAndModels) {
   // The per-op baseline's kernels: every op its own kernel.
   EXPECT_GT(models[0].unfused.size(), models[0].kernels.size());
   for (const auto& k : models[0].unfused) EXPECT_EQ(k.ops.size(), 1u) << k.type;
+}
+
+// A bundle trained on kernels timed inside a model describes each kernel with the model around
+// it (full+model), saves and loads so, and predicting that model gives its kernels the context
+// they were trained with: none is out of range.
+TEST(StoreAdapter, BundlesFromModelKernelsCarryTheModelContext) {
+  TempDir tmp;
+  fill(tmp / "db.sqlite", false, true);
+  const store::Store db(tmp / "db.sqlite", {.read_only = true});
+  const KernelDataset ds = read_kernel_dataset(db, select_device(db, std::nullopt));
+  TrainOptions o;
+  o.targets = {Target::kLatency};
+  o.jobs = 1;
+  const Predictor p = Predictor::train(ds, o, kernels::FusionRules::xnnpack_default(), "ctx");
+  EXPECT_EQ(p.info().feature_set, FeatureSet::kFullModel);
+  p.save(tmp / "ctx");
+  const Predictor back = Predictor::load(tmp / "ctx");
+  EXPECT_EQ(back.info().feature_set, FeatureSet::kFullModel);
+  const auto g =
+      zoo::build_model({.family = "resnet18", .resolution = 64, .materialize_weights = false});
+  const ModelPrediction mp = back.predict(g);
+  ASSERT_FALSE(mp.kernels.empty());
+  for (const auto& k : mp.kernels) {
+    for (const auto& r : k.out_of_range) EXPECT_NE(r.feature, "MODEL_W_MB") << k.name;
+  }
+  EXPECT_TRUE(mp.total.latency_ms.has_value());
 }
 
 // A model measured three times (collect models --repeat 3): its target is the median of each

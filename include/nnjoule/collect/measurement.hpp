@@ -26,6 +26,14 @@ struct Temperature {
   double celsius = 0;
 };
 
+// One CPU cache as the kernel describes it for cpu0.
+struct CacheLevel {
+  int level = 0;
+  std::string type;  // "Data", "Instruction", "Unified"
+  int64_t bytes = 0;
+  std::string shared_cpus;  // shared_cpu_list ("0-3"); empty when unknown
+};
+
 struct DeviceState {
   std::string cpu_model;
   int logical_cores = 0;             // online
@@ -34,11 +42,13 @@ struct DeviceState {
   std::vector<CpuState> cpus;        // per online CPU with cpufreq
   std::vector<CpuCluster> clusters;  // big.LITTLE clusters, slowest first (clusters.hpp)
   std::vector<Temperature> temperatures;
-  int threads = 0;            // threads the workload ran with (0: not applicable)
-  std::vector<int> affinity;  // CPUs this process may run on
-  int cores_used = 0;         // min(threads, affinity) for models; affinity size for commands
-  std::string meter;          // the primary meter
-  std::string meter_label;    // "measured (rapl)", "estimated (cpu-time model)"
+  std::vector<CacheLevel> caches;  // cpu0's, smallest level first (what kernels compete for)
+  std::string caches_source;       // "sysfs", "sysconf (cpuid)", or "" when unknown
+  int threads = 0;                 // threads the workload ran with (0: not applicable)
+  std::vector<int> affinity;       // CPUs this process may run on
+  int cores_used = 0;              // min(threads, affinity) for models; affinity size for commands
+  std::string meter;               // the primary meter
+  std::string meter_label;         // "measured (rapl)", "estimated (cpu-time model)"
   std::vector<std::string> domains;  // of the primary meter: "package-0 (total)", ...
   std::vector<std::string> notes;    // what could not be read, and why
 };

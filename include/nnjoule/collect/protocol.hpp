@@ -85,6 +85,9 @@ CommandResult run_command(const std::vector<std::string>& argv, const CommandHoo
 // Readable thermal zones (/sys/class/thermal/thermal_zone*/temp); a zone whose sensor refuses
 // a read is left out.
 std::vector<Temperature> read_temperatures(const meter::SysFs& fs);
+// cpu0's caches from cache/index*; on the real root without that directory (virtual machines),
+// glibc's sysconf sizes. `source` says which ("" when none).
+std::vector<CacheLevel> read_caches(const meter::SysFs& fs, std::string& source);
 DeviceState read_device_state(const meter::SysFs& fs, int threads,
                               const std::vector<std::shared_ptr<meter::Meter>>& meters);
 

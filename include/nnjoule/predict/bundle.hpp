@@ -70,6 +70,7 @@ struct KernelInput {
   std::string type;
   kernels::KernelConfig config;
   std::optional<double> flops, bytes;
+  KernelContext context;  // the model around it (defaults: the kernel alone)
 };
 
 // A feature of a kernel outside the range [min, max] of the training rows of the regressor

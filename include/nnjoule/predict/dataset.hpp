@@ -12,6 +12,7 @@
 
 #include "nnjoule/common/provenance.hpp"
 #include "nnjoule/kernels/kernel.hpp"
+#include "nnjoule/predict/features.hpp"
 
 namespace nnjoule::predict {
 
@@ -39,6 +40,7 @@ struct KernelSample {
   std::string model;          // model the kernel was measured in; empty for a single-kernel sample
   std::string family;         // that model's family; empty for a single-kernel sample
   long kernel_index = -1;     // the kernel's index in that model's kernel list
+  KernelContext context;      // that model's weights; the defaults for a single-kernel sample
 };
 
 // What a device's kernel data was measured with: recorded in every predictor bundle.
@@ -54,6 +56,10 @@ struct KernelDataset {
   std::string source;  // where the rows were read from (file, database, directory)
   std::vector<KernelSample> samples;
 
+  // kAuto resolved for these rows: full+model when some were timed inside a model (a bundle
+  // trained on kernels run alone has never seen a kernel inside a model: the feature would only
+  // flag every model's kernels as out of range), else full. Other sets as they are.
+  FeatureSet resolve(FeatureSet set) const;
   // Sorted distinct kernel types.
   std::vector<std::string> types() const;
   // Stable hash of every row (type, config, targets), independent of row order.

@@ -25,12 +25,15 @@ FeatureFamily feature_family(std::string_view kernel_type);
 std::string_view family_name(FeatureFamily f);
 
 enum class FeatureSet {
-  kNnMeter,  // exactly nn-Meter's features (its FLOPs and params formulas), for baselines
-  kFull,     // nn-Meter's plus memory bytes, arithmetic intensity and output size (concat:
-             // input count and channel sum, max and min in place of nn-Meter's four slots)
+  kNnMeter,    // exactly nn-Meter's features (its FLOPs and params formulas), for baselines
+  kFull,       // nn-Meter's plus memory bytes, arithmetic intensity and output size (concat:
+               // input count and channel sum, max and min in place of nn-Meter's four slots)
+  kFullModel,  // kFull plus the weights of the model around the kernel (KernelContext)
+  kAuto,       // for training: kFullModel when rows were timed inside models, else kFull
 };
 std::string_view feature_set_name(FeatureSet s);
-FeatureSet parse_feature_set(std::string_view name);  // "nn-meter" | "full"
+// "nn-meter" | "full" | "full+model" | "auto"
+FeatureSet parse_feature_set(std::string_view name);
 
 // Work and traffic of a kernel as the predictor counts them: float32, "same" padding
 // (output side ceil(HW / stride)), bias included for conv and fc.
@@ -44,12 +47,27 @@ struct KernelSizes {
 // Throws Error naming the kernel type and key when a required key is missing or not positive.
 KernelSizes kernel_sizes(std::string_view kernel_type, const kernels::KernelConfig& config);
 
+// Where a kernel runs, which its config cannot say. Inside a model, the kernel's weights and
+// input compete for the caches with the rest of the model: the fc of MobileNetV3-Small (10 MB of
+// weights) runs twice as fast as the same-sized fc at the end of ResNet-18 (47 MB) on the
+// development VM. A kernel measured on its own runs alone: the defaults describe that.
+struct KernelContext {
+  double model_weight_mb = 0;  // float32 weights of the model it runs inside; 0: the kernel alone
+};
+// The context of every kernel of a model whose kernels read `weight_values` weights in all.
+KernelContext model_context(double weight_values);
+// The weights a kernel reads as the features count them (kernel_sizes: batch norm folded, bias
+// included), so that a model of one kernel is that kernel alone; `detected` when the config
+// cannot be sized (an unknown op).
+double counted_weights(std::string_view kernel_type, const kernels::KernelConfig& config,
+                       double detected);
+
 // Names of the features, in order.
 std::vector<std::string> feature_names(std::string_view kernel_type, FeatureSet set);
 // Appends the features of one kernel to `out`; throws Error naming the type and the key.
 void append_features(std::string_view kernel_type, const kernels::KernelConfig& config,
-                     FeatureSet set, std::vector<float>& out);
+                     FeatureSet set, std::vector<float>& out, const KernelContext& context = {});
 std::vector<float> features(std::string_view kernel_type, const kernels::KernelConfig& config,
-                            FeatureSet set);
+                            FeatureSet set, const KernelContext& context = {});
 
 }  // namespace nnjoule::predict

@@ -17,7 +17,7 @@ namespace nnjoule::predict {
 struct TrainOptions {
   std::vector<Target> targets = {kAllTargets.begin(), kAllTargets.end()};
   Mode mode = Mode::kBoosted;
-  FeatureSet feature_set = FeatureSet::kFull;
+  FeatureSet feature_set = FeatureSet::kAuto;
   bool log_target = true;  // fit log(y): errors become relative, as the metrics are
   bool work_base = true;   // energy and latency relative to a linear work base (WorkBase)
   bool search = false;     // cross-validated grid search per type and target
