@@ -29,6 +29,7 @@ struct EvaluateOptions {
   int jobs = 2;
   uint64_t seed = 0;
   std::optional<int64_t> threads;
+  std::string host_speed = "auto";
   bool json = false;
   bool repeatability = false;
 };
@@ -43,6 +44,9 @@ void run_evaluate(const EvaluateOptions& o) {
   const store::Device dev = predict::select_device(db, o.device);
   predict::StoreReadOptions ro;
   ro.threads = o.threads;
+  ro.host_speed = o.host_speed == "on"    ? predict::StoreReadOptions::HostSpeed::kOn
+                  : o.host_speed == "off" ? predict::StoreReadOptions::HostSpeed::kOff
+                                          : predict::StoreReadOptions::HostSpeed::kAuto;
   predict::KernelDataset ds = predict::read_kernel_dataset(db, dev, ro);
   predict::TrainOptions to;
   to.mode = predict::parse_mode(o.mode);
@@ -68,6 +72,9 @@ void run_evaluate(const EvaluateOptions& o) {
   const std::string energy_note = fmt::format("device {}; energy in the dataset: {}\n", dev.name,
                                               energy.empty() ? "none" : energy);
   text += energy_note;
+  const std::string speed = predict::host_speed_note(db, dev, ro, ds.device.threads);
+  if (!speed.empty()) text += speed + "\n";
+  out["host_speed"] = speed.empty() ? nlohmann::json(nullptr) : nlohmann::json(speed);
   if (!o.predictor.empty()) {
     const auto p = predict::Predictor::load(o.predictor);
     const auto models = predict::read_model_samples(db, dev, ds, ro);
@@ -148,6 +155,10 @@ void register_evaluate(CLI::App& app) {
   c->add_option("--jobs", o->jobs, "Regressors trained in parallel");
   c->add_option("--seed", o->seed, "Seed of folds and splits");
   c->add_option("--threads", o->threads, "Use rows measured at this thread count");
+  c->add_option("--host-speed", o->host_speed,
+                "Put every model measurement at the dataset's median host speed, from the "
+                "reference kernel timed with each: auto (default: when every one has it), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   c->add_flag("--json", o->json, "Print JSON");
   c->add_flag("--repeatability", o->repeatability,
               "How well repeated model measurements agree with their median (the ceiling of "

@@ -28,6 +28,7 @@ struct TrainCliOptions {
   std::string rules;
   std::optional<int64_t> threads;
   bool no_model_kernels = false;
+  std::string host_speed = "auto";
   bool no_work_base = false;
   bool pool = false;
   bool json = false;
@@ -38,6 +39,9 @@ void run_train(const TrainCliOptions& o) {
   const store::Device dev = predict::select_device(db, o.device);
   predict::StoreReadOptions ro;
   ro.model_kernels = !o.no_model_kernels;
+  ro.host_speed = o.host_speed == "on"    ? predict::StoreReadOptions::HostSpeed::kOn
+                  : o.host_speed == "off" ? predict::StoreReadOptions::HostSpeed::kOff
+                                          : predict::StoreReadOptions::HostSpeed::kAuto;
   ro.threads = o.threads;
   const predict::KernelDataset ds = predict::read_kernel_dataset(db, dev, ro);
   predict::TrainOptions to;
@@ -99,6 +103,10 @@ void register_train(CLI::App& app) {
   c->add_option("--threads", o->threads, "Use rows measured at this thread count");
   c->add_flag("--no-model-kernels", o->no_model_kernels,
               "Leave out kernels timed inside measured models");
+  c->add_option("--host-speed", o->host_speed,
+                "Put every model measurement at the dataset's median host speed, from the "
+                "reference kernel timed with each: auto (default: when every one has it), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   c->add_flag("--no-work-base", o->no_work_base,
               "Trees fit energy and latency alone, not their ratio to a linear work base");
   c->add_flag("--pool-clamp-classes", o->pool,

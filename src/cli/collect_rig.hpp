@@ -54,6 +54,7 @@ struct CollectCommon {
   std::string profile = "standard";
   double idle_s = 2.0;
   double idle_every_s = 600;
+  bool no_host_reference = false;
   bool json = false;
 
   void add_to(CLI::App* cmd) {
@@ -77,6 +78,9 @@ struct CollectCommon {
     cmd->add_option("--idle-every", idle_every_s,
                     "Re-take the idle baseline after this many seconds (0: once)")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--no-host-reference", no_host_reference,
+                  "Skip timing the reference kernel before and after each measurement (~30 ms; "
+                  "evaluate --host-speed uses it)");
     cmd->add_flag("--json", json, "Print the collection report as JSON");
   }
 
@@ -88,6 +92,7 @@ struct CollectCommon {
     r.profile = profile;
     r.idle_s = idle_s;
     r.idle_every_s = idle_every_s;
+    r.host_reference = !no_host_reference;
     r.seed = seed;
     return r;
   }

@@ -18,6 +18,7 @@ Rig::Rig(const RigOptions& o) {
   ro.idle_s = o.idle_s;
   ro.idle_every_s = o.idle_every_s;
   ro.input_seed = o.seed + 1;
+  ro.host_reference = o.host_reference;
   runner_ = make_runner(session_->context(), ro);
 }
 

@@ -9,10 +9,15 @@
 #include <fstream>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/common/stats.hpp"
 #include "nnjoule/exec/engine.hpp"
 #include "nnjoule/exec/harness.hpp"
+#include "nnjoule/zoo/kernel_models.hpp"
 
 namespace nnjoule::collect {
+
+const char* const kHostReferenceWorkload =
+    "conv-bn-relu HW=28 CIN=64 COUT=64 KERNEL_SIZE=3 STRIDES=1 (nnjoule exec)";
 
 using nlohmann::json;
 using store::Device;
@@ -99,6 +104,8 @@ class EngineRunner : public Runner {
     exec::set_inputs(compiled, exec::random_inputs(compiled, o_.input_seed));
     r.phases_s["compile"] = lap(t);
     if (refresh_idle()) r.phases_s["idle baseline"] = lap(t);
+    const std::optional<double> reference_before = time_reference();
+    double reference_s = lap(t);
 
     ProtocolOptions po = o_.protocol;
     po.idle_s = 0;
@@ -149,6 +156,14 @@ class EngineRunner : public Runner {
     r.m.n = m.inferences;
     r.m.provenance = m.provenance;
     r.m.device_state = to_json(m.device);
+    if (reference_before) {
+      const double after = *time_reference();
+      r.phases_s["host reference"] = reference_s + lap(t);
+      r.m.device_state["host_reference"] = {{"workload", kHostReferenceWorkload},
+                                            {"before_ms", *reference_before},
+                                            {"after_ms", after},
+                                            {"ms", std::sqrt(*reference_before * after)}};
+    }
     if (!m.converged) r.m.flags.push_back("ci_not_met");
     if (m.disturbed) r.m.flags.push_back("disturbed");
     if (breakdown && kept_windows > 0) {
@@ -181,6 +196,30 @@ class EngineRunner : public Runner {
     return s;
   }
 
+  // The median of 9 runs of the reference kernel (after one warm-up), compiled once with the
+  // measurement's threads and CPUs; nullopt when the runner takes no reference.
+  std::optional<double> time_reference() {
+    if (!o_.host_reference) return std::nullopt;
+    if (!reference_) {
+      const graph::Graph g = zoo::build_kernel_model(
+          "conv-bn-relu",
+          {{"HW", 28}, {"CIN", 64}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}}, 1, true);
+      exec::CompileOptions co;
+      co.threads = o_.threads;
+      co.cpus = o_.cpus;
+      reference_ = std::make_unique<exec::CompiledModel>(exec::compile(g, co));
+      exec::set_inputs(*reference_, exec::random_inputs(*reference_, 1));
+    }
+    reference_->run();
+    std::vector<double> ms;
+    for (int i = 0; i < 9; ++i) {
+      const auto t0 = Clock::now();
+      reference_->run();
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    return stats::median(ms);
+  }
+
   // The shared idle baseline: idle power before and after a window around nothing. True when
   // it was (re)taken now.
   bool refresh_idle() {
@@ -207,6 +246,7 @@ class EngineRunner : public Runner {
   std::optional<double> idle_mw_;
   bool idle_taken_ = false;
   std::chrono::steady_clock::time_point idle_at_;
+  std::unique_ptr<exec::CompiledModel> reference_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 
 #include "nnjoule/common/error.hpp"
@@ -43,6 +44,77 @@ bool unusable(const store::Measured& m) {
   return std::any_of(m.flags.begin(), m.flags.end(),
                      [](const std::string& f) { return f != "ci_not_met"; });
 }
+
+// The reference kernel's time recorded with a measurement (collect's host reference).
+std::optional<double> reference_ms(const store::Measured& m) {
+  const auto& d = m.device_state;
+  if (!d.is_object() || !d.contains("host_reference")) return std::nullopt;
+  const auto& r = d["host_reference"];
+  if (!r.is_object() || !r.contains("ms") || !r["ms"].is_number()) return std::nullopt;
+  const double v = r["ms"].get<double>();
+  if (!(v > 0) || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// Host speed of each model row against the median of the rows read (StoreReadOptions::host_speed):
+// a row measured while the host ran 10% slow has a reference 10% slow, factor 1/1.1.
+class HostSpeed {
+ public:
+  HostSpeed(const store::Store& db, const store::Device& device,
+            const std::vector<store::ModelRow>& rows, int64_t threads,
+            StoreReadOptions::HostSpeed mode) {
+    using Mode = StoreReadOptions::HostSpeed;
+    if (mode == Mode::kOff) return;
+    std::vector<double> refs;
+    size_t without = 0;
+    for (const auto& r : rows) {
+      if (r.threads != threads) continue;
+      if (auto v = reference_ms(r.m))
+        refs.push_back(*v);
+      else
+        ++without;
+    }
+    if (mode == Mode::kAuto && (refs.empty() || without > 0)) return;
+    on_ = true;
+    rows_ = refs.size();
+    if (refs.empty()) {
+      fail(
+          "{}: --host-speed: no model measurement of device '{}' at {} thread(s) has a host "
+          "reference (collected before nnjoule recorded one, or with --no-host-reference)",
+          db.path().string(), device.name, threads);
+    }
+    median_ = stats::median(refs);
+    const auto [lo, hi] = std::minmax_element(refs.begin(), refs.end());
+    low_ = median_ / *hi;
+    high_ = median_ / *lo;
+  }
+  bool on() const { return on_; }
+  // The latency label of a scaled row.
+  Provenance latency(const Provenance& p) const {
+    Provenance l = latency_origin(p);
+    if (on_ && l.origin == Origin::kMeasured) l.by += ", at the median host speed";
+    return l;
+  }
+  std::string note() const {
+    if (!on_) return {};
+    return fmt::format(
+        "model measurements at the median host speed (the reference kernel timed with each of "
+        "{}: factors {:.2f}-{:.2f})",
+        rows_, low_, high_);
+  }
+  // The factor that puts the row at the median host speed; nullopt: leave the row out.
+  std::optional<double> factor(const store::ModelRow& r) const {
+    if (!on_) return 1.0;
+    const auto v = reference_ms(r.m);
+    if (!v) return std::nullopt;
+    return median_ / *v;
+  }
+
+ private:
+  bool on_ = false;
+  double median_ = 0, low_ = 1, high_ = 1;
+  size_t rows_ = 0;
+};
 
 // No fusion at all, and no patterns: every op is its own kernel.
 kernels::FusionRules no_fusion() {
@@ -85,6 +157,13 @@ store::Device select_device(const store::Store& db, const std::optional<std::str
   if (with_kernels.size() == 1) return with_kernels[0];
   fail("{}: {} devices have kernel rows; choose one with --device (devices: {})",
        db.path().string(), with_kernels.size(), list);
+}
+
+std::string host_speed_note(const store::Store& db, const store::Device& device,
+                            const StoreReadOptions& o, int64_t threads) {
+  store::RowQuery q;
+  q.device_id = device.id;
+  return HostSpeed(db, device, db.model_measurements(q), threads, o.host_speed).note();
 }
 
 KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& device,
@@ -133,9 +212,12 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
   if (o.model_kernels) {
     std::map<int64_t, store::Model> models;
     for (auto& m : db.models()) models.emplace(m.id, std::move(m));
+    const HostSpeed speed(db, device, model_rows, threads, o.host_speed);
     for (const auto& row : model_rows) {
       if (row.threads != threads || row.kernel_latency_ms.empty()) continue;
       if (!o.include_flagged && unusable(row.m)) continue;
+      const auto scale = speed.factor(row);
+      if (!scale) continue;
       auto it = models.find(row.model_id);
       if (it == models.end()) continue;
       const store::Model& m = it->second;
@@ -166,13 +248,13 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
         s.id = fmt::format("{}#{}", m.name, i);
         s.type = k.type;
         s.config = k.config;
-        s.targets.latency_ms = *l;
+        s.targets.latency_ms = *l * *scale;
         if (split_energy) {
-          s.targets.energy_mj = *row.m.energy_mj * *l / timed_ms;
+          s.targets.energy_mj = *row.m.energy_mj * *scale * *l / timed_ms;
           s.targets.power_mw = *s.targets.energy_mj / *l * 1000;
         }
         s.energy_origin = split_energy ? split_origin : row.m.provenance;
-        s.latency_origin = latency_origin(row.m.provenance);
+        s.latency_origin = speed.latency(row.m.provenance);
         s.model = m.name;
         s.family = m.family;
         s.kernel_index = static_cast<long>(i);
@@ -204,9 +286,13 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
   const kernels::FusionRules per_op = no_fusion();
   std::vector<ModelSample> out;
   std::map<std::string, size_t> seen;  // a model measured twice: the later row wins
-  for (const auto& row : db.model_measurements(q)) {
+  const auto rows = db.model_measurements(q);
+  const HostSpeed speed(db, device, rows, threads, o.host_speed);
+  for (const auto& row : rows) {
     if (row.threads != threads) continue;
     if (!o.include_flagged && unusable(row.m)) continue;
+    const auto scale = speed.factor(row);
+    if (!scale) continue;
     auto it = models.find(row.model_id);
     if (it == models.end()) continue;
     const store::Model& m = it->second;
@@ -215,8 +301,10 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
     s.family = m.family.empty() ? m.name : m.family;
     s.measured = targets_of(row.m);
     if (!s.measured.energy_mj && !s.measured.latency_ms) continue;
+    if (s.measured.energy_mj) s.measured.energy_mj = *s.measured.energy_mj * *scale;
+    if (s.measured.latency_ms) s.measured.latency_ms = *s.measured.latency_ms * *scale;
     s.energy_origin = row.m.provenance;
-    s.latency_origin = latency_origin(row.m.provenance);
+    s.latency_origin = speed.latency(row.m.provenance);
     for (const auto& k : m.kernels) {
       kernels::Kernel kk;
       kk.type = k.type;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include <fmt/format.h>
@@ -169,6 +170,13 @@ TEST(CollectCli, ModelKernelsAreTimedInsideTheModelsOwnWindows) {
     EXPECT_GE(timed + 1, model.kernels.size());  // the flatten is a view: no step of its own
     EXPECT_GT(sum, 0);
     EXPECT_LE(sum, *row.m.latency_ms * (1 + 1e-9));
+    // The host reference timed around the measurement, for evaluate --host-speed.
+    const auto& ref = row.m.device_state.at("host_reference");
+    EXPECT_GT(ref.at("before_ms").get<double>(), 0);
+    EXPECT_GT(ref.at("after_ms").get<double>(), 0);
+    EXPECT_DOUBLE_EQ(ref.at("ms").get<double>(), std::sqrt(ref.at("before_ms").get<double>() *
+                                                           ref.at("after_ms").get<double>()));
+    EXPECT_THAT(ref.at("workload").get<std::string>(), HasSubstr("conv-bn-relu HW=28"));
   }
   EXPECT_NE(s.runs().back().settings.dump().find("measured windows' own runs"), std::string::npos);
 }

@@ -198,6 +198,64 @@ TEST(StoreAdapter, RepeatedModelsGiveMediansAndRepeatability) {
   EXPECT_EQ(ceiling_line(none), "");
 }
 
+// Three measurements of one model while the host's speed moved: the reference kernel timed with
+// each (1.0, 1.2, 0.8 ms) puts them at the median host speed, which takes the spread away. Auto
+// applies it only when every row has a reference; on leaves rows without one out.
+TEST(StoreAdapter, HostSpeedScalesModelRowsToTheMedianReference) {
+  TempDir tmp;
+  fill(tmp / "db.sqlite", false, true);
+  {
+    store::Store s(tmp / "db.sqlite");
+    const auto m = s.models().at(0);
+    const store::ModelRow first = s.model_measurements().at(0);
+    const std::vector<std::pair<double, double>> rows = {{5.0, 1.0}, {6.0, 1.2}, {4.0, 0.8}};
+    for (size_t i = 0; i < rows.size(); ++i) {
+      store::ModelRow r = first;
+      r.key += "#" + std::to_string(i + 2);
+      r.m.latency_ms = rows[i].first;
+      r.m.energy_mj = 2 * rows[i].first;
+      for (auto& k : r.kernel_latency_ms)
+        if (k) *k = rows[i].first / static_cast<double>(r.kernel_latency_ms.size());
+      r.m.device_state = {{"host_reference", {{"ms", rows[i].second}}}};
+      s.add_model_measurement(m, r);
+    }
+  }
+  const store::Store db(tmp / "db.sqlite", {.read_only = true});
+  const store::Device dev = select_device(db, std::nullopt);
+  StoreReadOptions on;
+  on.host_speed = StoreReadOptions::HostSpeed::kOn;
+  const KernelDataset ds = read_kernel_dataset(db, dev, on);
+  const auto models = read_model_samples(db, dev, ds, on);
+  ASSERT_EQ(models.size(), 1u);
+  ASSERT_EQ(models[0].repeats.size(), 3u);  // the row without a reference left out
+  for (const auto& r : models[0].repeats) {
+    EXPECT_DOUBLE_EQ(*r.latency_ms, 5.0);
+    EXPECT_DOUBLE_EQ(*r.energy_mj, 10.0);
+  }
+  EXPECT_EQ(models[0].latency_origin.label(), "measured (clock, at the median host speed)");
+  const size_t kernels = models[0].kernels.size();
+  for (const auto& s : ds.samples) {
+    EXPECT_NEAR(*s.targets.latency_ms, 5.0 / static_cast<double>(kernels), 1e-12) << s.id;
+  }
+  EXPECT_NE(host_speed_note(db, dev, on, 1).find("each of 3: factors 0.83-1.25"), std::string::npos)
+      << host_speed_note(db, dev, on, 1);
+  // auto: one row has no reference, so nothing is scaled and all four rows count.
+  const auto plain = read_model_samples(db, dev, read_kernel_dataset(db, dev));
+  ASSERT_EQ(plain[0].repeats.size(), 4u);
+  EXPECT_EQ(host_speed_note(db, dev, {}, 1), "");
+  EXPECT_EQ(plain[0].latency_origin.label(), "measured (clock)");
+  // on, with no reference anywhere: a named error.
+  TempDir bare;
+  fill(bare / "db.sqlite", false, true);
+  const store::Store none(bare / "db.sqlite", {.read_only = true});
+  try {
+    read_kernel_dataset(none, select_device(none, std::nullopt), on);
+    FAIL() << "no reference, yet scaled";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has a host reference"), std::string::npos) << e.what();
+  }
+}
+
 // A dataset of measured models alone still trains: on the kernels timed inside them.
 TEST(StoreAdapter, ModelBreakdownsAloneAreKernelRows) {
   TempDir tmp;

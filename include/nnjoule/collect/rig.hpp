@@ -20,6 +20,7 @@ struct RigOptions {
   double idle_s = 2.0;               // the shared idle baseline, each side (0: none)
   double idle_every_s = 600;         // re-taken after this long (0: once)
   uint64_t seed = 0;                 // inputs use seed + 1
+  bool host_reference = true;        // RunnerOptions::host_reference
 };
 
 class Rig {

@@ -17,7 +17,14 @@ struct RunnerOptions {
   double idle_s = 2.0;        // length of the shared idle baseline (each side; 0: none)
   double idle_every_s = 600;  // re-take the baseline after this long (0: only once)
   uint64_t input_seed = 1;
+  // Time a fixed reference kernel just before and after every measurement (~30 ms) and record
+  // it with the measurement: a shared host's speed drifts over seconds, and the reference lets
+  // a dataset's reader put every measurement at the same host speed (docs/protocol.md).
+  bool host_reference = true;
 };
+
+// The reference kernel, as recorded: conv-bn-relu HW=28 CIN=64 COUT=64 KERNEL_SIZE=3 STRIDES=1.
+extern const char* const kHostReferenceWorkload;
 
 // "quick": short windows and a loose 5% CI target (a first dataset in minutes);
 // "standard": the protocol's defaults with a 30 s cap per measurement. Throws Error otherwise.

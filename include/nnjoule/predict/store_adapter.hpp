@@ -19,7 +19,19 @@ struct StoreReadOptions {
   bool model_kernels = true;       // also rows of kernels timed inside measured models (latency)
   bool include_flagged = false;    // rows the store flagged (implausible power, ...) are left out
   std::optional<int64_t> threads;  // only rows at this thread count (default: the most common)
+  // Put every model measurement at one host speed: its latencies and energy times the median
+  // host-reference time of the device's model rows over its own. For a shared host whose speed
+  // drifts over seconds. kAuto: when every model row has a reference; kOn: rows without one are
+  // left out (an error when none has one).
+  enum class HostSpeed { kAuto, kOn, kOff };
+  HostSpeed host_speed = HostSpeed::kAuto;
 };
+
+// What host-speed scaling the rows of `device` get under `o`, in one line for reports ("" when
+// none): "model measurements at the median host speed (reference ... timed with each of 80;
+// factors 0.87-1.12)".
+std::string host_speed_note(const store::Store& db, const store::Device& device,
+                            const StoreReadOptions& o, int64_t threads);
 
 KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& device,
                                   const StoreReadOptions& o = {});
