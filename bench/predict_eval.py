@@ -41,6 +41,38 @@ COLLECT = ["collect", "models", "--families",
            "--meter", "estimate"]
 
 
+def goals(tm):
+    """The issue's goals against this run: met or not, with the numbers."""
+    def share(models, method="nnjoule", family=None):
+        m = models["methods"][method]
+        row = m["by_family"][family] if family else m["overall"]
+        return 100 * row["latency_ms"]["within_10pct"]
+
+    def ahead(models):
+        behind = []
+        for fam in sorted(models["methods"]["nnjoule"]["by_family"]):
+            ours = share(models, family=fam)
+            for method in models["methods"]:
+                if method != "nnjoule" and share(models, method, fam) > ours:
+                    behind.append(f"{fam}: {ours:.0f}% < {method} {share(models, method, fam):.0f}%")
+        return behind
+
+    lines = ["\n(b) the goals (latency within +-10%; this run):"]
+    for tag, sfx in [("host speed auto", ""), ("host speed off", "_host_speed_off")]:
+        rep = tm["repeatability" + sfx]["latency_ms"]
+        kf, fam = tm["kfold" + sfx], tm["family" + sfx]
+        r5, k, f = 100 * rep["within_5"], share(kf), share(fam)
+        lines.append(f"  [{tag}] repeatability within +-5%: {r5:.1f}% (goal 95%: "
+                     f"{'met' if r5 >= 95 else 'NOT met'}); 5-fold: {k:.1f}% (goal 90%: "
+                     f"{'met' if k >= 90 else 'NOT met'}); leave one family out: {f:.1f}% "
+                     f"(goal 80%: {'met' if f >= 80 else 'NOT met'})")
+        for name, models in [("5-fold", kf), ("family out", fam)]:
+            b = ahead(models)
+            lines.append(f"    {name}: level with or ahead of every baseline in every family"
+                         if not b else f"    {name}: behind in " + "; ".join(b))
+    return "\n".join(lines)
+
+
 def run(cmd, **kw):
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if r.returncode != 0:
@@ -266,6 +298,14 @@ def main():
                 run(rep + ["--json"]))["repeatability"]
             print("\n(b) this machine, repeatability (collect models --repeat N):")
             print(run(rep))
+            # The same without host-speed scaling, where the rows carry a host reference.
+            for split in ["kfold", "family"]:
+                cmd = [nnjoule, "evaluate", "--db", a.db, "--models", split, "--threads", "1",
+                       "--host-speed", "off", "--json"]
+                results["this_machine"][split + "_host_speed_off"] = json.loads(run(cmd))["models"]
+            results["this_machine"]["repeatability_host_speed_off"] = json.loads(
+                run(rep + ["--host-speed", "off", "--json"]))["repeatability"]
+            print(goals(results["this_machine"]))
         else:
             print("\n(b) this machine: skipped (no --db with collected kernels and models)")
         if not a.skip_speed:
