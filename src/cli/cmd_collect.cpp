@@ -89,20 +89,24 @@ void run_kernels(const KernelOptions& o) {
 struct ModelOptions {
   Common common;
   std::vector<std::string> families;
-  int64_t variants = 5;
-  int64_t repeats = 1;
+  int64_t variants = collect::kDefaultModelVariants;
+  int64_t repeats = collect::kDefaultModelRepeats;
   bool no_breakdown = false;
 };
 
 void run_models(const ModelOptions& o) {
   collect::ModelCollectOptions mo;
-  mo.families = o.families;
+  // Default: the families the predictor's accuracy was shown on; "all": every zoo family.
+  if (o.families.empty())
+    mo.families = collect::default_model_families();
+  else if (o.families != std::vector<std::string>{"all"})
+    mo.families = o.families;
   mo.variants = o.variants;
   mo.seed = o.common.seed;
   mo.breakdown = !o.no_breakdown;
   mo.repeats = o.repeats;
   mo.command = o.common.command_line("models");
-  for (const auto& f : o.families) zoo::family(f);  // unknown: an Error naming it
+  for (const auto& f : mo.families) zoo::family(f);  // unknown: an Error naming it
   store::Store db(o.common.db);
   collect::Rig rig(o.common.rig());
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
@@ -143,13 +147,15 @@ void register_collect(CLI::App& app) {
   auto* mc = collect->add_subcommand(
       "models", "Measure zoo models and their variants, with per-kernel latency");
   m->common.add_to(mc);
-  mc->add_option("--families", m->families, "Families (default: all; see nnjoule zoo list)")
+  mc->add_option("--families", m->families,
+                 "Families (default: resnet18, mobilenetv1, mobilenetv2, mobilenetv3small, "
+                 "mnasnet, squeezenet, shufflenetv2, googlenet; all: every zoo family)")
       ->delimiter(',');
-  mc->add_option("--variants", m->variants, "Variants per family besides the base (default 5)")
+  mc->add_option("--variants", m->variants, "Variants per family besides the base (default 4)")
       ->check(CLI::NonNegativeNumber);
   mc->add_flag("--no-breakdown", m->no_breakdown, "Skip the per-kernel latency breakdown");
   mc->add_option("--repeat", m->repeats,
-                 "Measure every model this many times, round robin (default 1); the spread is "
+                 "Measure every model this many times, round robin (default 2); the spread is "
                  "what nnjoule evaluate --repeatability reports")
       ->check(CLI::Range(1, 1000));
   mc->callback([m] { run_models(*m); });

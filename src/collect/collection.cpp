@@ -252,6 +252,13 @@ CollectReport collect_kernel_plan(Store& store, Runner& runner,
   });
 }
 
+const std::vector<std::string>& default_model_families() {
+  static const std::vector<std::string> f = {"resnet18",         "mobilenetv1", "mobilenetv2",
+                                             "mobilenetv3small", "mnasnet",     "squeezenet",
+                                             "shufflenetv2",     "googlenet"};
+  return f;
+}
+
 CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOptions& options,
                              const std::atomic<bool>& stop, const ProgressFn& progress) {
   if (options.variants < 0) fail("--variants must not be negative");

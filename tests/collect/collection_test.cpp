@@ -3,11 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
 #include "nnjoule/collect/collection.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/zoo/zoo.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
@@ -71,6 +73,18 @@ KernelCollectOptions small_plan() {
 }
 
 }  // namespace
+
+// The default model families are 8 distinct zoo families, the ones docs/prediction.md's
+// unseen-model table was measured on.
+TEST(Collect, DefaultModelFamiliesAreEightZooFamilies) {
+  const auto& f = default_model_families();
+  EXPECT_EQ(f.size(), 8u);
+  EXPECT_EQ(std::set<std::string>(f.begin(), f.end()).size(), f.size());
+  const auto all = zoo::family_names();
+  for (const auto& name : f)
+    EXPECT_NE(std::find(all.begin(), all.end(), name), all.end()) << name;
+  EXPECT_LT(f.size(), all.size());
+}
 
 TEST(Collect, MeasuresThePlanAndResumes) {
   TempDir tmp;

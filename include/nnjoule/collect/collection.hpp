@@ -120,6 +120,13 @@ struct ModelCollectOptions {
   int64_t repeats = 1;
   std::string command;
 };
+// What `nnjoule collect models` measures by default: 8 families of edge models (ResNet-18,
+// MobileNetV1/V2/V3-Small, MnasNet, SqueezeNet, ShuffleNetV2, GoogLeNet), the base model and 4
+// variants each, twice: the dataset behind docs/prediction.md's unseen-model table.
+const std::vector<std::string>& default_model_families();
+inline constexpr int64_t kDefaultModelVariants = 4;
+inline constexpr int64_t kDefaultModelRepeats = 2;
+
 CollectReport collect_models(store::Store& store, Runner& runner,
                              const ModelCollectOptions& options, const std::atomic<bool>& stop,
                              const ProgressFn& progress = {});
