@@ -81,8 +81,7 @@ TEST(Collect, DefaultModelFamiliesAreEightZooFamilies) {
   EXPECT_EQ(f.size(), 8u);
   EXPECT_EQ(std::set<std::string>(f.begin(), f.end()).size(), f.size());
   const auto all = zoo::family_names();
-  for (const auto& name : f)
-    EXPECT_NE(std::find(all.begin(), all.end(), name), all.end()) << name;
+  for (const auto& name : f) EXPECT_NE(std::find(all.begin(), all.end(), name), all.end()) << name;
   EXPECT_LT(f.size(), all.size());
 }
 
