@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 
 #include "meter/fake_tree.hpp"
@@ -447,23 +448,22 @@ TEST(DeviceState, ReadsCpufreqThermalAndSaysWhatIsMissing) {
   }
   t.write("/sys/class/thermal/thermal_zone0/type", "cpu-thermal\n");
   t.write("/sys/class/thermal/thermal_zone0/temp", 48250);
-  // cpu0's caches as Linux lists them (a Cortex-A76 core of a phone: 64K L1d, 512K L2, 4M L3).
-  const std::string cache = "/sys/devices/system/cpu/cpu0/cache/";
-  t.write(cache + "index0/level", "1\n");
-  t.write(cache + "index0/type", "Data\n");
-  t.write(cache + "index0/size", "64K\n");
-  t.write(cache + "index1/level", "1\n");
-  t.write(cache + "index1/type", "Instruction\n");
-  t.write(cache + "index1/size", "64K\n");
-  t.write(cache + "index2/level", "2\n");
-  t.write(cache + "index2/type", "Unified\n");
-  t.write(cache + "index2/size", "512K\n");
-  t.write(cache + "index3/level", "3\n");
-  t.write(cache + "index3/type", "Unified\n");
-  t.write(cache + "index3/size", "4M\n");
-  t.write(cache + "index3/shared_cpu_list", "0-7\n");
-  t.write(cache + "index4/level", "2\n");  // unreadable size: left out, not a zero
-  t.write(cache + "index4/size", "big\n");
+  // cpu0's caches as Linux lists them (a Cortex-A76 core of a phone: 64K L1d, 512K L2, 4M L3),
+  // and one whose size cannot be read: left out, not a zero.
+  const std::string cache = "/sys/devices/system/cpu/cpu0/cache/index";
+  const std::vector<std::array<std::string, 4>> caches = {{"1", "Data", "64K", ""},
+                                                          {"1", "Instruction", "64K", ""},
+                                                          {"2", "Unified", "512K", ""},
+                                                          {"3", "Unified", "4M", "0-7"},
+                                                          {"2", "Unified", "big", ""}};
+  for (size_t i = 0; i < caches.size(); ++i) {
+    const auto& [level, type, size, shared] = caches[i];
+    const std::string dir = cache + std::to_string(i) + "/";
+    t.write(dir + "level", level + "\n");
+    t.write(dir + "type", type + "\n");
+    t.write(dir + "size", size + "\n");
+    if (!shared.empty()) t.write(dir + "shared_cpu_list", shared + "\n");
+  }
   auto d = read_device_state(*t.fs(), 4, {});
   EXPECT_EQ(d.cpu_model, "Fake 8-core");
   EXPECT_EQ(d.logical_cores, 2);
