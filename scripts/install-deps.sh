@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs every Debian package nnjoule's build and tests need; with --bench also what the
 # benchmarks compare against (PyTorch, OpenCV, scikit-learn, and ONNX Runtime from npm into
-# bench/ort/node_modules).
+# bench/ort/node_modules); with --aarch64 also the cross compiler, qemu-user and an arm64
+# sysroot (scripts/aarch64-sysroot.sh) for cmake/toolchain-aarch64.cmake.
 # Idempotent: packages already present are skipped and apt-get update runs at most once.
 set -euo pipefail
 bench=0
+aarch64=0
 for arg in "$@"; do
   case "$arg" in
     --bench) bench=1 ;;
-    *) echo "install-deps: unknown argument '$arg' (expected --bench)" >&2; exit 2 ;;
+    --aarch64) aarch64=1 ;;
+    *) echo "install-deps: unknown argument '$arg' (expected --bench or --aarch64)" >&2; exit 2 ;;
   esac
 done
 
@@ -49,6 +52,12 @@ install_ort() {
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 }
 
+# What the options add once the packages are in.
+extras() {
+  if [ "$bench" = 1 ]; then install_ort; fi
+  if [ "$aarch64" = 1 ]; then "$(dirname "$0")/aarch64-sysroot.sh"; fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if skip_if_present "$p"; then continue; fi
@@ -58,7 +67,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  if [ "$bench" = 1 ]; then install_ort; fi
+  extras
   exit 0
 fi
 
@@ -68,4 +77,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-if [ "$bench" = 1 ]; then install_ort; fi
+extras

@@ -1,0 +1,27 @@
+# Cross build for aarch64 (Linux, glibc) from Debian 12 amd64, against the sysroot that
+# scripts/aarch64-sysroot.sh unpacks (NNJOULE_AARCH64_SYSROOT, default build-aarch64/sysroot).
+# Tests run under qemu-aarch64 through CMAKE_CROSSCOMPILING_EMULATOR.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+if(NOT NNJOULE_AARCH64_SYSROOT)
+  if(DEFINED ENV{NNJOULE_AARCH64_SYSROOT})
+    set(NNJOULE_AARCH64_SYSROOT "$ENV{NNJOULE_AARCH64_SYSROOT}")
+  else()
+    get_filename_component(NNJOULE_AARCH64_SYSROOT "${CMAKE_CURRENT_LIST_DIR}/../build-aarch64/sysroot" ABSOLUTE)
+  endif()
+endif()
+if(NOT EXISTS "${NNJOULE_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu/libXNNPACK.so")
+  message(FATAL_ERROR "no arm64 sysroot at ${NNJOULE_AARCH64_SYSROOT}: run scripts/aarch64-sysroot.sh")
+endif()
+set(CMAKE_SYSROOT "${NNJOULE_AARCH64_SYSROOT}")
+set(CMAKE_FIND_ROOT_PATH "${NNJOULE_AARCH64_SYSROOT}")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "${NNJOULE_AARCH64_SYSROOT}")
+set(ENV{PKG_CONFIG_LIBDIR}
+    "${NNJOULE_AARCH64_SYSROOT}/usr/lib/aarch64-linux-gnu/pkgconfig:${NNJOULE_AARCH64_SYSROOT}/usr/share/pkgconfig")
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L "${NNJOULE_AARCH64_SYSROOT}")
