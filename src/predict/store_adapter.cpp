@@ -89,11 +89,11 @@ class HostSpeed {
     high_ = median_ / *lo;
   }
   bool on() const { return on_; }
-  // The latency label of a scaled row.
-  Provenance latency(const Provenance& p) const {
-    Provenance l = latency_origin(p);
-    if (on_ && l.origin == Origin::kMeasured) l.by += ", at the median host speed";
-    return l;
+  // The labels of a scaled row's latency and energy.
+  Provenance latency(const Provenance& p) const { return scaled(latency_origin(p)); }
+  Provenance scaled(Provenance p) const {
+    if (on_ && p.origin != Origin::kImported) p.by += ", at the median host speed";
+    return p;
   }
   std::string note() const {
     if (!on_) return {};
@@ -253,7 +253,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
           s.targets.energy_mj = *row.m.energy_mj * *scale * *l / timed_ms;
           s.targets.power_mw = *s.targets.energy_mj / *l * 1000;
         }
-        s.energy_origin = split_energy ? split_origin : row.m.provenance;
+        s.energy_origin = speed.scaled(split_energy ? split_origin : row.m.provenance);
         s.latency_origin = speed.latency(row.m.provenance);
         s.model = m.name;
         s.family = m.family;
@@ -303,7 +303,7 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
     if (!s.measured.energy_mj && !s.measured.latency_ms) continue;
     if (s.measured.energy_mj) s.measured.energy_mj = *s.measured.energy_mj * *scale;
     if (s.measured.latency_ms) s.measured.latency_ms = *s.measured.latency_ms * *scale;
-    s.energy_origin = row.m.provenance;
+    s.energy_origin = speed.scaled(row.m.provenance);
     s.latency_origin = speed.latency(row.m.provenance);
     for (const auto& k : m.kernels) {
       kernels::Kernel kk;

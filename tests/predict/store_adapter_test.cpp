@@ -233,6 +233,8 @@ TEST(StoreAdapter, HostSpeedScalesModelRowsToTheMedianReference) {
     EXPECT_DOUBLE_EQ(*r.energy_mj, 10.0);
   }
   EXPECT_EQ(models[0].latency_origin.label(), "measured (clock, at the median host speed)");
+  EXPECT_EQ(models[0].energy_origin.label(),
+            "estimated (cpu-time model, at the median host speed)");
   const size_t kernels = models[0].kernels.size();
   for (const auto& s : ds.samples) {
     EXPECT_NEAR(*s.targets.latency_ms, 5.0 / static_cast<double>(kernels), 1e-12) << s.id;
