@@ -44,9 +44,7 @@ void run_evaluate(const EvaluateOptions& o) {
   const store::Device dev = predict::select_device(db, o.device);
   predict::StoreReadOptions ro;
   ro.threads = o.threads;
-  ro.host_speed = o.host_speed == "on"    ? predict::StoreReadOptions::HostSpeed::kOn
-                  : o.host_speed == "off" ? predict::StoreReadOptions::HostSpeed::kOff
-                                          : predict::StoreReadOptions::HostSpeed::kAuto;
+  ro.host_speed = predict::parse_host_speed(o.host_speed);
   predict::KernelDataset ds = predict::read_kernel_dataset(db, dev, ro);
   predict::TrainOptions to;
   to.mode = predict::parse_mode(o.mode);

@@ -39,9 +39,7 @@ void run_train(const TrainCliOptions& o) {
   const store::Device dev = predict::select_device(db, o.device);
   predict::StoreReadOptions ro;
   ro.model_kernels = !o.no_model_kernels;
-  ro.host_speed = o.host_speed == "on"    ? predict::StoreReadOptions::HostSpeed::kOn
-                  : o.host_speed == "off" ? predict::StoreReadOptions::HostSpeed::kOff
-                                          : predict::StoreReadOptions::HostSpeed::kAuto;
+  ro.host_speed = predict::parse_host_speed(o.host_speed);
   ro.threads = o.threads;
   const predict::KernelDataset ds = predict::read_kernel_dataset(db, dev, ro);
   predict::TrainOptions to;

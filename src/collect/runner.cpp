@@ -16,9 +16,6 @@
 
 namespace nnjoule::collect {
 
-const char* const kHostReferenceWorkload =
-    "conv-bn-relu HW=28 CIN=64 COUT=64 KERNEL_SIZE=3 STRIDES=1 (nnjoule exec)";
-
 using nlohmann::json;
 using store::Device;
 
@@ -42,6 +39,11 @@ ProtocolOptions protocol_profile(const std::string& name) {
 }
 
 namespace {
+
+// The host reference kernel (RunnerOptions::host_reference).
+const kernels::KernelConfig kReferenceConfig{
+    {"HW", 28}, {"CIN", 64}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}};
+constexpr const char* kReferenceType = "conv-bn-relu";
 
 std::string os_release() {
   std::ifstream in("/etc/os-release");
@@ -159,10 +161,11 @@ class EngineRunner : public Runner {
     if (reference_before) {
       const double after = *time_reference();
       r.phases_s["host reference"] = reference_s + lap(t);
-      r.m.device_state["host_reference"] = {{"workload", kHostReferenceWorkload},
-                                            {"before_ms", *reference_before},
-                                            {"after_ms", after},
-                                            {"ms", std::sqrt(*reference_before * after)}};
+      r.m.device_state["host_reference"] = {
+          {"workload", fmt::format("{} {} (nnjoule exec)", kReferenceType, kReferenceConfig.str())},
+          {"before_ms", *reference_before},
+          {"after_ms", after},
+          {"ms", std::sqrt(*reference_before * after)}};
     }
     if (!m.converged) r.m.flags.push_back("ci_not_met");
     if (m.disturbed) r.m.flags.push_back("disturbed");
@@ -201,9 +204,7 @@ class EngineRunner : public Runner {
   std::optional<double> time_reference() {
     if (!o_.host_reference) return std::nullopt;
     if (!reference_) {
-      const graph::Graph g = zoo::build_kernel_model(
-          "conv-bn-relu",
-          {{"HW", 28}, {"CIN", 64}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}}, 1, true);
+      const graph::Graph g = zoo::build_kernel_model(kReferenceType, kReferenceConfig, 1, true);
       exec::CompileOptions co;
       co.threads = o_.threads;
       co.cpus = o_.cpus;

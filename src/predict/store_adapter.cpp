@@ -88,7 +88,6 @@ class HostSpeed {
     low_ = median_ / *hi;
     high_ = median_ / *lo;
   }
-  bool on() const { return on_; }
   // The labels of a scaled row's latency and energy.
   Provenance latency(const Provenance& p) const { return scaled(latency_origin(p)); }
   Provenance scaled(Provenance p) const {
@@ -157,6 +156,14 @@ store::Device select_device(const store::Store& db, const std::optional<std::str
   if (with_kernels.size() == 1) return with_kernels[0];
   fail("{}: {} devices have kernel rows; choose one with --device (devices: {})",
        db.path().string(), with_kernels.size(), list);
+}
+
+StoreReadOptions::HostSpeed parse_host_speed(std::string_view name) {
+  using Mode = StoreReadOptions::HostSpeed;
+  if (name == "auto") return Mode::kAuto;
+  if (name == "on") return Mode::kOn;
+  if (name == "off") return Mode::kOff;
+  fail("unknown --host-speed '{}' (expected auto, on or off)", name);
 }
 
 std::string host_speed_note(const store::Store& db, const store::Device& device,

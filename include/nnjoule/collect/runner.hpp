@@ -23,9 +23,6 @@ struct RunnerOptions {
   bool host_reference = true;
 };
 
-// The reference kernel, as recorded: conv-bn-relu HW=28 CIN=64 COUT=64 KERNEL_SIZE=3 STRIDES=1.
-extern const char* const kHostReferenceWorkload;
-
 // "quick": short windows and a loose 5% CI target (a first dataset in minutes);
 // "standard": the protocol's defaults with a 30 s cap per measurement. Throws Error otherwise.
 ProtocolOptions protocol_profile(const std::string& name);

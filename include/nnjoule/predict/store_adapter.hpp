@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nnjoule/predict/dataset.hpp"
@@ -26,6 +27,8 @@ struct StoreReadOptions {
   enum class HostSpeed { kAuto, kOn, kOff };
   HostSpeed host_speed = HostSpeed::kAuto;
 };
+// "auto" | "on" | "off"; throws Error naming the value otherwise.
+StoreReadOptions::HostSpeed parse_host_speed(std::string_view name);
 
 // What host-speed scaling the rows of `device` get under `o`, in one line for reports ("" when
 // none): "model measurements at the median host speed (reference ... timed with each of 80;
