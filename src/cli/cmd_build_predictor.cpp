@@ -47,6 +47,7 @@ void run_build(BuildOptions o) {
                                           kernels::FusionRules::xnnpack_default(), name, g_stop,
                                           std::ref(printer), report);
   printer.finish();
+  if (const auto line = rig.restore_clocks(); !line.empty()) std::cerr << "note: " << line << "\n";
   p.save(out);
   if (o.common.json) {
     print_json({{"bundle", out.string()}, {"report", report.to_json()}});

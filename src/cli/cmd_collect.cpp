@@ -83,6 +83,7 @@ void run_kernels(const KernelOptions& o) {
   collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
   const auto report = collect::collect_kernels(db, rig.runner(), ko, g_stop, std::ref(printer));
   printer.finish();
+  if (const auto line = rig.restore_clocks(); !line.empty()) std::cerr << "note: " << line << "\n";
   finish(report, o.common.json);
 }
 
@@ -114,6 +115,7 @@ void run_models(const ModelOptions& o) {
   collect::ProgressPrinter printer(std::cerr, isatty(STDERR_FILENO) != 0);
   const auto report = collect::collect_models(db, rig.runner(), mo, g_stop, std::ref(printer));
   printer.finish();
+  if (const auto line = rig.restore_clocks(); !line.empty()) std::cerr << "note: " << line << "\n";
   finish(report, o.common.json);
 }
 

@@ -6,6 +6,7 @@
 #include "command.hpp"
 #include "meter_options.hpp"
 #include "nnjoule/collect/clusters.hpp"
+#include "nnjoule/collect/pinning.hpp"
 #include "nnjoule/collect/protocol.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/exec/engine.hpp"
@@ -22,6 +23,7 @@ struct Options {
   double idle_s = 2.0;
   std::optional<int> threads;
   std::string cpus;
+  std::string pin_freq;
   double ci_percent = 2.0;
   double min_window_s = 0.5;
   double time_cap_s = 60;
@@ -38,6 +40,8 @@ void run(const Options& o) {
   const bool model = is_model(o.args);
   if (!model && (o.threads || !o.cpus.empty()))
     fail("measure: --threads and --cpus apply to a model (MODEL.onnx), not to a command");
+
+  if (!o.pin_freq.empty()) collect::check_pin_spec(o.pin_freq);
 
   collect::ProtocolOptions po;
   po.idle_s = o.idle_s;
@@ -64,7 +68,14 @@ void run(const Options& o) {
                                "the command's CPU time (/proc/PID/stat, wait4)"};
   }
   collect::Session session(o.meters.setup(o.meter_names), cpu);
-  const collect::Context& ctx = session.context();
+  collect::Context ctx = session.context();
+  // Held through both idle baselines and the work; restored before printing, and by the
+  // destructor when the measurement throws.
+  std::unique_ptr<collect::ClockPin> pin;
+  if (!o.pin_freq.empty()) {
+    pin = std::make_unique<collect::ClockPin>(ctx.fs, o.pin_freq, mo.cpus);
+    ctx.pinned = pin->pinned();
+  }
   collect::Measurement m;
   if (model) {
     m = collect::measure_model(ctx, *g, o.args.front(), mo, po);
@@ -80,6 +91,14 @@ void run(const Options& o) {
   }
   session.stop();
   m.notes.insert(m.notes.begin(), session.notes().begin(), session.notes().end());
+  if (pin) {
+    for (const auto& p : pin->restore()) {
+      m.notes.push_back(p);
+      std::cerr << "nnjoule: " << p << "\n";
+    }
+    m.notes.insert(m.notes.end(), pin->notes().begin(), pin->notes().end());
+    m.device.pinned_clocks = pin->pinned();  // now with whether each was restored
+  }
   if (o.json)
     print_json(collect::to_json(m));
   else
@@ -105,6 +124,10 @@ void register_measure(CLI::App& app) {
       ->check(ThreadCount());
   cmd->add_option("--cpus", o->cpus,
                   "Model: pin the engine's threads to these CPUs (\"0,2-3\", big, little)");
+  cmd->add_option("--pin-freq", o->pin_freq,
+                  "Hold the clock of the clusters the work runs on (those of --cpus, else all) at "
+                  "max, min or MHZ (nearest available) while measuring; restored afterwards. "
+                  "Needs write access to cpufreq (root)");
   cmd->add_option("--ci", o->ci_percent,
                   "Model: stop when the 95% CI of energy per inference is within this % (2)")
       ->check(NumberIn(0, 100, "%", true));

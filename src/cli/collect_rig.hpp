@@ -50,6 +50,7 @@ struct CollectCommon {
   std::vector<std::string> meter_names;
   int threads = 1;
   std::string cpus;
+  std::string pin_freq;
   uint64_t seed = 0;
   std::string profile = "standard";
   double idle_s = 2.0;
@@ -68,6 +69,10 @@ struct CollectCommon {
     cmd->add_option("--threads", threads, "Engine threads (default 1)")->check(ThreadCount());
     cmd->add_option("--cpus", cpus,
                     "Pin the engine's threads to these CPUs (\"0,2-3\", big, little)");
+    cmd->add_option("--pin-freq", pin_freq,
+                    "Hold the clock of the clusters of --cpus (else all) at max, min or MHZ "
+                    "(nearest available) for the whole collection; restored at the end. Needs "
+                    "write access to cpufreq (root)");
     cmd->add_option("--seed", seed, "Seed of the samples, variants and weights (default 0)");
     cmd->add_option("--profile", profile,
                     "Measurement profile: standard (2% CI, 30 s cap) or quick (5% CI, 5 s cap)")
@@ -94,6 +99,8 @@ struct CollectCommon {
     r.idle_every_s = idle_every_s;
     r.host_reference = !no_host_reference;
     r.seed = seed;
+    if (!pin_freq.empty()) collect::check_pin_spec(pin_freq);
+    r.pin_freq = pin_freq;
     return r;
   }
 

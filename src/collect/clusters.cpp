@@ -32,6 +32,8 @@ std::vector<int> online(const meter::SysFs& fs) {
   return cpus;
 }
 
+}  // namespace
+
 std::string cpu_ranges(const std::vector<int>& cpus) {
   std::string out;
   for (size_t i = 0; i < cpus.size();) {
@@ -43,8 +45,6 @@ std::string cpu_ranges(const std::vector<int>& cpus) {
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<CpuCluster> discover_clusters(const meter::SysFs& fs) {
   using meter::join;

@@ -55,6 +55,8 @@ json temps_json(const std::vector<Temperature>& ts) {
   return temps;
 }
 
+}  // namespace
+
 json window_clocks_json(const Measurement& m) {
   json out = json::array();
   for (const auto& c : m.window_clocks)
@@ -62,8 +64,6 @@ json window_clocks_json(const Measurement& m) {
         {{"cluster", c.cluster}, {"min_mhz", opt(c.min_mhz)}, {"max_mhz", opt(c.max_mhz)}});
   return out;
 }
-
-}  // namespace
 
 json to_json(const DeviceState& d) {
   json cpus = json::array();
@@ -82,6 +82,17 @@ json to_json(const DeviceState& d) {
                         {"max_mhz", opt(c.max_mhz)},
                         {"governor", c.governor},
                         {"cur_mhz", opt(c.cur_mhz)}});
+  json pinned = json::array();
+  for (const auto& p : d.pinned_clocks)
+    pinned.push_back({{"cluster", p.cluster},
+                      {"cpus", p.cpus},
+                      {"requested", p.requested},
+                      {"mhz", p.mhz},
+                      {"method", p.method},
+                      {"saved_min_mhz", opt(p.saved_min_mhz)},
+                      {"saved_max_mhz", opt(p.saved_max_mhz)},
+                      {"governor", p.governor},
+                      {"restored", p.restored}});
   const json temps = temps_json(d.temperatures);
   json caches = json::array();
   for (const auto& c : d.caches)
@@ -93,6 +104,7 @@ json to_json(const DeviceState& d) {
           {"governor", d.governor},
           {"cpus", cpus},
           {"clusters", clusters},
+          {"pinned_clocks", pinned},
           {"temperatures", temps},
           {"caches", caches},
           {"caches_source", d.caches_source},
@@ -241,6 +253,21 @@ Measurement measurement_from_json(const json& j) {
       k.cur_mhz = get_opt(c, "cur_mhz", wc);
       m.device.clusters.push_back(std::move(k));
     }
+  if (d.contains("pinned_clocks"))  // absent in records of versions before --pin-freq
+    for (const auto& c : at(d, "pinned_clocks", w)) {
+      const std::string wc = w + "pinned_clocks[].";
+      PinnedClock p;
+      p.cluster = get<std::string>(c, "cluster", wc);
+      p.cpus = get<std::vector<int>>(c, "cpus", wc);
+      p.requested = get<std::string>(c, "requested", wc);
+      p.mhz = get<double>(c, "mhz", wc);
+      p.method = get<std::string>(c, "method", wc);
+      p.saved_min_mhz = get_opt(c, "saved_min_mhz", wc);
+      p.saved_max_mhz = get_opt(c, "saved_max_mhz", wc);
+      p.governor = get<std::string>(c, "governor", wc);
+      p.restored = get<bool>(c, "restored", wc);
+      m.device.pinned_clocks.push_back(std::move(p));
+    }
   if (j.contains("window_clocks"))  // absent in records of older versions
     for (const auto& c : at(j, "window_clocks", ""))
       m.window_clocks.push_back({get<std::string>(c, "cluster", "window_clocks[]."),
@@ -356,6 +383,7 @@ std::string format_measurement(const Measurement& m) {
       out += (i ? "; " : " ") + describe(d.clusters[i]);
     out += "\n";
   }
+  for (const auto& p : d.pinned_clocks) out += "clock pinned: " + describe(p) + "\n";
   if (!d.temperatures.empty()) {
     out += "temperature:";
     for (const auto& tz : d.temperatures)

@@ -178,6 +178,13 @@ Measurement start(const Context& ctx, const std::string& name, const std::string
   m.meter = primary->name();
   m.provenance = primary->provenance();
   m.device = read_device_state(*ctx.fs, threads, ctx.sampler->meters());
+  m.device.pinned_clocks = ctx.pinned;
+  for (const auto& p : ctx.pinned)
+    m.device.notes.push_back(fmt::format(
+        "cluster {} {} pinned at {} MHz with --pin-freq {} ({}); its previous limits {}-{} MHz "
+        "are written back afterwards",
+        p.cluster, cpu_ranges(p.cpus), format_number(p.mhz), p.requested, p.method,
+        format_number(p.saved_min_mhz.value_or(0)), format_number(p.saved_max_mhz.value_or(0))));
   return m;
 }
 

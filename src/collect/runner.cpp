@@ -75,10 +75,17 @@ class EngineRunner : public Runner {
 
   Device device() override { return device_; }
   json key_settings() override {
-    return {{"threads", o_.threads},
-            {"cpus", o_.cpus},
-            {"meter", ctx_.sampler->meters().front()->name()},
-            {"runtime", device_.runtime}};
+    json k = {{"threads", o_.threads},
+              {"cpus", o_.cpus},
+              {"meter", ctx_.sampler->meters().front()->name()},
+              {"runtime", device_.runtime}};
+    // A kernel at another pinned clock is another measurement; unpinned keys stay as they were.
+    if (!ctx_.pinned.empty()) {
+      json pins = json::object();
+      for (const auto& p : ctx_.pinned) pins[p.cluster] = p.mhz;
+      k["pinned_mhz"] = pins;
+    }
+    return k;
   }
   json run_settings() override {
     const auto& p = o_.protocol;
@@ -132,7 +139,7 @@ class EngineRunner : public Runner {
         ++kept_windows;
       };
     }
-    const Measurement m = measure_workload(
+    Measurement m = measure_workload(
         ctx_,
         [&](int64_t n) {
           if (!breakdown) {
@@ -157,7 +164,14 @@ class EngineRunner : public Runner {
     r.m.dynamic_energy_mj = dynamic_of(r.m.energy_mj, idle_mw_, r.m.latency_ms);
     r.m.n = m.inferences;
     r.m.provenance = m.provenance;
+    if (!o_.cpus.empty()) {
+      // The engine pins its threads: the clusters they ran on are these CPUs' (the predictor
+      // reads the cluster and its clock from here).
+      m.device.affinity = o_.cpus;
+      m.device.cores_used = std::min<int>(o_.threads, static_cast<int>(o_.cpus.size()));
+    }
     r.m.device_state = to_json(m.device);
+    r.m.device_state["window_clocks"] = window_clocks_json(m);
     if (reference_before) {
       const double after = *time_reference();
       r.phases_s["host reference"] = reference_s + lap(t);

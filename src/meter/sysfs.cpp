@@ -204,4 +204,23 @@ std::unique_ptr<Attr> SysFs::open(std::string_view rel) const {
   return std::make_unique<Attr>(*this, std::string(rel), fd);
 }
 
+int SysFs::write(std::string_view rel, std::string_view text) const {
+  // O_TRUNC matters only for a fake tree's regular files; sysfs attributes ignore it.
+  const int fd = ::open(path(rel).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = 0;
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && err == 0) err = errno;
+  return err;
+}
+
 }  // namespace nnjoule::meter

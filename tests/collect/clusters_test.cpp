@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "collect/cpu_trees.hpp"
 #include "meter/fake_tree.hpp"
 #include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/collect/measurement.hpp"
@@ -16,44 +17,10 @@ using namespace nnjoule;
 using namespace nnjoule::collect;
 using nnjoule::testing::error_of;
 using nnjoule::testing::FakeTree;
+using nnjoule::testing::pixel4_like;
+using nnjoule::testing::write_cpus;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-namespace {
-
-struct Policy {
-  std::vector<int> cpus;
-  std::string related;  // as the kernel writes it: "0 1 2 3"
-  long long min_khz, max_khz, cur_khz;
-  std::optional<int> capacity;
-  std::string governor = "schedutil";
-};
-
-void write_cpus(const FakeTree& t, const std::string& online, const std::vector<Policy>& ps) {
-  t.write("/sys/devices/system/cpu/online", online + "\n");
-  t.write("/proc/cpuinfo", "processor\t: 0\n");
-  for (const auto& p : ps)
-    for (int c : p.cpus) {
-      const std::string d = "/sys/devices/system/cpu/cpu" + std::to_string(c);
-      t.write(d + "/cpufreq/related_cpus", p.related + "\n");
-      t.write(d + "/cpufreq/cpuinfo_min_freq", p.min_khz);
-      t.write(d + "/cpufreq/cpuinfo_max_freq", p.max_khz);
-      t.write(d + "/cpufreq/scaling_cur_freq", p.cur_khz);
-      t.write(d + "/cpufreq/scaling_min_freq", p.min_khz);
-      t.write(d + "/cpufreq/scaling_max_freq", p.max_khz);
-      t.write(d + "/cpufreq/scaling_governor", p.governor + "\n");
-      if (p.capacity) t.write(d + "/cpu_capacity", *p.capacity);
-    }
-}
-
-void pixel4_like(const FakeTree& t) {
-  write_cpus(t, "0-7",
-             {{{0, 1, 2, 3}, "0 1 2 3", 300000, 1785600, 1209600, 404},
-              {{4, 5, 6}, "4 5 6", 710400, 2419200, 1996800, 911},
-              {{7}, "7", 825600, 2841600, 2841600, 1024}});
-}
-
-}  // namespace
 
 TEST(Clusters, PhoneWithLittleBigAndPrime) {
   FakeTree t;

@@ -36,6 +36,9 @@ std::vector<int> resolve_cpus(const meter::SysFs& fs, const std::string& spec);
 std::vector<std::optional<double>> cluster_clocks(const meter::SysFs& fs,
                                                   const std::vector<CpuCluster>& clusters);
 
+// "0-3,7": a CPU list as the kernel writes one.
+std::string cpu_ranges(const std::vector<int>& cpus);
+
 // "little 0-3 (capacity 404, 300-1785 MHz, schedutil at 1209 MHz)"
 std::string describe(const CpuCluster& c);
 

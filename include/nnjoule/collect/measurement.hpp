@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nnjoule/collect/clusters.hpp"
+#include "nnjoule/collect/pinning.hpp"
 #include "nnjoule/common/provenance.hpp"
 
 namespace nnjoule::collect {
@@ -36,11 +37,12 @@ struct CacheLevel {
 
 struct DeviceState {
   std::string cpu_model;
-  int logical_cores = 0;             // online
-  std::string kernel;                // /proc/sys/kernel/osrelease
-  std::string governor;              // one name, "mixed: a, b", or "unknown (...)"
-  std::vector<CpuState> cpus;        // per online CPU with cpufreq
-  std::vector<CpuCluster> clusters;  // big.LITTLE clusters, slowest first (clusters.hpp)
+  int logical_cores = 0;                   // online
+  std::string kernel;                      // /proc/sys/kernel/osrelease
+  std::string governor;                    // one name, "mixed: a, b", or "unknown (...)"
+  std::vector<CpuState> cpus;              // per online CPU with cpufreq
+  std::vector<CpuCluster> clusters;        // big.LITTLE clusters, slowest first (clusters.hpp)
+  std::vector<PinnedClock> pinned_clocks;  // --pin-freq (pinning.hpp); empty: not pinned
   std::vector<Temperature> temperatures;
   std::vector<CacheLevel> caches;  // cpu0's, smallest level first (what kernels compete for)
   std::string caches_source;       // "sysfs", "sysconf (cpuid)", or "" when unknown
@@ -129,6 +131,8 @@ struct Measurement {
 
 nlohmann::json to_json(const DeviceState& d);
 nlohmann::json to_json(const Measurement& m);
+// m.window_clocks as to_json writes them; collect also stores them with a row's device state.
+nlohmann::json window_clocks_json(const Measurement& m);
 // Throws Error naming the field when something is missing or mistyped.
 Measurement measurement_from_json(const nlohmann::json& j);
 // The human-readable report the CLI prints.

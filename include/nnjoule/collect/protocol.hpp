@@ -44,6 +44,7 @@ struct Context {
   meter::Sampler* sampler = nullptr;  // first meter is the primary
   Sleeper sleep;
   std::shared_ptr<const meter::SysFs> fs;  // device state comes from the same root
+  std::vector<PinnedClock> pinned;         // clocks held by a ClockPin, recorded with each result
 };
 
 struct CommandResult {

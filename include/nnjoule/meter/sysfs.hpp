@@ -1,7 +1,8 @@
 #pragma once
-// Every sysfs and procfs file nnjoule reads goes through SysFs: paths are written as on the
-// device ("/sys/class/powercap") and resolved under a root that tests replace with a fake tree.
-// Tests that must see a failure a root user never gets (EACCES) override open_fd().
+// Every sysfs and procfs file nnjoule reads (and the few it writes) goes through SysFs: paths are
+// written as on the device ("/sys/class/powercap") and resolved under a root that tests replace
+// with a fake tree. Tests that must see a failure a root user never gets (EACCES) override
+// open_fd().
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -67,6 +68,9 @@ class SysFs {
   std::string int_problem(std::string_view rel) const;
   // Opens an attribute for repeated reads; throws Error naming the path and the reason.
   std::unique_ptr<Attr> open(std::string_view rel) const;
+  // Writes `text` to an existing attribute (never creates one: a missing file is ENOENT, as
+  // on sysfs); returns 0, or the errno of the open or write (EACCES, EINVAL from a driver).
+  virtual int write(std::string_view rel, std::string_view text) const;
 
  private:
   std::filesystem::path root_;
