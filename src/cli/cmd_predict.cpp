@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include "command.hpp"
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/onnx.hpp"
+#include "nnjoule/meter/sysfs.hpp"
 #include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
@@ -21,7 +23,33 @@ struct PredictOptions {
   int64_t resolution = 0;
   bool sample_resolution = false;
   bool json = false;
+  std::optional<double> cpu_mhz, cpu_capacity;
+  std::string cluster;
 };
+
+// Where to predict at, for a bundle trained at several clocks (feature set full+clock).
+predict::KernelContext where(const PredictOptions& o) {
+  predict::KernelContext c;
+  c.cpu_mhz = o.cpu_mhz;
+  c.cpu_capacity = o.cpu_capacity;
+  if (!o.cluster.empty()) {
+    if (o.cpu_capacity) fail("predict: give --cluster or --cpu-capacity, not both");
+    const auto clusters = collect::discover_clusters(meter::SysFs("/"));
+    std::string names;
+    for (const auto& k : clusters) {
+      names += (names.empty() ? "" : ", ") + k.name;
+      if (k.name != o.cluster) continue;
+      if (!k.capacity)
+        fail("--cluster {}: this machine exposes no cpu_capacity for it; give --cpu-capacity",
+             o.cluster);
+      c.cpu_capacity = static_cast<double>(*k.capacity);
+      return c;
+    }
+    fail("--cluster {}: this machine's clusters are {}", o.cluster,
+         names.empty() ? std::string("unknown") : names);
+  }
+  return c;
+}
 
 void run_predict(const PredictOptions& o) {
   const int sources = !o.model.empty() + !o.kernels.empty() + !o.zoo.empty();
@@ -29,10 +57,11 @@ void run_predict(const PredictOptions& o) {
     fail("predict needs exactly one of MODEL.onnx, --kernels FILE.csv or --zoo FAMILY");
   }
   const auto p = predict::Predictor::load(o.predictor, predict::Predictor::Load::kLazy);
+  const predict::KernelContext at = where(o);
   if (!o.kernels.empty()) {
     const auto rows = predict::read_kernel_csv(o.kernels);
     std::vector<predict::KernelInput> in;
-    for (const auto& r : rows) in.push_back({r.name, r.type, r.config, {}, {}});
+    for (const auto& r : rows) in.push_back({r.name, r.type, r.config, {}, {}, at});
     const auto out = with_context(o.kernels, [&] { return p.predict_kernels(in); });
     if (o.json)
       print_json(predict::kernel_predictions_json(p, out));
@@ -58,7 +87,7 @@ void run_predict(const PredictOptions& o) {
     g = graph::load_onnx(o.model);
     source = o.model;
   }
-  const auto mp = with_context(source, [&] { return p.predict(g); });
+  const auto mp = with_context(source, [&] { return p.predict(g, at); });
   if (o.json) {
     auto j = mp.to_json();
     j["graph_notes"] = g.notes;
@@ -79,6 +108,14 @@ void register_predict(CLI::App& app) {
   c->add_option("--kernels", o->kernels,
                 "CSV of kernel configs: a 'type' column and nn-Meter config columns (HW, CIN, "
                 "COUT, KERNEL_SIZE, STRIDES, ...)");
+  c->add_option("--cpu-mhz", o->cpu_mhz,
+                "CPU clock to predict at, MHz (bundles trained at several clocks: full+clock)")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--cpu-capacity", o->cpu_capacity,
+                "cpu_capacity of the cluster to predict for (1024: the fastest core)")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--cluster", o->cluster,
+                "This machine's cluster to predict for (little, big, prime): its cpu_capacity");
   c->add_option("--zoo", o->zoo, "A zoo family instead of a file (see nnjoule zoo list)");
   c->add_option("--variant", o->variant, "Zoo variant index (-1: the base model)");
   c->add_option("--seed", o->seed, "Zoo variant seed");

@@ -120,8 +120,26 @@ const Predictor::Resolution& Predictor::cached_resolve(const std::string& type, 
   return it->second;  // std::map nodes stay put
 }
 
+void Predictor::require_clock(std::span<const KernelInput> in) const {
+  // Capacity is needed when some training row knew it (its range is not the empty [0, 0]).
+  bool capacity = false;
+  for (const auto& r : regressors_)
+    for (size_t f = 0; f < r.feature_names.size() && f < r.feature_max.size(); ++f)
+      capacity = capacity || (r.feature_names[f] == "CPU_CAPACITY" && r.feature_max[f] > 0);
+  for (const auto& k : in) {
+    if (k.context.cpu_mhz && (k.context.cpu_capacity || !capacity)) continue;
+    fail(
+        "kernel '{}': predictor '{}' was trained on kernels at several CPU clocks{} (feature set "
+        "{}): give the {} to predict at (nnjoule predict --cpu-mhz MHZ{})",
+        k.name, info_.name, capacity ? " and clusters" : "", feature_set_name(info_.feature_set),
+        capacity ? "clock and the cluster" : "clock",
+        capacity ? " --cluster NAME or --cpu-capacity N" : "");
+  }
+}
+
 std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelInput> in) const {
   std::vector<KernelPrediction> out(in.size());
+  if (uses_clock(info_.feature_set)) require_clock(in);
   // Models repeat kernels (ResNet-50: 73 kernels, 31 distinct): predict each distinct one once.
   std::vector<size_t> unique;                          // index into `in` of each distinct kernel
   std::vector<size_t> which(in.size());                // distinct kernel of each input
@@ -133,8 +151,10 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
     auto& same = by_type[in[i].type];
     size_t u = unique.size();
     for (size_t cand : same) {
+      const KernelContext& a = in[unique[cand]].context;
       if (in[unique[cand]].config == in[i].config &&
-          in[unique[cand]].context.model_weight_mb == in[i].context.model_weight_mb) {
+          a.model_weight_mb == in[i].context.model_weight_mb &&
+          a.cpu_mhz == in[i].context.cpu_mhz && a.cpu_capacity == in[i].context.cpu_capacity) {
         u = cand;
         break;
       }
@@ -234,7 +254,7 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
         checked.push_back(reg.type);
         for (size_t f = 0; f < feats[u].size(); ++f) {
           const float x = feats[u][f];
-          if (x >= reg.feature_min[f] && x <= reg.feature_max[f]) continue;
+          if (std::isnan(x) || (x >= reg.feature_min[f] && x <= reg.feature_max[f])) continue;
           auto& o = outside[u];
           if (std::none_of(o.begin(), o.end(), [&](const OutOfRange& r) {
                 return r.feature == reg.feature_names[f];
@@ -266,7 +286,8 @@ std::vector<KernelPrediction> Predictor::predict_kernels(std::span<const KernelI
 }
 
 ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
-                                   const std::string& model_name, const graph::Graph* g) const {
+                                   const std::string& model_name, const graph::Graph* g,
+                                   const KernelContext& where) const {
   ModelPrediction mp;
   mp.model = model_name;
   mp.predictor = info_.name;
@@ -278,7 +299,13 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
   double weights = 0;
   for (const auto& k : ks)
     weights += counted_weights(k.type, k.config, static_cast<double>(k.params));
-  const KernelContext context = model_context(weights);
+  KernelContext context = model_context(weights);
+  context.cpu_mhz = where.cpu_mhz;
+  context.cpu_capacity = where.cpu_capacity;
+  if (uses_clock(info_.feature_set)) {
+    mp.cpu_mhz = where.cpu_mhz;
+    mp.cpu_capacity = where.cpu_capacity;
+  }
   for (const auto& k : ks) {
     if (k.unknown()) {
       if (g) {
@@ -373,8 +400,8 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
   return mp;
 }
 
-ModelPrediction Predictor::predict(const graph::Graph& g) const {
-  return predict(kernels::detect_kernels(g, rules_), g.name, &g);
+ModelPrediction Predictor::predict(const graph::Graph& g, const KernelContext& where) const {
+  return predict(kernels::detect_kernels(g, rules_), g.name, &g, where);
 }
 
 }  // namespace nnjoule::predict

@@ -101,6 +101,8 @@ json ModelPrediction::to_json() const {
             {"threads", device.threads},
             {"meter", device.meter}}},
           {"training_energy_origin", training_energy_origin},
+          {"cpu_mhz", opt_json(cpu_mhz)},
+          {"cpu_capacity", opt_json(cpu_capacity)},
           {"total",
            {{"energy_mj", opt_json(total.energy_mj)},
             {"latency_ms", opt_json(total.latency_ms)},
@@ -121,6 +123,9 @@ std::string ModelPrediction::render() const {
                   device.name, device.runtime, device.threads, device.threads == 1 ? "" : "s");
   s += fmt::format("  trained on energy {}\n",
                    training_energy_origin.empty() ? std::string("(none)") : training_energy_origin);
+  if (cpu_mhz)
+    s += fmt::format("  at a CPU clock of {} MHz{} (given)\n", format_number(*cpu_mhz),
+                     cpu_capacity ? fmt::format(", capacity {:g}", *cpu_capacity) : std::string());
   TextTable t({"#", "kernel", "type", "config", "energy_mj", "latency_ms", "power_mw", "energy %",
                "method"},
               {TextTable::Align::kRight, TextTable::Align::kLeft, TextTable::Align::kLeft,

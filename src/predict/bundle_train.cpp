@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -133,14 +135,18 @@ Predictor Predictor::train(const KernelDataset& ds, const TrainOptions& requeste
       with_context(fmt::format("{}: sample {}", ds.source, s.id),
                    [&] { append_features(type, s.config, o.feature_set, row, s.context); });
       if (low.empty()) {
-        low = row;
-        high = row;
+        low.assign(row.size(), std::numeric_limits<float>::quiet_NaN());
+        high = low;
       }
       for (size_t i = 0; i < row.size(); ++i) {
-        low[i] = std::min(low[i], row[i]);
-        high[i] = std::max(high[i], row[i]);
+        if (std::isnan(row[i])) continue;  // a missing value (an unknown clock) has no range
+        low[i] = std::isnan(low[i]) ? row[i] : std::min(low[i], row[i]);
+        high[i] = std::isnan(high[i]) ? row[i] : std::max(high[i], row[i]);
       }
     }
+    // A feature no row knew: an empty range [0, 0], so any known value is flagged as outside.
+    for (size_t i = 0; i < low.size(); ++i)
+      if (std::isnan(low[i])) low[i] = high[i] = 0;
     return ranges[type];
   };
   for (auto& tr : train_regressors(ds, o)) {

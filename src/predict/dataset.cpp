@@ -79,6 +79,12 @@ FeatureSet KernelDataset::resolve(FeatureSet set) const {
   if (set != FeatureSet::kAuto) return set;
   const bool in_models = std::any_of(samples.begin(), samples.end(),
                                      [](const KernelSample& s) { return !s.model.empty(); });
+  // Clock features only where the rows ran at more than one (clock, capacity): on one clock
+  // they are constant and would only tie every prediction to that clock being given.
+  std::set<std::pair<double, double>> places;
+  for (const auto& s : samples)
+    if (s.context.cpu_mhz) places.emplace(*s.context.cpu_mhz, s.context.cpu_capacity.value_or(-1));
+  if (places.size() > 1) return in_models ? FeatureSet::kFullModelClock : FeatureSet::kFullClock;
   return in_models ? FeatureSet::kFullModel : FeatureSet::kFull;
 }
 

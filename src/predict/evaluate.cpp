@@ -375,7 +375,7 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
       row.family = m.family;
       row.round = static_cast<int>(ri);
       row.measured = m.measured;
-      const ModelPrediction mp = p.predict(m.kernels, m.name);
+      const ModelPrediction mp = p.predict(m.kernels, m.name, nullptr, m.where);
       row.predicted["nnjoule"] = mp.total;
       if (auto t = timed.find(m.name); t != timed.end()) {
         std::map<std::string, std::pair<double, double>> in_model;  // type -> (measured, predicted)
@@ -395,12 +395,12 @@ ModelEvalResult evaluate_models(const KernelDataset& kds, const std::vector<Mode
           by_type[type].abs_error_ms += std::fabs(mp_sum.second - mp_sum.first);
         }
       }
-      row.predicted["nn-meter-rf"] = prf.predict(m.kernels, m.name).total;
+      row.predicted["nn-meter-rf"] = prf.predict(m.kernels, m.name, nullptr, m.where).total;
       // One note per type: the rounds differ only in the row counts of the fallback.
       for (const auto& [type, how] : mp.fallback_types) fallbacks.emplace(type, how);
       if (mp.lower_bound) notes.insert(fmt::format("{}: unknown ops excluded", m.name));
       if (!m.unfused.empty()) {
-        const ModelPrediction up = p.predict(m.unfused, m.name);
+        const ModelPrediction up = p.predict(m.unfused, m.name, nullptr, m.where);
         row.predicted["per-op-sum"] = up.total;
       }
       const ModelSizes z = model_sizes(m);
@@ -481,7 +481,7 @@ BundleEvalResult evaluate_bundle(const Predictor& p, const KernelDataset& kds,
   Collector mall;
   std::map<std::string, Collector> fam;
   for (const auto& m : models) {
-    const ModelPrediction mp = p.predict(m.kernels, m.name);
+    const ModelPrediction mp = p.predict(m.kernels, m.name, nullptr, m.where);
     ModelPredictionRow row;
     row.model = m.name;
     row.family = m.family;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "nnjoule/common/error.hpp"
 
@@ -153,6 +154,10 @@ std::string_view feature_set_name(FeatureSet s) {
       return "full";
     case FeatureSet::kFullModel:
       return "full+model";
+    case FeatureSet::kFullClock:
+      return "full+clock";
+    case FeatureSet::kFullModelClock:
+      return "full+model+clock";
     case FeatureSet::kAuto:
       return "auto";
   }
@@ -160,11 +165,22 @@ std::string_view feature_set_name(FeatureSet s) {
 }
 
 FeatureSet parse_feature_set(std::string_view name) {
-  for (FeatureSet s :
-       {FeatureSet::kNnMeter, FeatureSet::kFull, FeatureSet::kFullModel, FeatureSet::kAuto}) {
+  for (FeatureSet s : {FeatureSet::kNnMeter, FeatureSet::kFull, FeatureSet::kFullModel,
+                       FeatureSet::kFullClock, FeatureSet::kFullModelClock, FeatureSet::kAuto}) {
     if (name == feature_set_name(s)) return s;
   }
-  fail("unknown feature set '{}' (expected auto, full, full+model or nn-meter)", name);
+  fail(
+      "unknown feature set '{}' (expected auto, full, full+model, full+clock, full+model+clock or "
+      "nn-meter)",
+      name);
+}
+
+bool uses_model(FeatureSet s) {
+  return s == FeatureSet::kFullModel || s == FeatureSet::kFullModelClock;
+}
+
+bool uses_clock(FeatureSet s) {
+  return s == FeatureSet::kFullClock || s == FeatureSet::kFullModelClock;
 }
 
 namespace {
@@ -309,7 +325,11 @@ std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
       n.push_back("INTENSITY");
     }
   }
-  if (set == FeatureSet::kFullModel) n.push_back("MODEL_W_MB");
+  if (uses_model(set)) n.push_back("MODEL_W_MB");
+  if (uses_clock(set)) {
+    n.push_back("CPU_MHZ");
+    n.push_back("CPU_CAPACITY");
+  }
   return n;
 }
 
@@ -392,7 +412,7 @@ void append_features(std::string_view type, const KernelConfig& c, FeatureSet se
         f == FeatureFamily::kPool || f == FeatureFamily::kMatmul) {
       put(s.bytes > 0 ? s.flops / s.bytes : 0.0);
     }
-    if (set == FeatureSet::kFullModel) {
+    if (uses_model(set)) {
       const double w = context.model_weight_mb;
       if (!(w >= 0) || !std::isfinite(w)) fail("kernel {}: model weights {} MB", type, w);
       put(w > 0 ? w : 4 * s.params / 1e6);
@@ -400,6 +420,14 @@ void append_features(std::string_view type, const KernelConfig& c, FeatureSet se
   }
   for (size_t i = start; i < out.size(); ++i) {
     if (!std::isfinite(out[i])) fail("kernel {}: feature overflow for config {}", type, c.str());
+  }
+  if (uses_clock(set)) {
+    auto where = [&](const std::optional<double>& v, const char* what) {
+      if (v && (!(*v > 0) || !std::isfinite(*v))) fail("kernel {}: {} {}", type, what, *v);
+      put(v ? *v : std::numeric_limits<double>::quiet_NaN());  // missing, not 0
+    };
+    where(context.cpu_mhz, "CPU clock (MHz)");
+    where(context.cpu_capacity, "CPU capacity");
   }
 }
 

@@ -141,8 +141,9 @@ Regressor Regressor::train(const Matrix& x, std::span<const float> y, const Regr
     mean += v;
   }
   mean /= static_cast<double>(y.size());
+  // NaN is a missing value (an unknown CPU clock), which XGBoost learns a direction for.
   for (float v : x.data) {
-    if (!std::isfinite(v)) fail("training feature is not finite");
+    if (std::isinf(v)) fail("training feature is infinite");
   }
   DMatrix d;
   check(XGDMatrixCreateFromMat(x.data.data(), x.rows, x.cols, NAN, &d.h), "matrix");

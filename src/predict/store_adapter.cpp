@@ -115,6 +115,70 @@ class HostSpeed {
   size_t rows_ = 0;
 };
 
+// Where a row's threads ran, from its device state: the mean clock and cpu_capacity over the
+// CPUs of its affinity (every online CPU when it is empty), each CPU counted with its cluster.
+// A cluster's clock is the middle of the range it moved in over the kept windows, else its
+// pinned clock, else its clock when the measurement began. Left unknown unless every CPU's
+// is known (records before cluster discovery, machines without cpufreq or cpu_capacity).
+void place(const nlohmann::json& d, KernelContext& c) {
+  using nlohmann::json;
+  if (!d.is_object() || !d.contains("clusters") || !d["clusters"].is_array()) return;
+  auto number = [](const json& o, const char* k) -> std::optional<double> {
+    if (!o.is_object() || !o.contains(k) || !o[k].is_number()) return std::nullopt;
+    const double v = o[k].get<double>();
+    return v > 0 && std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+  };
+  std::map<std::string, double> clock;
+  for (const char* key : {"window_clocks", "pinned_clocks"}) {
+    const json list = d.value(key, json::array());
+    if (!list.is_array()) continue;
+    for (const auto& w : list) {
+      if (!w.is_object() || !w.contains("cluster") || !w["cluster"].is_string()) continue;
+      const std::string name = w["cluster"].get<std::string>();
+      if (clock.count(name)) continue;  // the window clocks first
+      const auto lo = number(w, "min_mhz"), hi = number(w, "max_mhz"), pin = number(w, "mhz");
+      if (lo && hi)
+        clock[name] = (*lo + *hi) / 2;
+      else if (pin)
+        clock[name] = *pin;
+    }
+  }
+  std::vector<int> affinity;
+  if (d.contains("affinity") && d["affinity"].is_array())
+    for (const auto& a : d["affinity"])
+      if (a.is_number_integer()) affinity.push_back(a.get<int>());
+  double mhz = 0, capacity = 0;
+  size_t n = 0, with_mhz = 0, with_capacity = 0;
+  for (const auto& k : d["clusters"]) {
+    if (!k.is_object() || !k.contains("cpus") || !k["cpus"].is_array()) continue;
+    size_t count = 0;
+    for (const auto& cpu : k["cpus"])
+      if (cpu.is_number_integer() &&
+          (affinity.empty() || std::ranges::count(affinity, cpu.get<int>()) > 0))
+        ++count;
+    if (count == 0) continue;
+    n += count;
+    const std::string name = k.value("name", std::string());
+    const auto cur = clock.count(name) ? std::optional<double>(clock[name]) : number(k, "cur_mhz");
+    if (cur) mhz += *cur * static_cast<double>(count), with_mhz += count;
+    if (const auto cap = number(k, "capacity"))
+      capacity += *cap * static_cast<double>(count), with_capacity += count;
+  }
+  if (n > 0 && with_mhz == n) c.cpu_mhz = mhz / static_cast<double>(n);
+  if (n > 0 && with_capacity == n) c.cpu_capacity = capacity / static_cast<double>(n);
+}
+
+// The pinned clocks of a row ("" when none): measurements of one model at two pinned clocks
+// are two samples, not repeats.
+std::string pinned_key(const nlohmann::json& d) {
+  std::string key;
+  if (!d.is_object() || !d.contains("pinned_clocks") || !d["pinned_clocks"].is_array()) return key;
+  for (const auto& p : d["pinned_clocks"])
+    if (p.is_object() && p.contains("mhz") && p["mhz"].is_number())
+      key += fmt::format(" {}@{}", p.value("cluster", std::string()), p["mhz"].get<double>());
+  return key;
+}
+
 // No fusion at all, and no patterns: every op is its own kernel.
 kernels::FusionRules no_fusion() {
   kernels::FusionRules r =
@@ -213,6 +277,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
     s.targets = t;
     s.energy_origin = r.m.provenance;
     s.latency_origin = latency_origin(r.m.provenance);
+    place(r.m.device_state, s.context);
     by_meter[r.m.provenance.label()]++;
     ds.samples.push_back(std::move(s));
   }
@@ -242,7 +307,8 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
       double weights = 0;
       for (const auto& k : m.kernels)
         weights += counted_weights(k.type, k.config, static_cast<double>(k.params));
-      const KernelContext context = model_context(weights);
+      KernelContext context = model_context(weights);
+      place(row.m.device_state, context);
       const bool split_energy =
           all_timed && timed_ms > 0 && row.m.energy_mj && *row.m.energy_mj > 0;
       const Provenance split_origin{Origin::kEstimated,
@@ -312,6 +378,7 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
     if (s.measured.latency_ms) s.measured.latency_ms = *s.measured.latency_ms * *scale;
     s.energy_origin = speed.scaled(row.m.provenance);
     s.latency_origin = speed.latency(row.m.provenance);
+    place(row.m.device_state, s.where);
     for (const auto& k : m.kernels) {
       kernels::Kernel kk;
       kk.type = k.type;
@@ -344,7 +411,7 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
     } catch (const Error&) {
       s.unfused.clear();
     }
-    auto [pos, fresh] = seen.emplace(s.name, out.size());
+    auto [pos, fresh] = seen.emplace(s.name + pinned_key(row.m.device_state), out.size());
     if (fresh) {
       s.repeats.push_back(s.measured);
       out.push_back(std::move(s));

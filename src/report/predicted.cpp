@@ -112,7 +112,7 @@ void add_predictions(ReportInput& r, const std::filesystem::path& db_path,
   const std::string predicted_label = p.provenance().label();
   std::set<std::string> fallback_types;
   for (const auto& s : samples) {
-    const auto mp = p.predict(s.kernels, s.name);
+    const auto mp = p.predict(s.kernels, s.name, nullptr, s.where);
     PredictedPoint pt;
     pt.model = s.name;
     pt.measured_label = s.energy_origin.label();

@@ -102,7 +102,8 @@ struct ModelPrediction {
   std::string training_energy_origin;
   std::vector<KernelPrediction> kernels;
   Targets total;  // energy and latency summed; power = energy / latency
-  std::map<std::string, std::string> fallback_types;             // type -> how it was predicted
+  std::optional<double> cpu_mhz, cpu_capacity;        // where it was predicted at (clock bundles)
+  std::map<std::string, std::string> fallback_types;  // type -> how it was predicted
   std::vector<std::pair<std::string, std::string>> unknown_ops;  // (op type, node), excluded
   bool lower_bound = false;  // unknown ops were left out of the totals
   size_t extrapolated_kernels = 0;
@@ -183,10 +184,14 @@ class Predictor {
   std::vector<KernelPrediction> predict_kernels(std::span<const KernelInput> in) const;
   // Unknown kernels (unknown:<Op>) are excluded, listed and make the total a lower bound.
   // Errors name the model and the kernel (its first node).
+  // `where`: the CPU clock and capacity to predict at (its cpu_mhz / cpu_capacity; the model
+  // weights come from the kernels); a bundle whose feature set uses the clock (full+clock)
+  // throws Error saying what to give when they are missing.
   ModelPrediction predict(const std::vector<kernels::Kernel>& kernels,
-                          const std::string& model_name, const graph::Graph* g = nullptr) const;
+                          const std::string& model_name, const graph::Graph* g = nullptr,
+                          const KernelContext& where = {}) const;
   // Detects kernels with the bundle's fusion rules first.
-  ModelPrediction predict(const graph::Graph& g) const;
+  ModelPrediction predict(const graph::Graph& g, const KernelContext& where = {}) const;
 
   nlohmann::json manifest() const;  // predictor.json
 
@@ -199,6 +204,9 @@ class Predictor {
     std::string description;
   };
   Resolution resolve(const std::string& type, Target t) const;
+  // A clock bundle predicts only where the clock (and, when its rows knew one, the capacity)
+  // is given: throws Error naming the kernel and the options otherwise.
+  void require_clock(std::span<const KernelInput> in) const;
   const Resolution& cached_resolve(const std::string& type, Target t) const;
   struct Cache {
     std::mutex mutex;

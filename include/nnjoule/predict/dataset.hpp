@@ -58,7 +58,8 @@ struct KernelDataset {
 
   // kAuto resolved for these rows: full+model when some were timed inside a model (a bundle
   // trained on kernels run alone has never seen a kernel inside a model: the feature would only
-  // flag every model's kernels as out of range), else full. Other sets as they are.
+  // flag every model's kernels as out of range), else full; either with +clock when the rows
+  // ran at more than one (CPU clock, capacity) (KernelContext). Other sets as they are.
   FeatureSet resolve(FeatureSet set) const;
   // Sorted distinct kernel types.
   std::vector<std::string> types() const;
@@ -75,6 +76,7 @@ struct ModelSample {
   Targets measured;                      // per target, the median of `repeats`
   std::vector<Targets> repeats;          // every stored measurement of the model, oldest first
   Provenance energy_origin, latency_origin;
+  KernelContext where;  // the CPU clock and capacity it ran at (unknown: not recorded)
 };
 
 // A batch of kernel configs for prediction: CSV with a header; a `type` (or `kernel`) column,

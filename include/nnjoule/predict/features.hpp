@@ -2,6 +2,7 @@
 // Regressor features of a kernel, computed from its type and nn-Meter config alone, so that a
 // kernel measured on its own (config only, as in nn-Meter and DeepEn2023 datasets) and the same
 // kernel detected inside a model get identical features. See docs/prediction.md.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,10 +30,17 @@ enum class FeatureSet {
   kFull,       // nn-Meter's plus memory bytes, arithmetic intensity and output size (concat:
                // input count and channel sum, max and min in place of nn-Meter's four slots)
   kFullModel,  // kFull plus the weights of the model around the kernel (KernelContext)
-  kAuto,       // for training: kFullModel when rows were timed inside models, else kFull
+  // kFull / kFullModel plus where the kernel ran (KernelContext): the clock of its cluster and
+  // the cluster's capacity, for one dataset measured at several clocks or on several clusters.
+  kFullClock,
+  kFullModelClock,
+  kAuto,  // for training: kFullModel when rows were timed inside models, else kFull; the +clock
+          // set of that when the rows ran at more than one (clock, capacity)
 };
+bool uses_model(FeatureSet s);  // MODEL_W_MB
+bool uses_clock(FeatureSet s);  // CPU_MHZ, CPU_CAPACITY
 std::string_view feature_set_name(FeatureSet s);
-// "nn-meter" | "full" | "full+model" | "auto"
+// "nn-meter" | "full" | "full+model" | "full+clock" | "full+model+clock" | "auto"
 FeatureSet parse_feature_set(std::string_view name);
 
 // Work and traffic of a kernel as the predictor counts them: float32, "same" padding
@@ -51,8 +59,14 @@ KernelSizes kernel_sizes(std::string_view kernel_type, const kernels::KernelConf
 // input compete for the caches with the rest of the model: the fc of MobileNetV3-Small (10 MB of
 // weights) runs twice as fast as the same-sized fc at the end of ResNet-18 (47 MB) on the
 // development VM. A kernel measured on its own runs alone: the defaults describe that.
+// Where it ran, from the measurement's device state: the mean clock (MHz) and cpu_capacity
+// (1024 = the fastest core) of the CPUs its threads were pinned to (all CPUs when not pinned).
+// Unknown (no cpufreq, no cpu_capacity) stays unknown: the feature is missing (NaN) for the
+// regressor, never a made-up 0.
 struct KernelContext {
   double model_weight_mb = 0;  // float32 weights of the model it runs inside; 0: the kernel alone
+  std::optional<double> cpu_mhz;
+  std::optional<double> cpu_capacity;
 };
 // The context of every kernel of a model whose kernels read `weight_values` weights in all.
 KernelContext model_context(double weight_values);
