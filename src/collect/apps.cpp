@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "nnjoule/collect/clusters.hpp"
 #include "nnjoule/collect/runner.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
@@ -68,7 +69,8 @@ struct Pipeline::Impl {
   }
 };
 
-Pipeline::Pipeline(const SuiteEntry& entry, int threads, uint64_t seed)
+Pipeline::Pipeline(const SuiteEntry& entry, int threads, uint64_t seed,
+                   const std::vector<int>& cpus)
     : impl_(std::make_unique<Impl>()) {
   auto& im = *impl_;
   im.entry = entry;
@@ -143,6 +145,7 @@ Pipeline::Pipeline(const SuiteEntry& entry, int threads, uint64_t seed)
   }
   exec::CompileOptions co;
   co.threads = threads;
+  co.cpus = cpus;
   im.m.emplace(
       with_context("suite entry '" + entry.id + "'", [&] { return exec::compile(im.g, co); }));
 }
@@ -301,6 +304,15 @@ std::vector<TraceSample> record_trace(Pipeline& p, const collect::Context& ctx,
 
 }  // namespace
 
+std::vector<int> delegate_cpus(const meter::SysFs& fs, int threads) {
+  const auto clusters = discover_clusters(fs);
+  const bool one_kind = clusters.empty() || clusters.front().name.rfind("all", 0) == 0;
+  if (threads < 1 || one_kind) return {};
+  std::vector<int> big = resolve_cpus(fs, "big");
+  if (static_cast<int>(big.size()) > threads) big.resize(static_cast<size_t>(threads));
+  return big;
+}
+
 ConfigResult run_config(const Suite& suite, const ConfigKey& config, const collect::Context& ctx,
                         const SuiteRunOptions& o) {
   const auto& entry = suite.entry(config.model);
@@ -315,8 +327,10 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const colle
   auto say = [&](const std::string& s) {
     if (o.progress) o.progress(config.label() + ": " + s);
   };
-  say("building " + entry.title);
-  Pipeline p(entry, del.threads, o.seed);
+  r.cpus = delegate_cpus(*ctx.fs, del.threads);
+  say("building " + entry.title +
+      (r.cpus.empty() ? std::string() : " on the big cores (CPUs " + cpu_ranges(r.cpus) + ")"));
+  Pipeline p(entry, del.threads, o.seed, r.cpus);
   p.run_once();
   r.output = p.result();
 
@@ -329,6 +343,14 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const colle
         for (int64_t i = 0; i < n; ++i) p.run_once();
       },
       suite.name + ":" + config.label(), protocol);
+  if (!r.cpus.empty()) {
+    // The engine pins its threads (and the caller, which runs pre- and post-processing).
+    r.whole.device.affinity = r.cpus;
+    r.whole.device.cores_used = std::min<int>(del.threads, static_cast<int>(r.cpus.size()));
+    r.whole.notes.push_back(fmt::format(
+        "{} ran on the big cores (CPUs {}), as DeepEn2023's CPU delegates did on its phones",
+        config.delegate, cpu_ranges(r.cpus)));
+  }
 
   auto stage_protocol = o.stage_protocol;
   stage_protocol.threads = del.threads;
@@ -378,11 +400,14 @@ ConfigResult run_config(const Suite& suite, const ConfigKey& config, const colle
 
 namespace {
 
-std::string config_key(const Suite& suite, const SuiteEntry& e, const Delegate& d, uint64_t seed) {
+std::string config_key(const Suite& suite, const SuiteEntry& e, const Delegate& d, uint64_t seed,
+                       const std::vector<int>& cpus) {
   const std::string model =
       e.builtin.empty() ? "onnx:" + content_hash(read_file(e.onnx)) : "builtin:" + e.builtin;
-  return content_hash(fmt::format("app|{}|{}|{}|{}|{}|{}|{}", suite.name, e.id, model, d.name,
-                                  d.threads, seed, e.pre.input.string()));
+  // Pinned CPUs join the key only when there are some: keys of unpinned runs stay as they were.
+  return content_hash(fmt::format("app|{}|{}|{}|{}|{}|{}|{}{}", suite.name, e.id, model, d.name,
+                                  d.threads, seed, e.pre.input.string(),
+                                  cpus.empty() ? std::string() : "|cpus=" + cpu_ranges(cpus)));
 }
 
 nlohmann::json protocol_json(const collect::ProtocolOptions& p) {
@@ -444,7 +469,7 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const collect::Context&
         out.results.push_back(std::move(r));
         continue;
       }
-      const auto key = config_key(suite, e, d, o.seed);
+      const auto key = config_key(suite, e, d, o.seed, delegate_cpus(*ctx.fs, d.threads));
       if (done.count(key)) {
         r.skipped = "already stored for this device";
         if (o.progress) o.progress(c.label() + ": already stored, skipped");
@@ -499,6 +524,7 @@ SuiteRun run_suite(const Suite& suite, store::Store& db, const collect::Context&
           {"kernels_label",
            "estimated: inference energy split by each step's share of the inference time"},
           {"power_trace", trace},
+          {"cpus", r.cpus},
           {"notes", w.notes}};
       db.add_application(row);
       if (o.progress) {

@@ -23,7 +23,9 @@ class Pipeline {
  public:
   // Builds (built-in) or imports (ONNX) the model and checks that its inputs and outputs fit
   // the application; throws Error naming the entry.
-  Pipeline(const zoo::SuiteEntry& entry, int threads, uint64_t seed);
+  // `cpus`: pin thread i to the i-th CPU (empty: not pinned).
+  Pipeline(const zoo::SuiteEntry& entry, int threads, uint64_t seed,
+           const std::vector<int>& cpus = {});
   ~Pipeline();
   Pipeline(Pipeline&&) noexcept;
 
@@ -64,6 +66,7 @@ struct ConfigResult {
   std::string title;        // the entry's title
   std::string application;  // application_name
   int threads = 0;
+  std::vector<int> cpus;    // the CPUs its threads were pinned to (delegate_cpus); empty: not
   std::string unsupported;  // non-empty: not run, and why
   std::string skipped;      // non-empty: already stored (resume)
   Measurement whole;        // one inference = one whole pipeline run
@@ -82,6 +85,13 @@ struct SuiteRunOptions {
   double trace_step_s = 0.05;                        // one sample per window of this length
   std::function<void(const std::string&)> progress;  // one line per step, for the CLI
 };
+
+// Where a CPU delegate of `threads` threads runs. DeepEn2023's CPU1 and CPU4 ran on a phone's
+// big cores: where clusters of different kinds exist, the first `threads` CPUs of "big"
+// (resolve_cpus: every core outside the little cluster), all of them when there are fewer;
+// so CPU1 is the big cluster's first core (not the prime core: CPU1 and CPU4 then differ in
+// threads only, not in core or clock). Empty (not pinned) on a machine with one kind of core.
+std::vector<int> delegate_cpus(const meter::SysFs& fs, int threads);
 
 // Protocol settings that keep a 16-configuration suite to a few minutes on a small machine.
 SuiteRunOptions quick_suite_options();
