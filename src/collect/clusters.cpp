@@ -140,6 +140,18 @@ std::vector<std::optional<double>> cluster_clocks(const meter::SysFs& fs,
   return out;
 }
 
+std::vector<std::string> cluster_governors(const meter::SysFs& fs,
+                                           const std::vector<CpuCluster>& clusters) {
+  std::vector<std::string> out;
+  for (const auto& c : clusters)
+    out.push_back(c.cpus.empty()
+                      ? ""
+                      : fs.read_trimmed(meter::join(kCpuDir, "cpu" + std::to_string(c.cpus[0]) +
+                                                                 "/cpufreq/scaling_governor"))
+                            .value_or(""));
+  return out;
+}
+
 std::string describe(const CpuCluster& c) {
   std::string out = fmt::format("{} {}", c.name, cpu_ranges(c.cpus));
   std::vector<std::string> parts;

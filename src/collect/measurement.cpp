@@ -60,8 +60,10 @@ json temps_json(const std::vector<Temperature>& ts) {
 json window_clocks_json(const Measurement& m) {
   json out = json::array();
   for (const auto& c : m.window_clocks)
-    out.push_back(
-        {{"cluster", c.cluster}, {"min_mhz", opt(c.min_mhz)}, {"max_mhz", opt(c.max_mhz)}});
+    out.push_back({{"cluster", c.cluster},
+                   {"min_mhz", opt(c.min_mhz)},
+                   {"max_mhz", opt(c.max_mhz)},
+                   {"governor_end", c.governor_end}});
   return out;
 }
 
@@ -270,9 +272,12 @@ Measurement measurement_from_json(const json& j) {
     }
   if (j.contains("window_clocks"))  // absent in records of older versions
     for (const auto& c : at(j, "window_clocks", ""))
-      m.window_clocks.push_back({get<std::string>(c, "cluster", "window_clocks[]."),
-                                 get_opt(c, "min_mhz", "window_clocks[]."),
-                                 get_opt(c, "max_mhz", "window_clocks[].")});
+      m.window_clocks.push_back(
+          {get<std::string>(c, "cluster", "window_clocks[]."),
+           get_opt(c, "min_mhz", "window_clocks[]."), get_opt(c, "max_mhz", "window_clocks[]."),
+           // absent in records from before governors were read per window
+           c.contains("governor_end") ? get<std::string>(c, "governor_end", "window_clocks[].")
+                                      : std::string()});
   if (j.contains("temperatures_end"))
     for (const auto& t : at(j, "temperatures_end", ""))
       m.temperatures_end.push_back({get<std::string>(t, "zone", "temperatures_end[]."),
@@ -395,7 +400,17 @@ std::string format_measurement(const Measurement& m) {
     if (c.min_mhz && c.max_mhz)
       clocks += fmt::format(" {} {}-{} MHz;", c.cluster, format_number(*c.min_mhz),
                             format_number(*c.max_mhz));
-  if (!clocks.empty()) out += "clock after each window:" + clocks + "\n";
+  if (!clocks.empty()) out += "clock at the start and end of each window:" + clocks + "\n";
+  // A governor switched by someone else mid-measurement (a phone's power HAL, a thermal
+  // daemon) changes what the numbers mean: said in one line.
+  std::string switched;
+  for (size_t i = 0; i < m.window_clocks.size() && i < d.clusters.size(); ++i) {
+    const auto& c = m.window_clocks[i];
+    if (!c.governor_end.empty() && !d.clusters[i].governor.empty() &&
+        c.governor_end != d.clusters[i].governor)
+      switched += fmt::format(" {} {} -> {};", c.cluster, d.clusters[i].governor, c.governor_end);
+  }
+  if (!switched.empty()) out += "governor changed during the measurement:" + switched + "\n";
   if (!m.temperatures_end.empty()) {
     out += "temperature at the end:";
     for (const auto& tz : m.temperatures_end)

@@ -225,6 +225,7 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     const std::string wname =
         fmt::format("window-{}", kept.size() + short_windows + m.disturbed_windows);
     const HostLoad load0 = read_host_load(ctx.fs.get());
+    const auto clocks0 = cluster_clocks(*ctx.fs, m.device.clusters);
     if (hooks.begin) hooks.begin();
     ctx.sampler->begin_window(wname);
     workload(n);
@@ -261,13 +262,17 @@ Measurement measure_workload(const Context& ctx, const Workload& workload, const
     worst(m.max_cpu_pressure_share, dist.pressure);
     if (hooks.end) hooks.end(true);
     const auto clocks = cluster_clocks(*ctx.fs, m.device.clusters);
+    const auto governors = cluster_governors(*ctx.fs, m.device.clusters);
     for (size_t c = 0; c < clocks.size(); ++c) {
       if (m.window_clocks.size() <= c)
-        m.window_clocks.push_back({m.device.clusters[c].name, {}, {}});
-      if (!clocks[c]) continue;
+        m.window_clocks.push_back({m.device.clusters[c].name, {}, {}, {}});
       auto& wc = m.window_clocks[c];
-      wc.min_mhz = std::min(wc.min_mhz.value_or(*clocks[c]), *clocks[c]);
-      wc.max_mhz = std::max(wc.max_mhz.value_or(*clocks[c]), *clocks[c]);
+      wc.governor_end = governors[c];
+      for (const auto& v : {clocks0[c], clocks[c]}) {
+        if (!v) continue;
+        wc.min_mhz = std::min(wc.min_mhz.value_or(*v), *v);
+        wc.max_mhz = std::max(wc.max_mhz.value_or(*v), *v);
+      }
     }
     energy.push_back(w.primary().energy_mj / static_cast<double>(n));
     latency.push_back(w.duration_ms / static_cast<double>(n));

@@ -272,8 +272,9 @@ TEST(Protocol, DisturbedWindowsAreMeasuredAgainThenFlagged) {
   }
 }
 
-// A phone's governor moves the clock while a model runs: each cluster's clock is read after
-// every kept window and its range reported, with the temperatures at the end.
+// A phone's governor moves the clock while a model runs: each cluster's clock is read at the
+// start and end of every kept window and its range reported, with the governor and the
+// temperatures at the end.
 TEST(Protocol, ClusterClocksAfterEveryWindowAndTemperatureAtTheEnd) {
   Sim sim;
   sim.tree.write("/sys/devices/system/cpu/online", "0-1\n");
@@ -282,6 +283,7 @@ TEST(Protocol, ClusterClocksAfterEveryWindowAndTemperatureAtTheEnd) {
     sim.tree.write(d + "related_cpus", std::to_string(c) + "\n");
     sim.tree.write(d + "cpuinfo_max_freq", c == 0 ? 1800000 : 2800000);
     sim.tree.write(d + "scaling_cur_freq", 1000000);
+    sim.tree.write(d + "scaling_governor", "schedutil\n");
     sim.tree.write("/sys/devices/system/cpu/cpu" + std::to_string(c) + "/cpu_capacity",
                    c == 0 ? 400 : 1024);
   }
@@ -294,6 +296,8 @@ TEST(Protocol, ClusterClocksAfterEveryWindowAndTemperatureAtTheEnd) {
         for (int64_t i = 0; i < n; ++i) sim.pass(0.002, 10);
         khz += 100000;  // the governor ramps the big cluster up
         sim.tree.write("/sys/devices/system/cpu/cpu1/cpufreq/scaling_cur_freq", khz);
+        // ... and a power daemon switches its governor while the model runs
+        sim.tree.write("/sys/devices/system/cpu/cpu1/cpufreq/scaling_governor", "performance\n");
         sim.tree.write("/sys/class/thermal/thermal_zone0/temp", 41000 + (khz - 1000000) / 100);
       },
       "toy", quick());
@@ -303,16 +307,25 @@ TEST(Protocol, ClusterClocksAfterEveryWindowAndTemperatureAtTheEnd) {
   EXPECT_DOUBLE_EQ(*m.window_clocks[0].min_mhz, 1000);
   EXPECT_DOUBLE_EQ(*m.window_clocks[0].max_mhz, 1000);
   EXPECT_EQ(m.window_clocks[1].cluster, "big");
-  EXPECT_GT(*m.window_clocks[1].max_mhz, *m.window_clocks[1].min_mhz);
+  // Each kept window ramps the clock by 100 MHz, and the first one's start is in the range
+  // too: one step more than the windows' ends alone would span.
+  EXPECT_DOUBLE_EQ(*m.window_clocks[1].max_mhz - *m.window_clocks[1].min_mhz, 100.0 * m.windows);
+  EXPECT_EQ(m.window_clocks[0].governor_end, "schedutil");
+  EXPECT_EQ(m.window_clocks[1].governor_end, "performance");
   ASSERT_EQ(m.temperatures_end.size(), 1u);
   EXPECT_GT(m.temperatures_end[0].celsius, m.device.temperatures.at(0).celsius);
   const auto text = format_measurement(m);
-  EXPECT_NE(text.find("clock after each window: little 1000-1000 MHz; big "), std::string::npos)
+  EXPECT_NE(text.find("clock at the start and end of each window: little 1000-1000 MHz; big "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("governor changed during the measurement: big schedutil -> performance;"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("temperature at the end: cpu-thermal"), std::string::npos) << text;
   const auto back = measurement_from_json(to_json(m));
   ASSERT_EQ(back.window_clocks.size(), 2u);
   EXPECT_EQ(back.window_clocks[1].max_mhz, m.window_clocks[1].max_mhz);
+  EXPECT_EQ(back.window_clocks[1].governor_end, "performance");
   EXPECT_EQ(back.device.clusters.size(), 2u);
   EXPECT_EQ(back.temperatures_end.size(), 1u);
 }

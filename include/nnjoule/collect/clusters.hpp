@@ -39,6 +39,11 @@ std::vector<std::optional<double>> cluster_clocks(const meter::SysFs& fs,
 // "0-3,7": a CPU list as the kernel writes one.
 std::string cpu_ranges(const std::vector<int>& cpus);
 
+// Each cluster's scaling_governor (of its first CPU), in the clusters' order; "" where
+// unreadable.
+std::vector<std::string> cluster_governors(const meter::SysFs& fs,
+                                           const std::vector<CpuCluster>& clusters);
+
 // "little 0-3 (capacity 404, 300-1785 MHz, schedutil at 1209 MHz)"
 std::string describe(const CpuCluster& c);
 

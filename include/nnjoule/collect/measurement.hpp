@@ -113,11 +113,14 @@ struct Measurement {
   bool disturbed = false;  // disturbed windows had to be kept: the result carries interference
   std::optional<double> max_steal_share;
   std::optional<double> max_cpu_pressure_share;
-  // Each cluster's clock read after every kept window (models): the range it moved in, which
-  // a governor or thermal throttling widens. Same order as device.clusters.
+  // Each cluster's clock read at the start and the end of every kept window (models): the
+  // range it moved in, which a governor or thermal throttling widens; and its governor at the
+  // end of the last one (device.clusters holds the one at the start). Same order as
+  // device.clusters.
   struct ClusterClock {
     std::string cluster;
     std::optional<double> min_mhz, max_mhz;
+    std::string governor_end;  // empty: unreadable
   };
   std::vector<ClusterClock> window_clocks;
   std::vector<Temperature> temperatures_end;  // after the last window
