@@ -2,7 +2,9 @@
 // engine) or of a whole program run (application level, after --).
 
 #include <iostream>
+#include <optional>
 
+#include "collect_rig.hpp"
 #include "command.hpp"
 #include "meter_options.hpp"
 #include "nnjoule/collect/clusters.hpp"
@@ -69,10 +71,14 @@ void run(const Options& o) {
   }
   collect::Session session(o.meters.setup(o.meter_names), cpu);
   collect::Context ctx = session.context();
-  // Held through both idle baselines and the work; restored before printing, and by the
-  // destructor when the measurement throws.
+  // A pinned clock is held through both idle baselines and the work; restored before printing,
+  // and by the destructor when the measurement throws. Ctrl-C would end the process with the
+  // clock still held: the first one lets the measurement in flight finish (its time cap bounds
+  // the wait) so the limits are put back.
+  std::optional<StopOnSigint> finish_on_ctrl_c;
   std::unique_ptr<collect::ClockPin> pin;
   if (!o.pin_freq.empty()) {
+    finish_on_ctrl_c.emplace();
     pin = std::make_unique<collect::ClockPin>(ctx.fs, o.pin_freq, mo.cpus);
     ctx.pinned = pin->pinned();
   }

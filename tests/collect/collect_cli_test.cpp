@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "collect/cpu_trees.hpp"
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/store/store.hpp"
 #include "support/test_support.hpp"
@@ -75,13 +76,7 @@ Child spawn(const std::vector<std::string>& args, const TempDir& tmp) {
     const int fe = open(c.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fo, 1);
     dup2(fe, 2);
-    std::vector<std::string> copy = args;
-    std::string bin = NNJOULE_CLI;
-    std::vector<char*> argv = {bin.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
+    nnjoule::testing::exec_cli(args);
   }
   return c;
 }
@@ -210,6 +205,42 @@ TEST(CollectCli, CtrlCStopsAfterTheMeasurementInFlight) {
   Store s(db, Store::Options{.read_only = true});
   EXPECT_EQ(s.runs().at(0).status, "interrupted");
   EXPECT_THAT(read_text(c.out), HasSubstr(fmt::format("{} measured", n)));
+}
+
+// Ctrl-C while `measure --pin-freq` holds the clock: the measurement in flight finishes, the
+// previous limits are written back, and the result is printed.
+TEST(CollectCli, CtrlCDuringAPinnedMeasureRestoresTheClock) {
+  TempDir tmp;
+  nnjoule::testing::FakeTree t;
+  nnjoule::testing::pixel4_like(t);
+  t.write("/proc/stat", "cpu  100 0 50 5000 0 0 0 0 0 0\n");
+  t.write("/proc/cpuinfo", "processor\t: 0\nmodel name\t: Test CPU\n");
+  const auto khz = [&](int cpu, const char* file) {
+    return std::stoll(read_text(
+        t.root() / ("sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/cpufreq/" + file)));
+  };
+  // The command waits for the test's go-ahead, so the signal lands while the clock is held.
+  const auto go = tmp / "go";
+  Child c = spawn({"measure", "--root", t.root().string(), "--pin-freq", "max", "--idle", "0.05",
+                   "--", "sh", "-c", "while [ ! -e '" + go.string() + "' ]; do sleep 0.05; done"},
+                  tmp);
+  bool pinned = false;
+  for (int i = 0; i < 2400 && !pinned; ++i) {
+    pinned = khz(4, "scaling_min_freq") == 2419200;
+    if (!pinned) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(pinned) << read_text(c.err);
+  EXPECT_EQ(khz(0, "scaling_min_freq"), 1785600);  // no --cpus: every cluster at its maximum
+  kill(c.pid, SIGINT);
+  nnjoule::testing::write_text(go, "");
+  EXPECT_EQ(wait_exit(c.pid), 0) << read_text(c.err);
+  EXPECT_THAT(read_text(c.err), HasSubstr("stopping after the measurement in flight"));
+  EXPECT_THAT(read_text(c.out), HasSubstr("clock pinned: big 4-6 at 2419 MHz (max;"));
+  EXPECT_THAT(read_text(c.out), HasSubstr("restored)"));
+  EXPECT_EQ(khz(4, "scaling_min_freq"), 710400);
+  EXPECT_EQ(khz(4, "scaling_max_freq"), 2419200);
+  EXPECT_EQ(khz(0, "scaling_min_freq"), 300000);
+  EXPECT_EQ(khz(7, "scaling_min_freq"), 825600);
 }
 
 TEST(CollectCli, HardKillLosesAtMostTheMeasurementInFlight) {

@@ -262,13 +262,7 @@ TEST(StoreOpen, UnprivilegedCliReadsReadOnlyDataset) {
             const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
-            std::string bin = NNJOULE_CLI;
-            std::vector<std::string> copy = args;
-            std::vector<char*> argv = {bin.data()};
-            for (auto& a : copy) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            execv(bin.c_str(), argv.data());
-            _exit(127);
+            nnjoule::testing::exec_cli(args);
           }
           int status = 0;
           waitpid(pid, &status, 0);

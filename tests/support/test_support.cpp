@@ -36,6 +36,24 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
+void exec_cli(const std::vector<std::string>& args) {
+  // Under emulation (a cross build's tests run by qemu-user) an exec of the CLI would reach the
+  // host kernel, which cannot run a foreign binary: NNJOULE_TEST_EMULATOR ("qemu-aarch64 -L
+  // SYSROOT") is put in front of it.
+  std::vector<std::string> words;
+  if (const char* emu = std::getenv("NNJOULE_TEST_EMULATOR")) {
+    std::istringstream in(emu);
+    for (std::string w; in >> w;) words.push_back(w);
+  }
+  words.push_back(NNJOULE_CLI);
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  _exit(127);
+}
+
 CliResult run_cli(const std::vector<std::string>& args) {
   TempDir tmp;
   const fs::path out = tmp / "out", err = tmp / "err";
@@ -46,14 +64,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
     int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fo, 1);
     dup2(fe, 2);
-    std::vector<char*> argv;
-    std::string bin = NNJOULE_CLI;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
+    exec_cli(args);
   }
   int status = 0;
   waitpid(pid, &status, 0);

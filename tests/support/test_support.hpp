@@ -25,6 +25,9 @@ struct CliResult {
   std::string out;
   std::string err;
 };
+// In a forked child: replaces it with the built nnjoule binary (behind NNJOULE_TEST_EMULATOR
+// when set); exits 127 when the exec fails.
+[[noreturn]] void exec_cli(const std::vector<std::string>& args);
 // Runs the built nnjoule binary with the given arguments (no shell quoting needed).
 CliResult run_cli(const std::vector<std::string>& args);
 // Exit status 1 and one stderr line "nnjoule: error: ..." containing `part`:
