@@ -29,8 +29,20 @@ dev=(libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libonnx-dev libprotobuf-de
 mapfile -t arm < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
   --no-breaks --no-replaces --no-enhances --no-pre-depends "${dev[@]/%/:arm64}" |
   grep -E '^[a-z0-9][^ ]*:arm64$' | sort -u)
+# Unpacked once: the stamp lists the packages (name=version) it was made from.
+stamp="$dir/.nnjoule-sysroot"
+want=$(apt-cache show --no-all-versions "${arm[@]}" googletest nlohmann-json3-dev libcli11-dev |
+  awk '/^Package:/{p=$2} /^Architecture:/{a=$2} /^Version:/{v=$2} /^$/{if(p)print p":"a"="v; p=""}' | sort)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "aarch64-sysroot: $dir is current (${#arm[@]} arm64 packages)"
+  exit 0
+fi
 debs="$dir.debs"
+# A sysroot this script made from other versions is made again, not unpacked over.
+if [ -f "$stamp" ]; then rm -rf "$dir"; fi
+rm -rf "$debs"
 mkdir -p "$dir" "$debs"
 (cd "$debs" && apt-get download "${arm[@]}" googletest nlohmann-json3-dev libcli11-dev >/dev/null)
 for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$dir"; done
+echo "$want" >"$stamp"
 echo "aarch64-sysroot: ${#arm[@]} arm64 packages unpacked into $dir"

@@ -70,13 +70,15 @@ cp -L "$binary" "$out/bin/$(basename "$binary")"
 
 # The launcher runs the binary through the bundled loader, so the host's loader and glibc are
 # never used; the host's own library path still follows ours, so drivers loaded at run time
-# with dlopen (libnvidia-ml.so.1) are found where the host keeps them.
+# with dlopen (libnvidia-ml.so.1) are found where the host keeps them. NNJOULE_EMULATOR (say
+# "qemu-aarch64") runs a bundle of another architecture on this machine, with nothing but the
+# bundle's own files. Android has no /bin/sh: there, start it as `sh ./nnjoule`.
 name=$(basename "$binary")
 cat >"$out/$name" <<EOF
 #!/bin/sh
 here=\$(cd "\$(dirname "\$0")" && pwd)
-exec "\$here/lib/$loader" --library-path "\$here/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" \\
-  "\$here/bin/$name" "\$@"
+exec \${NNJOULE_EMULATOR:-} "\$here/lib/$loader" \\
+  --library-path "\$here/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" "\$here/bin/$name" "\$@"
 EOF
 chmod +x "$out/$name" "$out/lib/$loader"
 echo "make-bundle: $out/$name ($(ls "$out/lib" | wc -l) libraries, $(du -sh "$out" | cut -f1))"
