@@ -94,6 +94,10 @@ class EstimateMeter : public Meter {
   std::string kind() const override { return "estimate"; }
   Provenance provenance() const override { return {Origin::kEstimated, "cpu-time model"}; }
   std::optional<double> known_update_period_s() const override { return tick_s_; }
+  // Busy time moves in ticks: one tick of one core is the smallest step of the model.
+  std::optional<double> known_resolution(size_t) const override {
+    return model_.busy_core_power_mw * tick_s_;
+  }
   void read(double now_s, std::span<double> out) override {
     // E(t) = P_idle x t + P_core x busy core-seconds: a counter like any other.
     out[0] = model_.idle_power_mw * now_s + model_.busy_core_power_mw * busy_seconds();

@@ -66,6 +66,7 @@ json meters_json(const std::vector<Finding>& findings,
           const auto& r = k < s->resolution.size() ? s->resolution[k] : std::nullopt;
           dj["resolution"] = r ? json(*r) : json(nullptr);
           dj["resolution_unit"] = unit(d[k].signal);
+          dj["resolution_known"] = k < s->resolution_known.size() && s->resolution_known[k];
           if (!s->error.empty()) dj["error"] = s->error;
           dj["poll_interval_ms"] = s->interval_s * 1e3;
         }
@@ -99,7 +100,9 @@ std::string format_meters(const std::vector<Finding>& findings,
         readable = s->error.empty() ? "yes" : "no";
         period = period_text(*s, probe_s);
         const auto& r = k < s->resolution.size() ? s->resolution[k] : std::nullopt;
-        res = r ? format_number(*r) + " " + unit(d[k].signal) : std::string("not seen");
+        const bool known = k < s->resolution_known.size() && s->resolution_known[k];
+        res = r ? format_number(*r) + " " + unit(d[k].signal) + (known ? " (known)" : "")
+                : std::string("not seen");
       }
       if (d[k].signal == Signal::kOffline) readable = "file", period = "-", res = "-";
       std::string note = d[k].note;

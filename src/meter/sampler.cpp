@@ -366,8 +366,13 @@ MeterStats Sampler::stats(size_t meter) const {
   s.max_power_mw = m.max_power_mw;
   s.error = m.error;
   s.polling_note = m.polling_note;
-  for (const auto& d : m.d)
-    s.resolution.push_back(d.min_step > 0 ? std::optional<double>(d.min_step) : std::nullopt);
+  for (size_t k = 0; k < m.d.size(); ++k) {
+    const auto known = m.meter->known_resolution(k);
+    s.resolution_known.push_back(known.has_value());
+    s.resolution.push_back(known                 ? known
+                           : m.d[k].min_step > 0 ? std::optional<double>(m.d[k].min_step)
+                                                 : std::nullopt);
+  }
   return s;
 }
 

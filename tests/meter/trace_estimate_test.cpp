@@ -156,6 +156,12 @@ TEST(Estimate, IdlePlusBusyCoresAndLabelledEstimated) {
   EXPECT_NEAR(w.primary().energy_mj, 1000 * 2 + 2000 * 2, 1e-6);
   EXPECT_EQ(w.primary().provenance.label(), "estimated (cpu-time model)");
   EXPECT_NE(w.primary().provenance.label().find("estimated"), std::string::npos);
+  // Its resolution is one tick of one busy core, declared, not the polling interval times the
+  // idle power that a probe would see step by step.
+  const auto st = s.stats(0);
+  ASSERT_EQ(st.resolution.size(), 1u);
+  EXPECT_TRUE(st.resolution_known.at(0));
+  EXPECT_NEAR(*st.resolution[0], 2000.0 / static_cast<double>(tck), 1e-9);
 }
 
 TEST(Estimate, DefaultIsStatedWhenTheCpuIsUnknown) {

@@ -51,6 +51,12 @@ class Meter {
   virtual double integrate_mj(size_t domain, double t0_s, double t1_s);
   // A period that needs no measuring (a model's tick, a trace's sample spacing).
   virtual std::optional<double> known_update_period_s() const { return std::nullopt; }
+  // A smallest step that needs no measuring (a model's one tick of busy time, mJ): the step a
+  // probe sees in a modelled counter is only its own polling interval times the idle power.
+  virtual std::optional<double> known_resolution(size_t domain) const {
+    (void)domain;
+    return std::nullopt;
+  }
   // The sampler tells each meter which wall-clock time its timeline's zero is.
   virtual void attach_timeline(double realtime_at_zero_s) { (void)realtime_at_zero_s; }
 

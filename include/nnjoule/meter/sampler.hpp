@@ -69,6 +69,7 @@ struct MeterStats {
   double interval_s = 0;                  // current poll interval
   int64_t reads = 0, changes = 0;
   std::vector<std::optional<double>> resolution;  // per domain: smallest step seen (mJ or mW)
+  std::vector<bool> resolution_known;             // per domain: declared by the meter, not seen
   double max_power_mw = 0;                        // highest power seen
   std::string error;                              // the read that failed, if one did
   // Set when a counter's wrap period makes the sampler poll faster than min_interval_s:
