@@ -67,10 +67,20 @@ void run_train(const TrainCliOptions& o) {
   const auto p = predict::Predictor::train(ds, to, rules, name);
   p.save(out);
   if (o.json) {
-    print_json({{"bundle", out.string()}, {"predictor", p.manifest()}});
+    print_json({{"bundle", out.string()},
+                {"predictor", p.manifest()},
+                {"flagged_left_out", ds.flagged_left_out}});
     return;
   }
   std::cout << predict::render_summary(p);
+  if (!ds.flagged_left_out.empty()) {
+    std::string why;
+    for (const auto& [flag, n] : ds.flagged_left_out) why += fmt::format(", {} {}", flag, n);
+    std::cout << fmt::format(
+        "left out: kernel rows with a quality flag ({}; `nnjoule db info` "
+        "counts them)\n",
+        why.substr(2));
+  }
   std::cout << fmt::format("wrote predictor bundle {} ({} regressors)\n", out.string(),
                            p.regressors().size());
 }

@@ -243,8 +243,14 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
   q.device_id = device.id;
   q.require_config = true;
   auto rows = db.kernels(q);
-  if (!o.include_flagged) std::erase_if(rows, [](const auto& r) { return unusable(r.m); });
   KernelDataset ds;
+  if (!o.include_flagged)
+    std::erase_if(rows, [&](const auto& r) {
+      if (!unusable(r.m)) return false;
+      for (const auto& f : r.m.flags)
+        if (f != "ci_not_met") ++ds.flagged_left_out[f];
+      return true;
+    });
   ds.source = db.path().string();
   // The dataset describes one thread count: the requested one, else the most common.
   std::map<int64_t, size_t> by_threads;

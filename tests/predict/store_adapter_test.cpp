@@ -93,6 +93,7 @@ TEST(StoreAdapter, ReadsKernelsModelKernelsAndModels) {
     }
   }
   EXPECT_EQ(standalone, 4u);  // flagged row and the 4-thread row left out
+  EXPECT_EQ(ds.flagged_left_out, (std::map<std::string, int64_t>{{"implausible_power", 1}}));
   const auto g =
       zoo::build_model({.family = "resnet18", .resolution = 64, .materialize_weights = false});
   EXPECT_EQ(in_model, kernels::detect_kernels(g).size() - 1);

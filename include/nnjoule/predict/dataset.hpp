@@ -5,6 +5,7 @@
 // kernel configs.
 #include <array>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,9 @@ struct KernelDataset {
   DeviceInfo device;
   std::string source;  // where the rows were read from (file, database, directory)
   std::vector<KernelSample> samples;
+  // Rows of the source not in `samples` for a quality flag ("disturbed", "implausible_power"),
+  // by flag: a dataset smaller than the store says why.
+  std::map<std::string, int64_t> flagged_left_out;
 
   // kAuto resolved for these rows: full+model when some were timed inside a model (a bundle
   // trained on kernels run alone has never seen a kernel inside a model: the feature would only
