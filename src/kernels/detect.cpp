@@ -8,6 +8,7 @@
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/graph/ops.hpp"
+#include "nnjoule/graph/quant.hpp"
 
 namespace nnjoule::kernels {
 
@@ -31,9 +32,15 @@ bool is_gap(const Graph& g, const Node& n) {
          (n.op_type == "GlobalAveragePool" || n.attr_int("keepdims", 1) != 0);
 }
 
+bool is_quantized(graph::DType t) {
+  return t == graph::DType::kInt8 || t == graph::DType::kUInt8;
+}
+
 struct Unit {
   std::vector<size_t> nodes;
   std::string cls;
+  size_t head = 0;  // the defining node (attached Q/DQ nodes come and go around it)
+  size_t last = 0;  // the last node before Q/DQ were attached: units complete there
 };
 
 class Detector {
@@ -43,9 +50,11 @@ class Detector {
         rules_(rules),
         producer_(g.producers()),
         consumers_(g.consumers()),
-        unit_of_(g.nodes.size(), -1) {}
+        unit_of_(g.nodes.size(), -1),
+        host_(g.nodes.size(), -1) {}
 
   std::vector<Kernel> run() {
+    attach_quant();
     if (rules_.patterns) {
       for (size_t i = 0; i < g_.nodes.size(); ++i) match_se(i);
       for (size_t i = 0; i < g_.nodes.size(); ++i) match_hswish(i);
@@ -53,7 +62,15 @@ class Detector {
       for (size_t i = 0; i < g_.nodes.size(); ++i) match_channel_shuffle(i);
     }
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
-      if (unit_of_[i] < 0) add_unit({i}, graph::node_kernel_class(g_, g_.nodes[i]));
+      if (unit_of_[i] < 0 && host_[i] < 0) add_unit({i}, node_class(i));
+    }
+    // Attached QuantizeLinear / DequantizeLinear nodes join their host's unit (its head stays).
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (host_[i] < 0) continue;
+      const long u = unit_of_[static_cast<size_t>(host_[i])];
+      auto& nodes = units_[static_cast<size_t>(u)].nodes;
+      nodes.insert(std::upper_bound(nodes.begin(), nodes.end(), i), i);
+      unit_of_[i] = u;
     }
     return fuse();
   }
@@ -80,10 +97,50 @@ class Detector {
 
   bool free(long i) const { return i >= 0 && unit_of_[static_cast<size_t>(i)] < 0; }
 
+  bool is_op(long i) const {
+    return i >= 0 && !graph::is_quant_op(node(static_cast<size_t>(i)).op_type);
+  }
+
   void add_unit(std::vector<size_t> nodes, std::string cls) {
     std::sort(nodes.begin(), nodes.end());
     for (size_t n : nodes) unit_of_[n] = static_cast<long>(units_.size());
-    units_.push_back(Unit{std::move(nodes), std::move(cls)});
+    const size_t head = nodes.front(), last = nodes.back();
+    units_.push_back(Unit{std::move(nodes), std::move(cls), head, last});
+  }
+
+  // The op table classifies a node by its own inputs; in a QDQ model a MatMul's weight is the
+  // DequantizeLinear of a constant, still a fully connected layer.
+  std::string node_class(size_t i) const {
+    const Node& n = node(i);
+    std::string cls = graph::node_kernel_class(g_, n);
+    if (cls == "matmul" && n.inputs.size() == 2) {
+      const long d = producer(n.inputs[1]);
+      if (d >= 0 && node(static_cast<size_t>(d)).op_type == "DequantizeLinear" &&
+          g_.is_constant(node(static_cast<size_t>(d)).inputs[0]) &&
+          g_.shape(n.inputs[1]).size() == 2) {
+        cls = "fc";
+      }
+    }
+    return cls;
+  }
+
+  // QDQ models: the engine runs DequantizeLinear -> op -> QuantizeLinear as one int8 operator,
+  // so Q/DQ nodes are no kernels of their own. A DequantizeLinear (of weights or of an
+  // activation) belongs to the op reading it (the first, when several ops share it); a
+  // QuantizeLinear to the op producing its input. Q/DQ that no op can take (the first Q on a
+  // graph input, the last DQ on a graph output) stay standalone quantize / dequantize kernels.
+  void attach_quant() {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& n = node(i);
+      if (n.op_type == "DequantizeLinear") {
+        const auto& u = users(n.outputs[0]);
+        if (!u.empty() && std::all_of(u.begin(), u.end(), [&](long c) { return is_op(c); }))
+          host_[i] = *std::min_element(u.begin(), u.end());
+      } else if (n.op_type == "QuantizeLinear") {
+        const long p = producer(n.inputs[0]);
+        if (is_op(p) && sole_user(n.inputs[0]) == static_cast<long>(i)) host_[i] = p;
+      }
+    }
   }
 
   // The runtime (non-constant) inputs of a node.
@@ -276,10 +333,11 @@ class Detector {
     std::vector<size_t> order(units_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return units_[a].nodes.back() < units_[b].nodes.back(); });
+              [&](size_t a, size_t b) { return units_[a].last < units_[b].last; });
     struct Build {
       std::vector<size_t> units;
       std::vector<std::string> ops;
+      size_t last = 0;
     };
     std::vector<Build> builds;
     std::vector<long> kernel_of_unit(units_.size(), -1);
@@ -287,12 +345,16 @@ class Detector {
       const Unit& unit = units_[u];
       long target = -1;
       if (!unit.cls.starts_with("unknown:")) {
-        const Node& head = node(unit.nodes.front());
+        // An op reading its input through its own DequantizeLinear reads an int8 tensor that
+        // was materialized: no fusion across a Q -> DQ boundary.
+        const Node& head = node(unit.head);
         for (const auto& in : runtime_inputs(head)) {
           const long p = producer(in);
           if (p < 0) continue;
           const long pu = unit_of_[static_cast<size_t>(p)];
+          if (pu == static_cast<long>(u)) continue;
           const long k = kernel_of_unit[static_cast<size_t>(pu)];
+          if (k < 0) continue;
           if (builds[static_cast<size_t>(k)].units.back() != static_cast<size_t>(pu)) continue;
           auto outs = unit_outputs(units_[static_cast<size_t>(pu)]);
           if (outs.size() != 1 || outs[0] != in) continue;
@@ -309,9 +371,12 @@ class Detector {
         builds.emplace_back();
       }
       builds[static_cast<size_t>(target)].units.push_back(u);
+      builds[static_cast<size_t>(target)].last = unit.last;
       builds[static_cast<size_t>(target)].ops.push_back(unit.cls);
       kernel_of_unit[u] = target;
     }
+    std::sort(builds.begin(), builds.end(),
+              [](const Build& a, const Build& b) { return a.last < b.last; });
     std::vector<Kernel> kernels;
     kernels.reserve(builds.size());
     for (const auto& b : builds) {
@@ -323,12 +388,10 @@ class Detector {
       std::string type;
       for (const auto& o : b.ops) type += (type.empty() ? "" : "-") + o;
       k.type = type;
-      k.name = node(k.nodes.front()).name;
+      k.name = node(units_[b.units.front()].head).name;
       describe_kernel(g_, k);
       kernels.push_back(std::move(k));
     }
-    std::sort(kernels.begin(), kernels.end(),
-              [](const Kernel& a, const Kernel& b) { return a.nodes.back() < b.nodes.back(); });
     return kernels;
   }
 
@@ -337,6 +400,7 @@ class Detector {
   std::map<std::string, size_t> producer_;
   std::map<std::string, std::vector<long>> consumers_;
   std::vector<long> unit_of_;
+  std::vector<long> host_;  // a Q/DQ node's host op, -1 for every other node and standalone Q/DQ
   std::vector<Unit> units_;
 };
 
@@ -370,27 +434,56 @@ void describe_kernel(const Graph& g, Kernel& k) {
   for (size_t i : k.nodes)
     for (const auto& o : g.nodes[i].outputs) produced.insert(o);
   const auto consumers = g.consumers();
+  const auto producers = g.producers();
+  // In a QDQ kernel the Q/DQ nodes are the op's int8 input and output conversions: they add
+  // no FLOPs, and the kernel is described by its first op. A kernel of Q/DQ only (quantize,
+  // dequantize) is described by its own nodes.
+  const auto quant = [&](size_t i) { return graph::is_quant_op(g.nodes[i].op_type); };
+  const auto main_it = std::find_if_not(k.nodes.begin(), k.nodes.end(), quant);
+  const bool has_op = main_it != k.nodes.end();
+  // The DequantizeLinear producing `t`, -1 for any other producer.
+  const auto dq_of = [&](const std::string& t) -> long {
+    auto it = producers.find(t);
+    if (it == producers.end() || g.nodes[it->second].op_type != "DequantizeLinear") return -1;
+    return static_cast<long>(it->second);
+  };
   std::set<std::string> seen_in, seen_w;
   k.inputs.clear();
   k.outputs.clear();
   k.params = 0;
   int64_t weight_bytes = 0;
   k.flops = 0;
+  const auto add_constant = [&](const std::string& t, bool counted) {
+    if (!seen_w.insert(t).second) return;
+    const auto& c = g.constant(t);
+    if (counted) k.params += c.size();
+    weight_bytes += c.size() * static_cast<int64_t>(graph::dtype_size(c.dtype));
+  };
   for (size_t i : k.nodes) {
     const Node& n = g.nodes[i];
-    k.flops += graph::node_flops(g, n);
-    for (const auto& in : n.inputs) {
+    const bool q = quant(i);
+    if (!q || !has_op) k.flops += graph::node_flops(g, n);
+    for (size_t j = 0; j < n.inputs.size(); ++j) {
+      std::string in = n.inputs[j];
       if (in.empty() || produced.count(in)) continue;
+      bool dq_data = q && n.op_type == "DequantizeLinear" && j == 0;
+      // A DequantizeLinear shared with an op of another kernel: this op reads its int8 input.
+      if (const long d = has_op ? dq_of(in) : -1; d >= 0) {
+        in = g.nodes[static_cast<size_t>(d)].inputs[0];
+        dq_data = true;
+      }
       if (g.is_constant(in)) {
-        if (seen_w.insert(in).second) {
-          const auto& c = g.constant(in);
-          if (c.dtype == graph::DType::kFloat32) k.params += c.size();
-          weight_bytes += c.size() * static_cast<int64_t>(graph::dtype_size(c.dtype));
-        }
+        // Parameters: float weights of the ops, and the int8/int32 data their DQs read (not
+        // the scales and zero points).
+        const bool counted = dq_data || (!q && g.constant(in).dtype == graph::DType::kFloat32);
+        add_constant(in, counted);
       } else if (seen_in.insert(in).second) {
         k.inputs.push_back(in);
       }
     }
+    // A shared DequantizeLinear's output is no output of the kernel holding it: the other
+    // readers read its int8 input (above).
+    if (has_op && n.op_type == "DequantizeLinear") continue;
     for (const auto& o : n.outputs) {
       if (o.empty()) continue;
       auto it = consumers.find(o);
@@ -406,20 +499,42 @@ void describe_kernel(const Graph& g, Kernel& k) {
   k.input_shapes.clear();
   k.output_shapes.clear();
   int64_t act_bytes = 0;
+  // Activations at 4 bytes an element, 1 for int8 / uint8 (what a QDQ kernel reads and writes).
+  const auto act_size = [&](const std::string& t) -> int64_t {
+    return is_quantized(g.value(t).dtype) ? 1 : 4;
+  };
   for (const auto& t : k.inputs) {
     k.input_shapes.push_back(g.shape(t));
-    act_bytes += graph::numel(g.shape(t)) * 4;
+    act_bytes += graph::numel(g.shape(t)) * act_size(t);
   }
   for (const auto& t : k.outputs) {
     k.output_shapes.push_back(g.shape(t));
-    act_bytes += graph::numel(g.shape(t)) * 4;
+    act_bytes += graph::numel(g.shape(t)) * act_size(t);
   }
   k.bytes = act_bytes + weight_bytes;
+
+  // int8: the first op reads an activation through DequantizeLinear of a runtime int8/uint8
+  // tensor and every output of the kernel leaves through QuantizeLinear.
+  k.dtype = kFp32;
+  if (has_op && !k.outputs.empty()) {
+    const Node& op = g.nodes[*main_it];
+    const bool reads_int8 = std::any_of(op.inputs.begin(), op.inputs.end(), [&](const auto& t) {
+      const long d = t.empty() ? -1 : dq_of(t);
+      if (d < 0) return false;
+      const std::string& x = g.nodes[static_cast<size_t>(d)].inputs[0];
+      return !g.is_constant(x) && is_quantized(g.value(x).dtype);
+    });
+    const bool writes_int8 = std::all_of(k.outputs.begin(), k.outputs.end(), [&](const auto& t) {
+      auto it = producers.find(t);
+      return it != producers.end() && g.nodes[it->second].op_type == "QuantizeLinear";
+    });
+    if (reads_int8 && writes_int8) k.dtype = kInt8;
+  }
 
   // Config in nn-Meter's names, from the kernel's first (defining) node.
   KernelConfig& c = k.config;
   c = KernelConfig{};
-  const Node& head = g.nodes[k.nodes.front()];
+  const Node& head = g.nodes[has_op ? *main_it : k.nodes.front()];
   const std::string& cls = k.ops.front();
   const Shape in =
       head.inputs.empty() || head.inputs[0].empty() ? Shape{} : g.shape(head.inputs[0]);

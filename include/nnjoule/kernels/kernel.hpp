@@ -29,6 +29,9 @@ class KernelConfig {
   std::vector<std::pair<std::string, int64_t>> items_;
 };
 
+inline constexpr const char* kFp32 = "fp32";
+inline constexpr const char* kInt8 = "int8";
+
 struct Kernel {
   std::string type;                         // catalogue name, or "unknown:<OpType>"
   std::string name;                         // name of the kernel's first node
@@ -39,9 +42,14 @@ struct Kernel {
   std::vector<graph::Shape> input_shapes;   // NCHW
   std::vector<graph::Shape> output_shapes;  // NCHW
   KernelConfig config;
-  double flops = 0;    // floating-point operations (a multiply-add counts 2)
-  int64_t params = 0;  // weight values (float32) read by the kernel
-  int64_t bytes = 0;   // memory moved: runtime inputs + outputs + weights, float32
+  double flops = 0;  // floating-point operations (a multiply-add counts 2)
+  int64_t params =
+      0;  // weight values read by the kernel (float32, or int8 behind a DequantizeLinear)
+  int64_t bytes = 0;  // memory moved: runtime inputs + outputs + weights, at their stored types
+  // "int8" when the kernel's main op reads an activation through DequantizeLinear of a runtime
+  // int8/uint8 tensor and every output leaves through QuantizeLinear (the engine runs it as
+  // one XNNPACK int8 operator); "fp32" otherwise. Part of the kernel's key for prediction.
+  std::string dtype = kFp32;
 
   bool unknown() const { return type.rfind("unknown:", 0) == 0; }
 };
