@@ -24,7 +24,7 @@ done
 # The libraries nnjoule links, their run-time dependencies (arm64), and the header-only and
 # architecture-independent packages among them.
 dev=(libxnnpack-dev libpthreadpool-dev libcpuinfo-dev libonnx-dev libprotobuf-dev
-  libxgboost-dev xgboost libssl-dev libsqlite3-dev libfmt-dev libgtest-dev libgmock-dev
+  libxgboost-dev xgboost libssl-dev libsqlite3-dev libpq-dev libfmt-dev libgtest-dev libgmock-dev
   libpng-dev)
 mapfile -t arm < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
   --no-breaks --no-replaces --no-enhances --no-pre-depends "${dev[@]/%/:arm64}" |

@@ -22,6 +22,7 @@ packages=(
   libxgboost-dev xgboost
   libssl-dev
   libsqlite3-dev sqlite3
+  libpq-dev postgresql
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev nodejs npm

@@ -75,18 +75,19 @@ void run_export(const ExportOptions& o) {
 }
 
 void register_db(CLI::App& app) {
-  auto* db = app.add_subcommand("db", "Inspect, export and migrate an energy dataset (SQLite)");
+  auto* db = app.add_subcommand(
+      "db", "Inspect, export, migrate, merge and push energy datasets (SQLite or PostgreSQL)");
   db->require_subcommand(1);
 
   auto io = std::make_shared<InfoOptions>();
   auto* info = db->add_subcommand("info", "Row counts per table, device, kernel type and origin");
-  info->add_option("file", io->file, "Dataset file")->required();
+  info->add_option("file", io->file, "Dataset file or PostgreSQL URL")->required();
   info->add_flag("--json", io->json, "Print JSON");
   info->callback([io] { run_info(*io); });
 
   auto eo = std::make_shared<ExportOptions>();
   auto* ex = db->add_subcommand("export", "Export tables as CSV or JSON");
-  ex->add_option("file", eo->file, "Dataset file")->required();
+  ex->add_option("file", eo->file, "Dataset file or PostgreSQL URL")->required();
   ex->add_flag("--csv", eo->csv, "CSV (RFC 4180; NULL is an empty field)");
   ex->add_flag("--json", eo->json, "JSON: {\"tables\": {\"<table>\": [rows]}}");
   ex->add_option("--table", eo->tables, "Table(s) to export (default: all)");
@@ -97,12 +98,43 @@ void register_db(CLI::App& app) {
 
   auto mf = std::make_shared<std::string>();
   auto* mig = db->add_subcommand("migrate", "Upgrade a dataset to this nnjoule's schema version");
-  mig->add_option("file", *mf, "Dataset file")->required();
+  mig->add_option("file", *mf, "Dataset file or PostgreSQL URL")->required();
   mig->callback([mf] {
     const fs::path p = *mf;
-    if (!fs::exists(p)) fail("{}: no such dataset file", p.string());
+    if (!store::is_postgres(*mf) && !fs::exists(p)) fail("{}: no such dataset file", p.string());
     store::Store s(p);
-    std::cout << fmt::format("{}: schema version {}\n", p.string(), s.schema_version());
+    std::cout << fmt::format("{}: schema version {}\n", s.info().path, s.schema_version());
+  });
+
+  // Matching is by content keys (store.hpp, MergeReport): both commands can be run again.
+  auto po = std::make_shared<std::pair<std::string, std::string>>();
+  auto* push = db->add_subcommand(
+      "push", "Copy a device's dataset file into a farm's PostgreSQL dataset (or any dataset)");
+  push->add_option("file", po->first, "Dataset to copy from")->required();
+  push->add_option("--to", po->second, "Dataset to copy into: postgresql://... or a file")
+      ->required();
+  push->callback([po] {
+    if (!store::is_postgres(po->first) && !fs::exists(po->first))
+      fail("{}: no such dataset file", po->first);
+    const store::Store from(po->first, {.read_only = true});
+    store::Store to(po->second);
+    std::cout << to.merge_from(from).to_text();
+  });
+
+  auto mo = std::make_shared<std::pair<std::vector<std::string>, std::string>>();
+  auto* merge = db->add_subcommand("merge", "Merge datasets into one (created when absent)");
+  merge->add_option("files", mo->first, "Datasets to merge, in order")->required();
+  merge->add_option("-o,--out", mo->second, "Dataset to merge into: a file or postgresql://...")
+      ->required();
+  merge->callback([mo] {
+    for (const auto& f : mo->first) {
+      if (!store::is_postgres(f) && !fs::exists(f)) fail("{}: no such dataset file", f);
+    }
+    store::Store to(mo->second);
+    for (const auto& f : mo->first) {
+      const store::Store from(f, {.read_only = true});
+      std::cout << to.merge_from(from).to_text();
+    }
   });
 }
 

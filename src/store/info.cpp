@@ -25,7 +25,7 @@ const std::vector<std::string>& Store::table_names() {
 Info Store::info() const {
   const sql::Db& db = *impl_->db;
   Info info;
-  info.path = path().string();
+  info.path = db.path();  // a server's URL without its password
   info.schema_version = schema_version();
   info.opened = open_mode();
   {
@@ -185,20 +185,24 @@ TableDump Store::dump(const std::string& table) const {
   }
   TableDump d;
   d.name = table;
-  sql::Stmt st(*impl_->db, fmt::format("SELECT * FROM {} ORDER BY rowid", table));
+  // Key order: the same on both back ends (PostgreSQL has no rowid).
+  const char* order = table == "model_kernels"          ? "model_id, idx"
+                      : table == "model_kernel_latency" ? "measurement_id, idx"
+                                                        : "id";
+  sql::Stmt st(*impl_->db, fmt::format("SELECT * FROM {} ORDER BY {}", table, order));
   for (int i = 0; i < st.columns(); ++i) d.columns.push_back(st.column_name(i));
   while (st.step()) {
     std::vector<json> row;
     row.reserve(d.columns.size());
     for (int i = 0; i < st.columns(); ++i) {
       switch (st.column_type(i)) {
-        case SQLITE_NULL:
+        case sql::Type::kNull:
           row.emplace_back(nullptr);
           break;
-        case SQLITE_INTEGER:
+        case sql::Type::kInteger:
           row.emplace_back(st.i64(i));
           break;
-        case SQLITE_FLOAT:
+        case sql::Type::kFloat:
           row.emplace_back(st.f64(i));
           break;
         default:

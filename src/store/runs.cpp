@@ -150,14 +150,15 @@ int64_t Store::begin_run(const Run& run) {
   sql::Stmt st(db,
                "INSERT INTO runs (device_id, kind, origin, source, nnjoule_version, started_at, "
                "status, settings, command, heartbeat_at, host, boot_id, pid, pid_start) VALUES "
-               "(?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)");
+               "(?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   st.bind(1, run.device_id).bind(2, run.kind).bind(3, origin_name(run.provenance.origin));
   st.bind(4, run.provenance.by).bind(5, std::string(kVersion)).bind(6, now);
   st.bind(7, run.settings.dump()).bind_text_or_null(8, run.command);
   st.bind(9, now).bind_text_or_null(10, here.host).bind_text_or_null(11, here.boot_id);
   st.bind(12, static_cast<int64_t>(getpid())).bind(13, start);
+  if (!st.step()) fail("{}: storing the run returned no id", path().string());
+  const int64_t id = st.i64(0);
   st.run();
-  const int64_t id = db.last_insert_rowid();
   tx.commit();
   return id;
 }
@@ -167,7 +168,7 @@ void Store::end_run(int64_t run_id, const std::string& status) {
   sql::Transaction tx(db);
   sql::Stmt st(db, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
   st.bind(1, status).bind(2, now_utc()).bind(3, run_id).run();
-  if (sqlite3_changes(db.get()) != 1) fail("{}: no run with id {}", path().string(), run_id);
+  if (db.changes() != 1) fail("{}: no run with id {}", path().string(), run_id);
   tx.commit();
 }
 
@@ -176,7 +177,7 @@ void Store::heartbeat(int64_t run_id) {
   sql::Transaction tx(db);
   sql::Stmt st(db, "UPDATE runs SET heartbeat_at = ? WHERE id = ?");
   st.bind(1, now_utc()).bind(2, run_id).run();
-  if (sqlite3_changes(db.get()) != 1) fail("{}: no run with id {}", path().string(), run_id);
+  if (db.changes() != 1) fail("{}: no run with id {}", path().string(), run_id);
   tx.commit();
 }
 
@@ -229,7 +230,7 @@ std::vector<Run> Store::close_interrupted_runs(int64_t device_id, const std::str
     sql::Transaction tx(db);
     sql::Stmt st(db, "UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'");
     st.bind(1, r.id).run();
-    const bool changed = sqlite3_changes(db.get()) == 1;
+    const bool changed = db.changes() == 1;
     tx.commit();
     if (changed) closed.push_back(std::move(r));
   }

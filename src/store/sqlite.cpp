@@ -54,7 +54,7 @@ std::string immutable_uri(const std::filesystem::path& path) {
 }
 }  // namespace
 
-Db::Db(const std::filesystem::path& path, Open mode) : path_(path.string()) {
+SqliteDb::SqliteDb(const std::filesystem::path& path, Open mode) : Db(path.string()) {
   int flags = SQLITE_OPEN_READONLY;
   std::string name = path_;
   if (mode == Open::kReadWrite) flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -72,11 +72,11 @@ Db::Db(const std::filesystem::path& path, Open mode) : path_(path.string()) {
   sqlite3_extended_result_codes(db_, 1);
 }
 
-Db::~Db() {
+SqliteDb::~SqliteDb() {
   sqlite3_close_v2(db_);
 }
 
-void Db::exec(std::string_view sql) const {
+void SqliteDb::exec(std::string_view sql) const {
   char* err = nullptr;
   const std::string s(sql);
   const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
@@ -87,75 +87,75 @@ void Db::exec(std::string_view sql) const {
   }
 }
 
-void Db::raise(int rc, std::string_view what) const {
+void SqliteDb::raise(int rc, std::string_view what) const {
   const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   fail("{}: {}: {}{}", path_, what, msg, hint(rc));
 }
 
-Stmt::Stmt(const Db& db, std::string_view sql) : db_(db), sql_(sql) {
-  const int rc =
-      sqlite3_prepare_v2(db.get(), sql_.data(), static_cast<int>(sql_.size()), &st_, nullptr);
-  if (rc != SQLITE_OK) db.raise(rc, "cannot prepare a statement");
-}
+namespace {
+class SqliteCursor : public Cursor {
+ public:
+  SqliteCursor(const SqliteDb& db, std::string_view sql) : db_(db) {
+    const int rc =
+        sqlite3_prepare_v2(db.get(), sql.data(), static_cast<int>(sql.size()), &st_, nullptr);
+    if (rc != SQLITE_OK) db.raise(rc, "cannot prepare a statement");
+  }
+  ~SqliteCursor() override { sqlite3_finalize(st_); }
+  SqliteCursor(const SqliteCursor&) = delete;
+  SqliteCursor& operator=(const SqliteCursor&) = delete;
 
-Stmt::~Stmt() {
-  sqlite3_finalize(st_);
-}
+  void bind_i64(int i, int64_t v) override { db_.check(sqlite3_bind_int64(st_, i, v), "bind"); }
+  void bind_f64(int i, double v) override { db_.check(sqlite3_bind_double(st_, i, v), "bind"); }
+  void bind_text(int i, std::string_view v) override {
+    db_.check(sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT),
+              "bind");
+  }
+  void bind_null(int i) override { db_.check(sqlite3_bind_null(st_, i), "bind"); }
+  bool step() override {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    sqlite3_reset(st_);
+    db_.raise(rc, "query failed");
+  }
+  void reset() override {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  int columns() const override { return sqlite3_column_count(st_); }
+  std::string column_name(int i) const override {
+    const char* n = sqlite3_column_name(st_, i);
+    return n ? n : "";
+  }
+  Type column_type(int i) const override {
+    switch (sqlite3_column_type(st_, i)) {
+      case SQLITE_NULL:
+        return Type::kNull;
+      case SQLITE_INTEGER:
+        return Type::kInteger;
+      case SQLITE_FLOAT:
+        return Type::kFloat;
+      default:
+        return Type::kText;
+    }
+  }
+  int64_t i64(int i) const override { return sqlite3_column_int64(st_, i); }
+  double f64(int i) const override { return sqlite3_column_double(st_, i); }
+  std::string text(int i) const override {
+    const auto* p = sqlite3_column_text(st_, i);
+    if (!p) return {};
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<size_t>(sqlite3_column_bytes(st_, i)));
+  }
 
-Stmt& Stmt::bind(int i, int64_t v) {
-  db_.check(sqlite3_bind_int64(st_, i, v), "bind");
-  return *this;
-}
-Stmt& Stmt::bind(int i, double v) {
-  db_.check(sqlite3_bind_double(st_, i, v), "bind");
-  return *this;
-}
-Stmt& Stmt::bind(int i, std::string_view v) {
-  db_.check(sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT),
-            "bind");
-  return *this;
-}
-Stmt& Stmt::bind_null(int i) {
-  db_.check(sqlite3_bind_null(st_, i), "bind");
-  return *this;
-}
+ private:
+  const SqliteDb& db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+}  // namespace
 
-bool Stmt::step() {
-  const int rc = sqlite3_step(st_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  sqlite3_reset(st_);
-  db_.raise(rc, "query failed");
-}
-
-void Stmt::reset() {
-  sqlite3_reset(st_);
-  sqlite3_clear_bindings(st_);
-}
-
-std::string Stmt::column_name(int i) const {
-  const char* n = sqlite3_column_name(st_, i);
-  return n ? n : "";
-}
-
-std::string Stmt::text(int i) const {
-  const auto* p = sqlite3_column_text(st_, i);
-  if (!p) return {};
-  return std::string(reinterpret_cast<const char*>(p),
-                     static_cast<size_t>(sqlite3_column_bytes(st_, i)));
-}
-
-Transaction::Transaction(const Db& db) : db_(db) {
-  db_.exec("BEGIN IMMEDIATE");
-}
-
-Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-}
-
-void Transaction::commit() {
-  db_.exec("COMMIT");
-  done_ = true;
+std::unique_ptr<Cursor> SqliteDb::prepare(std::string_view sql) const {
+  return std::make_unique<SqliteCursor>(*this, sql);
 }
 
 }  // namespace nnjoule::store::sql

@@ -128,6 +128,14 @@ Measured read_measured(const sql::Stmt& st, int at) {
   return m;
 }
 
+// Runs an INSERT ... RETURNING id to its end and returns the id.
+int64_t returned_id(sql::Stmt& st) {
+  if (!st.step()) fail("an INSERT returned no id");
+  const int64_t id = st.i64(0);
+  st.run();
+  return id;
+}
+
 std::string placeholders(int n) {
   std::string s;
   for (int i = 0; i < n; ++i) s += i ? ", ?" : "?";
@@ -150,8 +158,7 @@ auto unique_or(const sql::Db& db, const std::string& what, F&& f) -> decltype(f(
   try {
     return f();
   } catch (const Error& e) {
-    if ((sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_CONSTRAINT &&
-        std::string(e.what()).find("UNIQUE") != std::string::npos) {
+    if (db.unique_violation()) {
       fail("{}: {} is already stored (nothing was written)", db.path(), what);
     }
     throw;
@@ -249,6 +256,10 @@ Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Imp
   impl_->path = path;
   impl_->options = options;
   const std::string file = path.string();
+  if (sql::is_postgres_target(file)) {
+    open_postgres();
+    return;
+  }
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);  // follows symlinks
   if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
@@ -315,8 +326,9 @@ Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Imp
     fail("{}: cannot create the dataset: the directory {} is read-only", file, dir.string());
   }
   impl_->mode = mode;
-  impl_->db = std::make_unique<sql::Db>(path, mode);
-  const sql::Db& db = *impl_->db;
+  auto sqlite = std::make_unique<sql::SqliteDb>(path, mode);
+  const sql::SqliteDb& db = *sqlite;
+  impl_->db = std::move(sqlite);
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
 
   if (!options.read_only && sqlite3_db_readonly(db.get(), "main") == 1) {
@@ -423,6 +435,40 @@ Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Imp
   db.exec("PRAGMA foreign_keys = ON");
 }
 
+void Store::open_postgres() {
+  Impl& s = *impl_;
+  s.db = sql::connect_postgres(s.path.string(), s.options.read_only, s.options.busy_timeout_ms);
+  s.mode = s.options.read_only ? sql::Open::kReadOnly : sql::Open::kReadWrite;
+  const sql::Db& db = *s.db;
+  s.version = postgres_schema_version(db);
+  if (s.version > kSchemaVersion) {
+    std::string writer;
+    sql::Stmt w(db, "SELECT value FROM meta WHERE key = 'schema_written_by'");
+    if (w.step()) writer = " (" + w.text(0) + ")";
+    fail(
+        "{}: dataset schema version {} was written by a newer nnjoule{}; this nnjoule {} reads "
+        "schema versions up to {}: upgrade nnjoule to use this database",
+        db.path(), s.version, writer, kVersion, kSchemaVersion);
+  }
+  if (s.options.read_only) {
+    if (s.version == 0) {
+      fail(
+          "{}: an empty database, not an nnjoule dataset yet (nnjoule collect, import or db push "
+          "make one)",
+          db.path());
+    }
+    if (s.version < kOldestReadableSchemaVersion) {
+      fail(
+          "{}: dataset schema version {} is older than this nnjoule reads ({} to {}); run "
+          "`nnjoule db migrate` on it to upgrade it",
+          db.path(), s.version, kOldestReadableSchemaVersion, kSchemaVersion);
+    }
+  } else if (s.version < kSchemaVersion) {
+    migrate(db, s.version);
+    s.version = kSchemaVersion;
+  }
+}
+
 Store::~Store() = default;
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
@@ -448,23 +494,26 @@ std::string Store::open_mode() const {
   return "read-only";
 }
 
+bool is_postgres(const std::string& db) {
+  return sql::is_postgres_target(db);
+}
+
 std::string Device::fingerprint() const {
   ordered_json j = {{"name", name},   {"soc", soc}, {"cpu", cpu},         {"arch", arch},
                     {"cores", cores}, {"os", os},   {"runtime", runtime}, {"details", details}};
   return content_hash(j.dump());
 }
 
-int64_t Store::ensure_device(const Device& d) {
-  if (d.name.empty()) fail("{}: a device needs a name", path().string());
-  const sql::Db& db = *impl_->db;
+int64_t detail::find_or_add_device(const sql::Db& db, const Device& d) {
+  if (d.name.empty()) fail("{}: a device needs a name", db.path());
   const std::string fp = d.fingerprint();
-  sql::Transaction tx(db);
   sql::Stmt find(db, "SELECT id FROM devices WHERE fingerprint = ?");
   find.bind(1, fp);
   if (find.step()) return find.i64(0);
   sql::Stmt ins(db,
                 "INSERT INTO devices (fingerprint, name, soc, cpu, arch, cores, os, runtime, "
-                "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING "
+                "RETURNING id");
   ins.bind(1, fp).bind(2, d.name);
   ins.bind_text_or_null(3, d.soc).bind_text_or_null(4, d.cpu).bind_text_or_null(5, d.arch);
   if (d.cores > 0) {
@@ -473,8 +522,23 @@ int64_t Store::ensure_device(const Device& d) {
     ins.bind_null(6);
   }
   ins.bind_text_or_null(7, d.os).bind_text_or_null(8, d.runtime).bind(9, d.details.dump());
-  ins.run();
-  const int64_t id = db.last_insert_rowid();
+  if (ins.step()) {
+    const int64_t id = ins.i64(0);
+    ins.run();
+    return id;
+  }
+  // Another worker of a farm stored the same device since the lookup (PostgreSQL; SQLite's
+  // write transaction admits one writer).
+  find.reset();
+  find.bind(1, fp);
+  if (find.step()) return find.i64(0);
+  fail("{}: device '{}' was neither stored nor found", db.path(), d.name);
+}
+
+int64_t Store::ensure_device(const Device& d) {
+  const sql::Db& db = *impl_->db;
+  sql::Transaction tx(db);
+  const int64_t id = find_or_add_device(db, d);
   tx.commit();
   return id;
 }
@@ -520,7 +584,7 @@ std::unordered_set<std::string> keys_of(const sql::Db& db, const char* table, in
   return keys;
 }
 
-void insert_kernel(const sql::Db& db, sql::Stmt& st, const KernelRow& r) {
+int64_t insert_kernel(const sql::Db& db, sql::Stmt& st, const KernelRow& r) {
   check_storable(r.m.provenance, fmt::format("{}: kernel '{}'", db.path(), r.key));
   if (r.key.empty()) fail("{}: a kernel measurement needs a key", db.path());
   if (r.kernel_type.empty())
@@ -547,9 +611,9 @@ void insert_kernel(const sql::Db& db, sql::Stmt& st, const KernelRow& r) {
     st.bind_null(13);
   }
   bind_measured(st, 14, r.m);
-  st.bind(14 + kMeasuredCount, now_utc());
-  unique_or(db, fmt::format("kernel measurement '{}' of device {}", r.key, r.device_id),
-            [&] { st.run(); });
+  st.bind(14 + kMeasuredCount, r.created_at.empty() ? now_utc() : r.created_at);
+  return unique_or(db, fmt::format("kernel measurement '{}' of device {}", r.key, r.device_id),
+                   [&] { return returned_id(st); });
 }
 
 constexpr const char* kKernelColumns =
@@ -563,17 +627,22 @@ std::unordered_set<std::string> Store::kernel_keys(int64_t device_id) const {
 
 namespace {
 std::string kernel_insert_sql() {
-  return fmt::format("INSERT INTO kernel_measurements ({}, {}, created_at) VALUES ({})",
-                     kKernelColumns, kMeasuredColumns, placeholders(13 + kMeasuredCount + 1));
+  return fmt::format(
+      "INSERT INTO kernel_measurements ({}, {}, created_at) VALUES ({}) RETURNING id",
+      kKernelColumns, kMeasuredColumns, placeholders(13 + kMeasuredCount + 1));
 }
 }  // namespace
+
+int64_t detail::insert_kernel_row(const sql::Db& db, const KernelRow& row) {
+  sql::Stmt st(db, kernel_insert_sql());
+  return insert_kernel(db, st, row);
+}
 
 int64_t Store::add_kernel(const KernelRow& row) {
   const sql::Db& db = *impl_->db;
   sql::Transaction tx(db);
   sql::Stmt st(db, kernel_insert_sql());
-  insert_kernel(db, st, row);
-  const int64_t id = db.last_insert_rowid();
+  const int64_t id = insert_kernel(db, st, row);
   tx.commit();
   return id;
 }
@@ -587,7 +656,7 @@ void Store::add_kernels(const std::vector<KernelRow>& rows) {
 }
 
 std::vector<KernelRow> Store::kernels(const KernelQuery& q) const {
-  std::string where = " WHERE 1";
+  std::string where = " WHERE 1 = 1";
   if (q.device_id) where += " AND device_id = ?1";
   if (!q.kernel_type.empty()) where += " AND kernel_type = ?2";
   if (q.origin) where += " AND origin = ?3";
@@ -633,18 +702,15 @@ std::optional<int64_t> Store::find_model(const std::string& hash) const {
   return std::nullopt;
 }
 
-namespace {
-int64_t insert_model(const sql::Db& db, const Model& m) {
+int64_t detail::insert_model(const sql::Db& db, const Model& m) {
   if (m.hash.empty()) fail("{}: model '{}' has no content hash", db.path(), m.name);
-  {
-    sql::Stmt find(db, "SELECT id FROM models WHERE hash = ?");
-    find.bind(1, m.hash);
-    if (find.step()) return find.i64(0);
-  }
+  sql::Stmt find(db, "SELECT id FROM models WHERE hash = ?");
+  find.bind(1, m.hash);
+  if (find.step()) return find.i64(0);
   sql::Stmt st(db,
                "INSERT INTO models (hash, hash_kind, name, family, variant, resolution, seed, "
                "source_id, flops, params, bytes, unknown_ops) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-               "?, ?, ?, ?)");
+               "?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING RETURNING id");
   st.bind(1, m.hash).bind(2, m.hash_kind).bind(3, m.name).bind_text_or_null(4, m.family);
   st.bind(5, m.variant).bind(6, m.resolution).bind(7, static_cast<int64_t>(m.seed));
   st.bind_text_or_null(8, m.source_id).bind(9, m.flops).bind(10, m.params).bind(11, m.bytes);
@@ -653,8 +719,15 @@ int64_t insert_model(const sql::Db& db, const Model& m) {
   } else {
     st.bind(12, json(m.unknown_ops).dump());
   }
+  if (!st.step()) {
+    // Another worker stored the same model since the lookup (PostgreSQL), with its kernels.
+    find.reset();
+    find.bind(1, m.hash);
+    if (find.step()) return find.i64(0);
+    fail("{}: model '{}' was neither stored nor found", db.path(), m.name);
+  }
+  const int64_t id = st.i64(0);
   st.run();
-  const int64_t id = db.last_insert_rowid();
   sql::Stmt k(db,
               "INSERT INTO model_kernels (model_id, idx, kernel_type, name, config, flops, params, "
               "bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -668,11 +741,11 @@ int64_t insert_model(const sql::Db& db, const Model& m) {
   return id;
 }
 
-int64_t insert_model_row(const sql::Db& db, const ModelRow& r) {
+int64_t detail::insert_model_row(const sql::Db& db, const ModelRow& r) {
   check_storable(r.m.provenance, fmt::format("{}: model measurement '{}'", db.path(), r.key));
   if (r.key.empty()) fail("{}: a model measurement needs a key", db.path());
   sql::Stmt st(db, fmt::format("INSERT INTO model_measurements (run_id, device_id, model_id, key, "
-                               "threads, {}, created_at) VALUES ({})",
+                               "threads, {}, created_at) VALUES ({}) RETURNING id",
                                kMeasuredColumns, placeholders(5 + kMeasuredCount + 1)));
   st.bind(1, r.run_id).bind(2, r.device_id).bind(3, r.model_id).bind(4, r.key);
   if (r.threads > 0) {
@@ -681,10 +754,10 @@ int64_t insert_model_row(const sql::Db& db, const ModelRow& r) {
     st.bind_null(5);
   }
   bind_measured(st, 6, r.m);
-  st.bind(6 + kMeasuredCount, now_utc());
-  unique_or(db, fmt::format("model measurement '{}' of device {}", r.key, r.device_id),
-            [&] { st.run(); });
-  const int64_t id = db.last_insert_rowid();
+  st.bind(6 + kMeasuredCount, r.created_at.empty() ? now_utc() : r.created_at);
+  const int64_t id =
+      unique_or(db, fmt::format("model measurement '{}' of device {}", r.key, r.device_id),
+                [&] { return returned_id(st); });
   if (!r.kernel_latency_ms.empty()) {
     sql::Stmt k(db,
                 "INSERT INTO model_kernel_latency (measurement_id, idx, latency_ms) VALUES (?, ?, "
@@ -697,6 +770,7 @@ int64_t insert_model_row(const sql::Db& db, const ModelRow& r) {
   return id;
 }
 
+namespace {
 void check_breakdown(const sql::Db& db, const Model& m, const ModelRow& r) {
   if (!r.kernel_latency_ms.empty() && r.kernel_latency_ms.size() != m.kernels.size()) {
     fail("{}: model '{}': {} kernel latencies for {} kernels", db.path(), m.name,
@@ -793,7 +867,7 @@ std::unordered_set<std::string> Store::model_keys(int64_t device_id) const {
 
 namespace {
 std::string row_where(const RowQuery& q) {
-  std::string where = " WHERE 1";
+  std::string where = " WHERE 1 = 1";
   if (q.device_id) where += " AND device_id = ?1";
   if (q.origin) where += " AND origin = ?2";
   if (q.exclude_flagged) where += " AND flags IS NULL";
@@ -845,17 +919,15 @@ std::unordered_set<std::string> Store::application_keys(int64_t device_id) const
   return keys_of(*impl_->db, "application_measurements", device_id);
 }
 
-int64_t Store::add_application(const AppRow& r) {
-  const sql::Db& db = *impl_->db;
+int64_t detail::insert_application(const sql::Db& db, const AppRow& r) {
   check_storable(r.m.provenance, fmt::format("{}: application measurement '{}'", db.path(), r.key));
   if (r.key.empty()) fail("{}: an application measurement needs a key", db.path());
   if (r.app.empty() || r.model.empty() || r.delegate.empty()) {
     fail("{}: application measurement '{}' needs an app, a model and a delegate", db.path(), r.key);
   }
-  sql::Transaction tx(db);
   sql::Stmt st(db, fmt::format("INSERT INTO application_measurements (run_id, device_id, key, "
                                "app, model, configuration, delegate, threads, {}, details, "
-                               "created_at) VALUES ({})",
+                               "created_at) VALUES ({}) RETURNING id",
                                kMeasuredColumns, placeholders(8 + kMeasuredCount + 2)));
   st.bind(1, r.run_id).bind(2, r.device_id).bind(3, r.key).bind(4, r.app).bind(5, r.model);
   st.bind(6, r.configuration).bind(7, r.delegate);
@@ -865,10 +937,18 @@ int64_t Store::add_application(const AppRow& r) {
     st.bind_null(8);
   }
   bind_measured(st, 9, r.m);
-  st.bind(9 + kMeasuredCount, r.details.dump()).bind(10 + kMeasuredCount, now_utc());
-  unique_or(db, fmt::format("application measurement '{}' of device {}", r.key, r.device_id),
-            [&] { st.run(); });
-  const int64_t id = db.last_insert_rowid();
+  st.bind(9 + kMeasuredCount, r.details.dump())
+      .bind(10 + kMeasuredCount, r.created_at.empty() ? now_utc() : r.created_at);
+  const int64_t id =
+      unique_or(db, fmt::format("application measurement '{}' of device {}", r.key, r.device_id),
+                [&] { return returned_id(st); });
+  return id;
+}
+
+int64_t Store::add_application(const AppRow& r) {
+  const sql::Db& db = *impl_->db;
+  sql::Transaction tx(db);
+  const int64_t id = insert_application(db, r);
   tx.commit();
   return id;
 }

@@ -8,6 +8,7 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/store/store.hpp"
 #include "store/raw_sql.hpp"
+#include "store/rows.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
@@ -19,194 +20,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using nnjoule::testing::kernel_row;
+using nnjoule::testing::make_run;
 using nnjoule::testing::raw_exec;
-
-Device test_device() {
-  Device d;
-  d.name = "test-board";
-  d.cpu = "Cortex-A76";
-  d.arch = "aarch64";
-  d.cores = 4;
-  d.runtime = "XNNPACK";
-  return d;
-}
-
-KernelRow kernel_row(int64_t run, int64_t device, int cin) {
-  KernelRow r;
-  r.run_id = run;
-  r.device_id = device;
-  r.kernel_type = "conv-bn-relu";
-  r.config = kernels::KernelConfig{
-      {"HW", 56}, {"CIN", cin}, {"COUT", 64}, {"KERNEL_SIZE", 3}, {"STRIDES", 1}};
-  r.key = kernel_key(r.kernel_type, *r.config, {{"threads", 1}});
-  r.flops = 1.0e8 + cin;
-  r.params = 1000 + cin;
-  r.bytes = 4000;
-  r.input_shapes = {{1, cin, 56, 56}};
-  r.output_shapes = {{1, 64, 56, 56}};
-  r.threads = 1;
-  r.m.latency_ms = 2.5;
-  r.m.energy_mj = 5.0;
-  r.m.power_mw = 2000;
-  r.m.n = 30;
-  r.m.provenance = {Origin::kEstimated, "estimate:cpu-time"};
-  return r;
-}
-
-store::Run make_run(int64_t device, const std::string& kind, Origin origin, const std::string& by) {
-  store::Run r;
-  r.device_id = device;
-  r.kind = kind;
-  r.provenance.origin = origin;
-  r.provenance.by = by;
-  r.settings = {{"threads", 1}};
-  return r;
-}
+using nnjoule::testing::test_device;
 
 }  // namespace
 
-TEST(Store, CreatesSchemaAndRoundTripsKernelRows) {
-  TempDir tmp;
-  const auto file = tmp / "d.db";
-  int64_t dev = 0, run = 0;
-  {
-    Store s(file);
-    EXPECT_EQ(s.schema_version(), kSchemaVersion);
-    dev = s.ensure_device(test_device());
-    EXPECT_EQ(s.ensure_device(test_device()), dev);  // same description, same row
-    run = s.begin_run(make_run(dev, "kernels", Origin::kEstimated, "estimate:cpu-time"));
-    s.add_kernel(kernel_row(run, dev, 32));
-    s.add_kernel(kernel_row(run, dev, 48));
-    s.end_run(run, "complete");
-  }
-  Store s(file, Store::Options{.read_only = true});
-  auto rows = s.kernels();
-  ASSERT_EQ(rows.size(), 2u);
-  const auto& r = rows[1];
-  EXPECT_EQ(r.kernel_type, "conv-bn-relu");
-  ASSERT_TRUE(r.config);
-  EXPECT_EQ(r.config->get("CIN"), 48);
-  EXPECT_EQ(r.config->items().front().first, "HW");  // catalogue order survives
-  EXPECT_EQ(r.input_shapes, std::vector<graph::Shape>({{1, 48, 56, 56}}));
-  EXPECT_DOUBLE_EQ(*r.m.latency_ms, 2.5);
-  EXPECT_FALSE(r.m.dynamic_energy_mj.has_value());  // unknown stays unknown
-  EXPECT_EQ(r.m.provenance.label(), "estimated (estimate:cpu-time)");
-  EXPECT_EQ(r.m.n, 30);
-  EXPECT_EQ(s.kernel_keys(dev).size(), 2u);
-  EXPECT_EQ(s.kernel_keys(dev).count(kernel_row(run, dev, 32).key), 1u);
-  auto runs = s.runs();
-  ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0].status, "complete");
-  EXPECT_FALSE(runs[0].finished_at.empty());
-  EXPECT_EQ(runs[0].settings["threads"], 1);
-}
-
-TEST(Store, DuplicateKeyIsRefusedAndNothingIsWritten) {
-  TempDir tmp;
-  Store s(tmp / "d.db");
-  const int64_t dev = s.ensure_device(test_device());
-  const int64_t run = s.begin_run(make_run(dev, "kernels", Origin::kMeasured, "rapl"));
-  s.add_kernel(kernel_row(run, dev, 32));
-  EXPECT_THAT(error_of([&] { s.add_kernel(kernel_row(run, dev, 32)); }),
-              HasSubstr("is already stored"));
-  // A batch with one duplicate stores nothing of the batch.
-  std::vector<KernelRow> batch = {kernel_row(run, dev, 8), kernel_row(run, dev, 32)};
-  EXPECT_THROW(s.add_kernels(batch), Error);
-  EXPECT_EQ(s.kernels().size(), 1u);
-}
-
-TEST(Store, RefusesRowsWithoutProvenance) {
-  TempDir tmp;
-  Store s(tmp / "d.db");
-  const int64_t dev = s.ensure_device(test_device());
-  const int64_t run = s.begin_run(make_run(dev, "kernels", Origin::kMeasured, "rapl"));
-  auto r = kernel_row(run, dev, 32);
-  r.m.provenance = {Origin::kPredicted, "bundle"};
-  EXPECT_THAT(error_of([&] { s.add_kernel(r); }), HasSubstr("not a measurement"));
-  r.m.provenance = {Origin::kMeasured, ""};
-  EXPECT_THAT(error_of([&] { s.add_kernel(r); }), HasSubstr("names no meter"));
-  EXPECT_TRUE(s.kernels().empty());
-}
-
-TEST(Store, ModelsAreStoredOnceWithTheirBreakdown) {
-  TempDir tmp;
-  Store s(tmp / "d.db");
-  const int64_t dev = s.ensure_device(test_device());
-  const int64_t run = s.begin_run(make_run(dev, "models", Origin::kMeasured, "rapl"));
-  Model m;
-  m.hash = "abc123";
-  m.hash_kind = "onnx";
-  m.name = "resnet18-v1-0";
-  m.family = "resnet18";
-  m.variant = 0;
-  m.resolution = 224;
-  m.seed = 1;
-  m.flops = 3.6e9;
-  m.params = 11000000;
-  m.kernels = {{"conv-bn-relu", "conv1", {{"HW", 224}, {"CIN", 3}}, 1e8, 9408, 100},
-               {"fc", "fc", {{"CIN", 512}, {"COUT", 1000}}, 1e6, 513000, 2000}};
-  ModelRow row;
-  row.run_id = run;
-  row.device_id = dev;
-  row.key = model_key(m.hash, {{"threads", 2}});
-  row.threads = 2;
-  row.m.latency_ms = 30;
-  row.m.energy_mj = 60;
-  row.m.provenance = {Origin::kMeasured, "rapl"};
-  row.kernel_latency_ms = {25.0, std::nullopt};
-  s.add_model_measurement(m, row);
-  // The same model measured with other settings reuses the model row.
-  row.key = model_key(m.hash, {{"threads", 1}});
-  row.threads = 1;
-  s.add_model_measurement(m, row);
-  EXPECT_EQ(s.models().size(), 1u);
-  auto rows = s.model_measurements();
-  ASSERT_EQ(rows.size(), 2u);
-  ASSERT_EQ(rows[0].kernel_latency_ms.size(), 2u);
-  EXPECT_DOUBLE_EQ(*rows[0].kernel_latency_ms[0], 25.0);
-  EXPECT_FALSE(rows[0].kernel_latency_ms[1].has_value());
-  const Model back = s.model(rows[0].model_id);
-  ASSERT_EQ(back.kernels.size(), 2u);
-  EXPECT_EQ(back.kernels[1].config.get("COUT"), 1000);
-  EXPECT_EQ(back.family, "resnet18");
-  // A breakdown that does not match the kernel list is refused.
-  row.key = "other";
-  row.kernel_latency_ms = {1.0};
-  EXPECT_THAT(error_of([&] { s.add_model_measurement(m, row); }), HasSubstr("1 kernel latencies"));
-}
-
-TEST(Store, ApplicationRows) {
-  TempDir tmp;
-  Store s(tmp / "d.db");
-  const int64_t dev = s.ensure_device(test_device());
-  const int64_t run = s.begin_run(make_run(dev, "applications", Origin::kMeasured, "rapl"));
-  AppRow a;
-  a.run_id = run;
-  a.device_id = dev;
-  a.key = "image-classification/mobilenetv2/xnnpack/4";
-  a.app = "image-classification";
-  a.model = "mobilenetv2";
-  a.configuration = "fp32 224";
-  a.delegate = "xnnpack";
-  a.threads = 4;
-  a.m.power_mw = 1500;   // APC 1.5 W
-  a.m.energy_mj = 12.0;  // ECI 0.012 J
-  a.m.latency_ms = 8;
-  a.m.provenance = {Origin::kMeasured, "rapl"};
-  a.details = {{"batch", 1}};
-  s.add_application(a);
-  EXPECT_THAT(error_of([&] { s.add_application(a); }), HasSubstr("already stored"));
-  auto rows = s.applications({.device_id = dev});
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].delegate, "xnnpack");
-  EXPECT_EQ(rows[0].threads, 4);
-  EXPECT_DOUBLE_EQ(*rows[0].m.power_mw, 1500);
-  EXPECT_EQ(rows[0].details["batch"], 1);
-  EXPECT_EQ(s.application_keys(dev).count(a.key), 1u);
-}
-
-// Version 1 as it was laid out, written by hand: opening it read-write migrates it to the
-// current version and keeps every row.
 TEST(Store, MigratesVersion1) {
   TempDir tmp;
   const auto file = tmp / "v1.db";

@@ -1,9 +1,9 @@
 #pragma once
-// The energy dataset: one SQLite file holding devices, runs and measurements of kernels, models
-// and applications, each row with its origin (measured / estimated / imported) and the meter or
-// dataset it came from. WAL mode: readers never block the collector, and every measurement is
-// its own transaction, so an interrupted collection loses at most the measurement in flight.
-// Schema and migrations: docs/datasets.md.
+// The energy dataset: one SQLite file (or one PostgreSQL database, for a device farm) holding
+// devices, runs and measurements of kernels, models and applications, each row with its origin
+// (measured / estimated / imported) and the meter or dataset it came from. WAL mode: readers
+// never block the collector, and every measurement is its own transaction, so an interrupted
+// collection loses at most the measurement in flight. Schema and migrations: docs/datasets.md.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -24,7 +24,7 @@
 namespace nnjoule::store {
 
 // The schema version this nnjoule writes; older files are migrated when opened for writing.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 // Read-only opens read schema versions from this one on (version 3 only added the runs'
 // liveness columns, so a read-only dataset of version 2 stays readable); older files need
 // `nnjoule db migrate`.
@@ -224,6 +224,38 @@ struct Info {
   std::string to_text() const;
 };
 
+// One item of a collection plan in the work queue (schema 4).
+struct WorkItem {
+  int64_t id = 0;
+  std::string plan;
+  std::string key;  // unique within the plan
+  nlohmann::json payload = nlohmann::json::object();
+  std::string worker;    // who holds the lease
+  int64_t attempts = 0;  // claims so far, this one included: fences a worker whose lease was lost
+};
+
+struct PlanStatus {
+  int64_t pending = 0;
+  int64_t claimed = 0;  // under a lease (expired ones included)
+  int64_t expired = 0;  // claimed, lease expired: claimable again
+  int64_t done = 0;
+};
+
+// What Store::merge_from did. Rows are matched by content keys, never by row ids: devices by
+// fingerprint, runs by device, kind, source, start, host, pid and settings, models by content hash,
+// measurements by device and resume key. A row already there with the same numbers is counted
+// as `same`; one with other numbers is a conflict: the destination's row is kept and the
+// difference listed.
+struct MergeReport {
+  std::string from, to;
+  int64_t devices_added = 0, runs_added = 0, models_added = 0;
+  int64_t kernels_added = 0, kernels_same = 0;
+  int64_t model_rows_added = 0, model_rows_same = 0;
+  int64_t app_rows_added = 0, app_rows_same = 0;
+  std::vector<std::string> conflicts;  // one line each
+  std::string to_text() const;
+};
+
 // A whole table as strings/numbers, for export.
 struct TableDump {
   std::string name;
@@ -242,6 +274,12 @@ class Store {
     bool check_integrity = true;  // PRAGMA quick_check on open (refuses a corrupt file)
   };
 
+  // `path` may name a PostgreSQL server instead of a file: a postgresql:// URL or a libpq
+  // connection string ("host=... dbname=...", "service=farm"); the schema is the same, made or
+  // migrated on first use (in the connection's current schema, which must hold no other
+  // tables). An unreachable server is one error naming its host and port and libpq's reason.
+  // busy_timeout_ms is then the lock timeout; max_pages and check_integrity are SQLite's only.
+  //
   // Opens (read-write: creates) the dataset. Refuses, with a one-line error naming the file and
   // saying what it is: a directory, a device, FIFO or socket (before opening it), an empty file
   // (read-only), a file that is not SQLite (text or binary), an SQLite file that is not an
@@ -314,7 +352,29 @@ class Store {
   static const std::vector<std::string>& table_names();
   TableDump dump(const std::string& table) const;  // throws Error naming unknown tables
 
+  // Copies every device, run, model and measurement of `source` that this dataset lacks, in
+  // one transaction (a failure adds nothing); running it again adds nothing. Either side may be
+  // SQLite or PostgreSQL.
+  MergeReport merge_from(const Store& source);
+
+  // Work queue of a device farm: a collection plan stored as rows that workers on many hosts
+  // claim under a lease. add_work adds the items whose key the plan does not hold yet (adding a
+  // plan twice adds nothing) and returns how many it added.
+  int64_t add_work(const std::string& plan,
+                   const std::vector<std::pair<std::string, nlohmann::json>>& items);
+  // Claims the plan's first item that is pending or whose lease has expired, for `lease` (on
+  // the server's clock); nullopt when there is none now. On PostgreSQL the claim skips rows
+  // other workers are claiming (FOR UPDATE SKIP LOCKED), so workers never wait on each other.
+  std::optional<WorkItem> claim_work(const std::string& plan, const std::string& worker,
+                                     std::chrono::milliseconds lease);
+  // Stores the item's kernel rows and marks it done in one transaction. Refuses, storing
+  // nothing, when the lease was lost: the item was claimed again after the lease expired, or
+  // is done already.
+  void complete_work(const WorkItem& item, const std::vector<KernelRow>& rows);
+  PlanStatus work_status(const std::string& plan) const;
+
  private:
+  void open_postgres();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -335,6 +395,11 @@ class Heartbeat {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether a --db value names a PostgreSQL server (a postgresql:// or postgres:// URL, or a libpq
+// connection string beginning with one of its keywords: "host=...", "service=farm") rather
+// than a dataset file.
+bool is_postgres(const std::string& db);
 
 // Resume keys: content hashes of what makes a measurement the same measurement.
 std::string kernel_key(const std::string& type, const kernels::KernelConfig& config,

@@ -1,0 +1,144 @@
+// The back-end suite on a PostgreSQL server (pg_server.hpp), and what only a server has:
+// connection errors, a database of another program, workers creating the schema at once.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nnjoule/common/error.hpp"
+#include "nnjoule/store/store.hpp"
+#include "store/backend_suite.hpp"
+#include "store/rows.hpp"
+#include "store_pg/pg_server.hpp"
+
+using namespace nnjoule;
+using namespace nnjoule::store;
+using nnjoule::testing::error_of;
+using nnjoule::testing::PgServer;
+using nnjoule::testing::StoreBackend;
+using nnjoule::testing::test_device;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::string postgres_database(const std::filesystem::path&, const std::string& test,
+                              std::string* skip) {
+  PgServer* server = PgServer::get(skip);
+  return server ? server->create_database(test) : std::string();
+}
+
+// The binary's server, or a skip with the reason.
+#define REQUIRE_SERVER(server)            \
+  std::string why;                        \
+  PgServer* server = PgServer::get(&why); \
+  if (!server) GTEST_SKIP() << why;
+
+void run_sql(const std::string& conninfo, const std::string& statement) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  PGresult* r = PQexec(c, statement.c_str());
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(PostgreSQL, StoreBackend,
+                         ::testing::Values(nnjoule::testing::Backend{"PostgreSQL",
+                                                                     postgres_database}),
+                         nnjoule::testing::backend_name);
+
+TEST(Postgres, TargetsAreToldFromFiles) {
+  EXPECT_TRUE(store::is_postgres("postgresql://farm@db.lab:5432/energy"));
+  EXPECT_TRUE(store::is_postgres("postgres://"));
+  EXPECT_TRUE(store::is_postgres("host=/tmp dbname=energy"));
+  EXPECT_TRUE(store::is_postgres("service=farm"));
+  EXPECT_FALSE(store::is_postgres("mydevice.db"));
+  EXPECT_FALSE(store::is_postgres("runs/a=b.db"));  // '=' in a file name: not a keyword
+  EXPECT_FALSE(store::is_postgres("postgresql.db"));
+}
+
+TEST(Postgres, UnreachableServerNamesHostPortAndLibpqReason) {
+  // A port nothing listens on: the server is down.
+  const std::string err =
+      error_of([] { Store s("postgresql://farm:secret@127.0.0.1:1/energy?connect_timeout=5"); });
+  EXPECT_THAT(err, HasSubstr("postgresql://farm@127.0.0.1:1/energy"));
+  EXPECT_THAT(err, HasSubstr("cannot connect to the PostgreSQL server at host 127.0.0.1 port 1"));
+  EXPECT_THAT(err, HasSubstr("Connection refused"));
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("secret")));
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_THAT(error_of([] { Store s("host=/tmp nosuchkey=1"); }),
+              HasSubstr("not a PostgreSQL connection string"));
+}
+
+TEST(Postgres, WrongDatabaseAndForeignTablesAreRefused) {
+  REQUIRE_SERVER(server);
+  EXPECT_THAT(error_of([&] { Store s(server->conninfo("no_such_db")); }),
+              HasSubstr("database \"no_such_db\" does not exist"));
+  const std::string url = server->create_database("foreign_tables");
+  run_sql(server->conninfo("foreign_tables"),
+          "CREATE TABLE invoices (id int); CREATE TABLE meta2 ()");
+  EXPECT_THAT(error_of([&] { Store s(url); }),
+              HasSubstr("holds other tables (invoices, meta2), not an nnjoule dataset"));
+  const std::string empty = server->create_database("empty_read_only");
+  EXPECT_THAT(error_of([&] { Store s(empty, {.read_only = true}); }),
+              HasSubstr("an empty database, not an nnjoule dataset yet"));
+}
+
+TEST(Postgres, NewerSchemaIsRefusedNamingBothVersions) {
+  REQUIRE_SERVER(server);
+  const std::string url = server->create_database("newer_schema");
+  { Store s(url); }
+  run_sql(server->conninfo("newer_schema"),
+          "UPDATE meta SET value = '9' WHERE key = 'schema_version'");
+  EXPECT_THAT(error_of([&] { Store s(url); }),
+              HasSubstr(fmt::format("schema version 9 was written by a newer nnjoule")));
+}
+
+// Workers starting together on an empty database: one makes the schema, none fails.
+TEST(Postgres, EightProcessesCreateTheSchemaOnce) {
+  REQUIRE_SERVER(server);
+  const std::string url = server->create_database("concurrent_create");
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 8; ++i) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        Store s(url);
+        s.ensure_device(test_device());
+        _exit(s.schema_version() == kSchemaVersion ? 0 : 1);
+      } catch (const std::exception& e) {
+        fprintf(stderr, "%s\n", e.what());
+        _exit(2);
+      }
+    }
+    pids.push_back(pid);
+  }
+  for (const pid_t pid : pids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  EXPECT_EQ(Store(url).devices().size(), 1u);  // the same device found, not added 8 times
+}
+
+TEST(Postgres, DbInfoReadsTheServer) {
+  REQUIRE_SERVER(server);
+  const std::string url = server->create_database("cli_info");
+  {
+    Store s(url);
+    const int64_t dev = s.ensure_device(test_device());
+    s.add_kernel(nnjoule::testing::kernel_row(
+        s.begin_run(nnjoule::testing::make_run(dev, "kernels", Origin::kMeasured, "rapl")), dev,
+        8));
+  }
+  const auto r = nnjoule::testing::run_cli({"db", "info", url});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(url + ": nnjoule dataset, schema version"));
+  EXPECT_THAT(r.out, HasSubstr("kernel measurements: 1"));
+  const auto bad = nnjoule::testing::run_cli({"db", "info", "postgresql://127.0.0.1:1/x"});
+  EXPECT_TRUE(nnjoule::testing::one_error_line(bad, "at host 127.0.0.1 port 1")) << bad.err;
+}
