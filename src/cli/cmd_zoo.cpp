@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "command.hpp"
+#include "engine_runner.hpp"
 #include "nnjoule/common/table.hpp"
 #include "nnjoule/zoo/export.hpp"
 #include "nnjoule/zoo/zoo.hpp"
@@ -61,6 +62,8 @@ struct ExportOptions {
   int64_t resolution = 0;
   bool sample_resolution = false;
   std::string dir;
+  std::string dtype = "fp32";
+  int64_t calibration = 8;
   bool json = false;
 };
 
@@ -70,12 +73,21 @@ void run_export(const ExportOptions& o) {
                        .seed = o.seed,
                        .resolution = o.resolution,
                        .sample_resolution = o.sample_resolution,
-                       .dir = o.dir};
+                       .dir = o.dir,
+                       .dtype = o.dtype};
+  r.quantize.runner = run_with_engine;
+  r.quantize.calibration_inputs = o.calibration;
+  r.quantize.seed = o.seed;
   const auto models = zoo::export_models(r, [&](const zoo::ExportedModel& m) {
     if (o.json) return;
     std::cout << fmt::format("wrote {}  R={}  parameters {}  FLOPs {}  kernels {}\n",
                              (std::filesystem::path(o.dir) / m.file).string(), m.resolution,
                              m.counts.parameters, format_count(m.counts.flops), m.counts.kernels);
+    if (m.quantize) {
+      std::cout << fmt::format("  int8: top-1 agreement {:.3f}, SNR {:.1f} dB ({})\n",
+                               m.quantize->top1_agreement, m.quantize->snr_db,
+                               zoo::agreement_origin(*m.quantize));
+    }
   });
   const std::string rules = models.empty() ? "" : models.front().counts.rules;
   if (o.json) {
@@ -114,6 +126,13 @@ void register_zoo(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   exp->add_flag("--sample-resolution", ex->sample_resolution,
                 "Draw each variant's input side from the family's set (needs --variants)");
+  exp->add_option("--dtype", ex->dtype,
+                  "fp32 (default) or int8: post-training quantized QDQ models, <name>-int8.onnx "
+                  "(docs/quantization.md)")
+      ->check(CLI::IsMember({"fp32", "int8"}));
+  exp->add_option("--calibration", ex->calibration,
+                  "int8: synthetic inputs the activation ranges are calibrated on (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}));
   exp->add_option("-o,--output", ex->dir, "Output directory (created if missing)")->required();
   exp->add_flag("--json", ex->json, "Print JSON (format in docs/cli.md)");
   exp->callback([ex] { run_export(*ex); });

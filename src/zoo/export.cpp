@@ -49,17 +49,34 @@ nlohmann::json read_manifest_models(const std::filesystem::path& path) {
 
 }  // namespace
 
+std::string agreement_origin(const QuantizeReport& q) {
+  return fmt::format(
+      "measured: int8 vs fp32 on {} synthetic inputs (uniform [-1, 1)), activation ranges from "
+      "{} others",
+      q.eval_inputs, q.calibration_inputs);
+}
+
 nlohmann::json to_json(const ExportedModel& m) {
-  return {{"name", m.name},
-          {"family", m.family},
-          {"seed", m.seed},
-          {"variant", m.variant},
-          {"resolution", m.resolution},
-          {"file", m.file},
-          {"content_hash", m.content_hash},
-          {"parameters", m.counts.parameters},
-          {"flops", m.counts.flops},
-          {"kernels", m.counts.kernels}};
+  nlohmann::json j = {{"name", m.name},
+                      {"family", m.family},
+                      {"seed", m.seed},
+                      {"variant", m.variant},
+                      {"resolution", m.resolution},
+                      {"file", m.file},
+                      {"content_hash", m.content_hash},
+                      {"parameters", m.counts.parameters},
+                      {"flops", m.counts.flops},
+                      {"kernels", m.counts.kernels}};
+  j["dtype"] = m.dtype;
+  if (m.quantize) {
+    const QuantizeReport& q = *m.quantize;
+    j["calibration_inputs"] = q.calibration_inputs;
+    j["eval_inputs"] = q.eval_inputs;
+    j["top1_agreement"] = q.top1_agreement;
+    j["snr_db"] = q.snr_db;
+    j["agreement_origin"] = agreement_origin(q);
+  }
+  return j;
 }
 
 std::vector<ExportedModel> export_models(
@@ -70,6 +87,12 @@ std::vector<ExportedModel> export_models(
     fail("zoo export: sampling the resolution needs --variants (the base model has one)");
   }
   if (r.dir.empty()) fail("zoo export: no output directory");
+  if (r.dtype != "fp32" && r.dtype != "int8") {
+    fail("zoo export: --dtype '{}' is not fp32 or int8", r.dtype);
+  }
+  if (r.dtype == "int8" && !r.quantize.runner) {
+    fail("zoo export: int8 needs a model runner for calibration");
+  }
 
   std::vector<ModelSpec> specs;
   for (const auto& f : names) {
@@ -113,8 +136,17 @@ std::vector<ExportedModel> export_models(
     write_file_atomic(manifest_path, j.dump(2) + "\n");
   };
   for (const auto& s : specs) {
-    const graph::Graph g = build_model(s);
+    graph::Graph g = build_model(s);
     ExportedModel m;
+    m.dtype = r.dtype;
+    int64_t parameters = -1;
+    if (r.dtype == "int8") {
+      // Int8 weights are the same parameters; count_model counts float weights only.
+      parameters = count_model(g).parameters;
+      QuantizeReport rep;
+      g = quantize_qdq(g, r.quantize, &rep);
+      m.quantize = rep;
+    }
     m.name = g.name;
     m.family = s.family;
     m.seed = s.seed;
@@ -124,6 +156,7 @@ std::vector<ExportedModel> export_models(
     const std::string bytes = graph::to_onnx_bytes(g);
     m.content_hash = content_hash(bytes);
     m.counts = count_model(g);
+    if (parameters >= 0) m.counts.parameters = parameters;
     write_file_atomic(r.dir / m.file, bytes);
     done.push_back(m);
     entries.push_back(to_json(m));

@@ -277,3 +277,64 @@ TEST(Quantize, FeedsAreDeterministicAndCalibrationAndEvalDiffer) {
   for (const auto& x : c)
     for (const auto& y : e) EXPECT_NE(x, y);
 }
+
+TEST(Quantize, Int8MobileNetV2AgreesWithFloat) {
+  const graph::Graph g = zoo::build_model({.family = "mobilenetv2", .resolution = 64, .seed = 1});
+  zoo::QuantizeReport r;
+  const graph::Graph q = zoo::quantize_qdq(g, options(8), &r);
+  std::cerr << "mobilenetv2 64: top1 " << r.top1_agreement << " snr " << r.snr_db << " dB\n";
+  EXPECT_EQ(r.eval_inputs, 8);
+  EXPECT_GT(r.snr_db, 10);
+  EXPECT_GE(r.top1_agreement, 0.5);
+  // The engine's int8 model and the reference executor's agree on the same QDQ graph.
+  const auto in = zoo::eval_feeds(g, 1, 3);
+  const auto e = engine_runner(q, in), ref = reference_runner(q, in), f = reference_runner(g, in);
+  const auto a = zoo::output_agreement(ref, e, 1000);
+  const auto b = zoo::output_agreement(f, ref, 1000);
+  std::cerr << "engine vs reference int8: snr " << a.snr_db << " dB; reference int8 vs float "
+            << b.snr_db << " dB\n";
+  EXPECT_GT(a.snr_db, 30);
+  EXPECT_GT(b.snr_db, 10);
+}
+
+TEST(Quantize, CliExportsInt8ZooModelsAndQuantizesFiles) {
+  TempDir dir;
+  const auto out = (dir / "zoo").string();
+  auto r = run_cli({"zoo", "export", "mobilenetv2", "--resolution", "32", "--dtype", "int8",
+                    "--calibration", "2", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "top-1 agreement")) << r.out;
+  EXPECT_TRUE(contains(r.out, "synthetic inputs")) << r.out;
+  r = run_cli({"zoo", "export", "mobilenetv2", "--resolution", "32", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(read_file(dir / "zoo" / "manifest.json"));
+  ASSERT_EQ(j["models"].size(), 2u);  // the fp32 and the int8 model side by side
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& m : j["models"]) by_name[m["name"].get<std::string>()] = m;
+  const auto& q = by_name.at("mobilenetv2-int8");
+  EXPECT_EQ(q["dtype"], "int8");
+  EXPECT_EQ(q["file"], "mobilenetv2-int8.onnx");
+  EXPECT_EQ(q["calibration_inputs"], 2);
+  EXPECT_GT(q["snr_db"].get<double>(), 5);
+  EXPECT_GE(q["top1_agreement"].get<double>(), 0);
+  EXPECT_EQ(q["parameters"], by_name.at("mobilenetv2")["parameters"]);
+  EXPECT_EQ(by_name.at("mobilenetv2")["dtype"], "fp32");
+  EXPECT_FALSE(by_name.at("mobilenetv2").contains("snr_db"));
+  // The fp32 file is the model as built, byte for byte.
+  const auto fp32 =
+      graph::to_onnx_bytes(zoo::build_model({.family = "mobilenetv2", .resolution = 32}));
+  EXPECT_EQ(read_file(dir / "zoo" / "mobilenetv2.onnx"), fp32);
+
+  const auto qfile = (dir / "q.onnx").string();
+  r = run_cli({"quantize", (dir / "zoo" / "mobilenetv2.onnx").string(), "-o", qfile,
+               "--calibration", "2", "--eval", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "top-1 agreement")) << r.out;
+  EXPECT_TRUE(contains(r.out, "2 synthetic inputs")) << r.out;
+  EXPECT_EQ(graph::load_onnx(qfile).name, "mobilenetv2-int8");
+  // Quantizing a quantized file, an unknown dtype: one error line each.
+  EXPECT_TRUE(nnjoule::testing::one_error_line(
+      run_cli({"quantize", qfile, "-o", (dir / "qq.onnx").string()}), "already quantized"));
+  EXPECT_TRUE(nnjoule::testing::one_error_line(
+      run_cli({"zoo", "export", "mobilenetv2", "--dtype", "int4", "-o", out}), "int4"));
+}
