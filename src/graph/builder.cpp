@@ -79,10 +79,12 @@ std::string GraphBuilder::constant(const Shape& shape, std::vector<float> values
 }
 
 std::string GraphBuilder::constant_ints(const Shape& shape, std::vector<int64_t> values,
-                                        const std::string& stem) {
+                                        const std::string& stem, DType dtype) {
   std::string name = fresh(stem);
-  g_.initializers[name] = std::make_shared<TensorData>(TensorData::ints(shape, std::move(values)));
-  g_.values[name] = ValueInfo{DType::kInt64, shape};
+  auto t = TensorData::ints(shape, std::move(values));
+  t.dtype = dtype;
+  g_.initializers[name] = std::make_shared<TensorData>(std::move(t));
+  g_.values[name] = ValueInfo{dtype, shape};
   return name;
 }
 

@@ -58,12 +58,11 @@ void Importer::fold_and_canonicalize() {
       remove_noop(n);
       continue;
     }
-    canonicalize(n);
-    auto infos = infer_node(g_, n);
-    for (size_t i = 0; i < n.outputs.size(); ++i) {
-      if (!n.outputs[i].empty()) g_.values[n.outputs[i]] = infos.at(i);
+    if (qlinear_ops().count(n.op_type)) {
+      expand_qlinear(n, kept);
+      continue;
     }
-    kept.push_back(std::move(n));
+    emit(std::move(n), kept);
   }
   if (!unsupported.empty()) fail("{}", unsupported_message(unsupported));
   g_.nodes = std::move(kept);
@@ -218,6 +217,12 @@ void Importer::canonicalize(Node& n) {
     n.attrs = {{"alpha", n.attr_float("alpha", 0.01f)}};
   } else if (op == "Clip") {
     canon_clip(n);
+  } else if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+    // The axis matters only with per-channel scales; the canonical form keeps it only there.
+    const TensorData* scale = const_input(n, 1, "the scale");
+    const int64_t axis = n.attr_int("axis", 1);
+    n.attrs.clear();
+    if (scale && scale->size() > 1) n.attrs["axis"] = norm_axis(n, axis, shape_of(n, 0).size());
   } else if (op == "Concat") {
     n.attrs = {{"axis", norm_axis(n, n.require_int("axis"), shape_of(n, 0).size())}};
   } else if (op == "Split") {

@@ -210,7 +210,11 @@ TensorData tensor_from_proto(const TensorProto& t, const std::string& what, Conv
     case TensorProto::UINT16:
     case TensorProto::UINT8:
     case TensorProto::BOOL:
-      out.dtype = DType::kInt64;
+      // Quantized data keeps its type (QDQ zero points and weights, int32 biases).
+      out.dtype = t.data_type() == TensorProto::INT8    ? DType::kInt8
+                  : t.data_type() == TensorProto::UINT8 ? DType::kUInt8
+                  : t.data_type() == TensorProto::INT32 ? DType::kInt32
+                                                        : DType::kInt64;
       if (raw) {
         switch (t.data_type()) {
           case TensorProto::INT32:
@@ -256,6 +260,22 @@ void tensor_to_proto(const TensorData& t, const std::string& name, TensorProto* 
   if (t.dtype == DType::kFloat32) {
     out->set_data_type(TensorProto::FLOAT);
     out->set_raw_data(t.f32.data(), t.f32.size() * sizeof(float));
+  } else if (t.dtype == DType::kInt8 || t.dtype == DType::kUInt8 || t.dtype == DType::kInt32) {
+    std::string raw;
+    const size_t width = dtype_size(t.dtype);
+    raw.resize(t.i64.size() * width);
+    for (size_t i = 0; i < t.i64.size(); ++i) {
+      if (width == 1) {
+        raw[i] = static_cast<char>(static_cast<uint8_t>(t.i64[i] & 0xff));
+      } else {
+        const auto v = static_cast<int32_t>(t.i64[i]);
+        std::memcpy(&raw[i * 4], &v, 4);  // little-endian hosts only (x86-64, aarch64)
+      }
+    }
+    out->set_data_type(t.dtype == DType::kInt8    ? TensorProto::INT8
+                       : t.dtype == DType::kUInt8 ? TensorProto::UINT8
+                                                  : TensorProto::INT32);
+    out->set_raw_data(raw);
   } else {
     out->set_data_type(TensorProto::INT64);
     out->set_raw_data(t.i64.data(), t.i64.size() * sizeof(int64_t));

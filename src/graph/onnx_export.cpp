@@ -227,6 +227,15 @@ class Exporter {
       fail("graph '{}': node '{}' ({}): attribute '{}' must be a number", src_.name, n.name, op,
            key);
     };
+    if ((op == "QuantizeLinear" || op == "DequantizeLinear") && opset_ < 13) {
+      // Opsets 10-12 quantize per tensor only and have no axis attribute.
+      const bool per_channel = g.is_constant(n.inputs.at(1)) && g.constant(n.inputs[1]).size() > 1;
+      if (per_channel) {
+        fail("graph '{}': node '{}' ({}) quantizes per channel, which needs opset 13 or later",
+             src_.name, n.name, op);
+      }
+      take("axis");
+    }
 
     if (op == "HardSwish" && opset_ < 14) {
       // HardSwish arrived in opset 14; earlier opsets spell it x * HardSigmoid(x).

@@ -35,6 +35,11 @@ inline const std::set<std::string>& fold_only_ops() {
   return ops;
 }
 
+// Operator-form quantized ops (QLinearConv, ...) the importer rewrites into QDQ.
+const std::set<std::string>& qlinear_ops();
+// Quantized ops read from ONNX Runtime's com.microsoft domain.
+bool is_microsoft_quant_op(const std::string& op);
+
 inline std::string onnx_shape_str(const onnx::TensorShapeProto& s) {
   std::vector<std::string> dims;
   for (const auto& d : s.dim()) {
@@ -123,6 +128,12 @@ class Importer {
   void canon_pad(Node& n);
   void canon_resize(Node& n);
   Shape squeeze_shape(const Node& n, const Shape& x);
+  // In onnx_qlinear.cpp: operator-form quantized ops rewritten into QDQ.
+  void emit(Node n, std::vector<Node>& kept);
+  std::string emit_dq(const Node& q, size_t at, int64_t axis, const std::string& stem,
+                      std::vector<Node>& kept);
+  void emit_q(const Node& q, const std::string& from, size_t scale_at, std::vector<Node>& kept);
+  void expand_qlinear(Node& n, std::vector<Node>& kept);
 
   // ---- constant folding --------------------------------------------------------------------
   // In onnx_fold.cpp.

@@ -26,7 +26,13 @@ using onnx::TensorProto;
 
 bool is_known_op(const std::string& op) {
   return is_supported_op(op) || fold_only_ops().count(op) || op == "Constant" || op == "Dropout" ||
-         op == "Upsample";
+         op == "Upsample" || qlinear_ops().count(op);
+}
+
+// ai.onnx ops, and ONNX Runtime's quantized contrib ops (com.microsoft) nnjoule reads.
+bool readable(const onnx::NodeProto& np) {
+  if (np.domain().empty() || np.domain() == "ai.onnx") return is_known_op(np.op_type());
+  return np.domain() == "com.microsoft" && is_microsoft_quant_op(np.op_type());
 }
 
 AttrValue attr_value(const AttributeProto& a, const std::string& ctx) {
@@ -114,7 +120,7 @@ void Importer::read_graph() {
     for (const auto& in : n.inputs)
       if (!in.empty()) consumed_.insert(in);
     const bool std_domain = np.domain().empty() || np.domain() == "ai.onnx";
-    if (!std_domain || !is_known_op(n.op_type)) {
+    if (!readable(np)) {
       if (!opt_.keep_unknown_ops) continue;  // check_ops() lists them all
       if (!std_domain) n.op_type = np.domain() + "." + n.op_type;
       for (const auto& a : np.attribute()) {
@@ -224,7 +230,7 @@ void Importer::check_ops() {
   for (int i = 0; i < gp.node_size(); ++i) {
     const auto& np = gp.node(i);
     const bool std_domain = np.domain().empty() || np.domain() == "ai.onnx";
-    if (std_domain && is_known_op(np.op_type())) continue;
+    if (readable(np)) continue;
     const std::string op = std_domain ? np.op_type() : np.domain() + "." + np.op_type();
     unsupported[op].push_back(node_names_[static_cast<size_t>(i)]);
   }
@@ -244,6 +250,7 @@ void Importer::check_ops() {
   onnx::checker::LexicalScopeContext lex;
   for (int i = 0; i < gp.node_size(); ++i) {
     const auto& np = gp.node(i);
+    if (np.domain() == "com.microsoft") continue;  // not in onnx's schema registry
     try {
       onnx::checker::check_node(np, ctx, lex);
     } catch (const std::exception& e) {

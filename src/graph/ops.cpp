@@ -10,6 +10,7 @@
 #include <set>
 
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/graph/quant.hpp"
 #include "nnjoule/graph/shape_inference.hpp"
 
 namespace nnjoule::graph {
@@ -493,6 +494,25 @@ const std::vector<AttrSpec> kWindowAttrs = {{"kernel_shape", "from the weights"}
                                             {"pads", "0,0,0,0"},
                                             {"dilations", "1,1"}};
 
+// QuantizeLinear makes the zero point's type (uint8 without one), DequantizeLinear float;
+// quant_params checks scales and zero points.
+std::vector<ValueInfo> infer_quant(const Graph& g, const Node& n) {
+  const Shape& x = in_shape(g, n, 0);
+  const DType in = g.value(n.inputs[0]).dtype;
+  const QuantParams q = quant_params(g, n);
+  if (n.op_type == "QuantizeLinear") {
+    if (in != DType::kFloat32) {
+      node_fail(n, fmt::format("input is {}; QuantizeLinear reads float32", dtype_name(in)));
+    }
+    return {ValueInfo{q.dtype, x}};
+  }
+  if (in != q.dtype) {
+    node_fail(n, fmt::format("input is {} but the zero point is {}", dtype_name(in),
+                             dtype_name(q.dtype)));
+  }
+  return {f32(x)};
+}
+
 OpDef activation(std::string name, std::string kernel_class, double cost,
                  std::vector<std::string> nnmeter, std::vector<AttrSpec> attrs = {}) {
   OpDef d{.name = std::move(name), .group = OpGroup::kActivation, .inputs = {{"X"}}};
@@ -567,6 +587,21 @@ std::vector<OpDef> build_table() {
                              {{"min", "unbounded"}, {"max", "unbounded"}}));
     d.canonical = "bounds as attributes (opset-11 inputs folded by the importer)";
     d.classify = classify_clip;
+  }
+  for (const char* op : {"QuantizeLinear", "DequantizeLinear"}) {
+    const bool q = std::string_view(op) == "QuantizeLinear";
+    auto& d =
+        add({.name = op,
+             .group = OpGroup::kQuantization,
+             .inputs = {
+                 {"x"}, {q ? "y_scale" : "x_scale"}, {q ? "y_zero_point" : "x_zero_point", true}}});
+    d.attrs = {{"axis", "1"}};
+    d.canonical =
+        "constant scale and zero point, per tensor or per axis; operator forms "
+        "(QLinearConv, QLinearMatMul, QLinearAdd, ...) rewritten into QDQ by the importer";
+    d.infer = infer_quant;
+    d.kernel_class = q ? "quantize" : "dequantize";
+    d.flops_per_output = 2;
   }
   add(binary("Add", "add", {"Add", "AddV2", "BiasAdd"}));
   add(binary("Sub", "sub", {"Sub"}));
@@ -734,6 +769,8 @@ std::string_view group_name(OpGroup g) {
       return "linear";
     case OpGroup::kData:
       return "data movement";
+    case OpGroup::kQuantization:
+      return "quantization";
   }
   return "?";
 }
@@ -849,6 +886,19 @@ std::vector<ValueInfo> infer_node(const Graph& g, const Node& n) {
   const OpDef* d = find_op(n.op_type);
   if (!d) node_fail(n, "unsupported op");
   check_arity(n);
+  if (d->group != OpGroup::kQuantization) {
+    // QDQ form: quantized tensors are read through DequantizeLinear only.
+    for (const auto& in : n.inputs) {
+      if (in.empty() || g.is_constant(in)) continue;
+      auto it = g.values.find(in);
+      if (it != g.values.end() &&
+          (it->second.dtype == DType::kInt8 || it->second.dtype == DType::kUInt8)) {
+        node_fail(n, fmt::format("reads the quantized tensor '{}' ({}); only DequantizeLinear "
+                                 "may read int8/uint8 tensors",
+                                 in, dtype_name(it->second.dtype)));
+      }
+    }
+  }
   return d->infer(g, n);
 }
 

@@ -83,7 +83,7 @@ void expect_same_graph(const Graph& a, const Graph& b) {
 
 TEST(OnnxExport, TestGraphsCoverEveryOp) {
   std::set<std::string> used;
-  for (const Graph& g : {cnn_graph(), attention_graph()}) {
+  for (const Graph& g : {cnn_graph(), attention_graph(), qdq_graph()}) {
     for (const auto& n : g.nodes) used.insert(n.op_type);
   }
   for (const auto& op : supported_ops()) EXPECT_TRUE(used.count(op)) << op << " is not tested";
@@ -98,6 +98,21 @@ TEST(OnnxExport, RoundTripKeepsNodesShapesAndWeights) {
       expect_same_graph(g, back);
       EXPECT_TRUE(back.notes.empty()) << fmt::format("{}", fmt::join(back.notes, "; "));
     }
+  }
+}
+
+TEST(OnnxExport, QdqRoundTripKeepsQuantizedWeights) {
+  for (int64_t opset : kOpsets) {
+    SCOPED_TRACE(fmt::format("opset {}", opset));
+    const Graph g = qdq_graph(opset >= 13);
+    expect_same_graph(g,
+                      load_onnx_bytes(to_onnx_bytes(g, ExportOptions{.opset = opset}), "q.onnx"));
+  }
+  try {
+    to_onnx_bytes(qdq_graph(true), ExportOptions{.opset = 11});
+    FAIL() << "per-channel quantization exported at opset 11";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs opset 13"), std::string::npos) << e.what();
   }
 }
 

@@ -57,6 +57,33 @@ inline graph::Graph attention_graph(uint64_t seed = 2) {
   return b.finish({out, echo});
 }
 
+// A QDQ graph: int8 and uint8 activations, per-channel int8 weights (per-tensor only where the
+// opset predates per-channel quantization, 13).
+inline graph::Graph qdq_graph(bool per_channel = true, uint64_t seed = 3) {
+  using namespace graph;
+  GraphBuilder b("qdq", seed);
+  auto x = b.input("x", {1, 4, 8, 8});
+  auto s = b.constant({}, {0.02f}, "s");
+  auto z = b.constant_ints({}, {3}, "z", DType::kInt8);
+  auto d = b.node("DequantizeLinear", {b.node("QuantizeLinear", {x, s, z})[0], s, z})[0];
+  std::vector<int64_t> w(4 * 4);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int64_t>(i * 29 % 255) - 127;
+  const int64_t ch = per_channel ? 4 : 1;
+  const Shape cs = per_channel ? Shape{4} : Shape{};
+  auto wq = b.constant_ints({4, 4, 1, 1}, w, "w", DType::kInt8);
+  auto ws = b.constant(cs, std::vector<float>(static_cast<size_t>(ch), 0.01f), "ws");
+  auto wz =
+      b.constant_ints(cs, std::vector<int64_t>(static_cast<size_t>(ch), 0), "wz", DType::kInt8);
+  std::map<std::string, AttrValue> axis;
+  if (per_channel) axis["axis"] = int64_t{0};
+  auto wd = b.node("DequantizeLinear", {wq, ws, wz}, axis)[0];
+  auto c = b.node("Conv", {d, wd})[0];
+  auto s2 = b.constant({}, {0.05f}, "s");
+  auto z2 = b.constant_ints({}, {128}, "z", DType::kUInt8);
+  auto y = b.node("DequantizeLinear", {b.node("QuantizeLinear", {c, s2, z2})[0], s2, z2})[0];
+  return b.finish({y});
+}
+
 // Writes ModelProtos by hand, the way other exporters lay them out.
 class ModelMaker {
  public:
@@ -103,6 +130,22 @@ class ModelMaker {
     t->set_data_type(onnx::TensorProto::INT64);
     for (auto d : dims) t->add_dims(d);
     for (auto i : v) t->add_int64_data(i);
+    return *this;
+  }
+  // An integer initializer of type `elem` (INT8, UINT8, INT32: ONNX keeps them in int32_data).
+  ModelMaker& typed(const std::string& name, const std::vector<int64_t>& dims, int32_t elem,
+                    const std::vector<int64_t>& v) {
+    auto* t = m_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(elem);
+    for (auto d : dims) t->add_dims(d);
+    for (auto i : v) t->add_int32_data(static_cast<int32_t>(i));
+    return *this;
+  }
+  ModelMaker& import_domain(const std::string& domain, int64_t version) {
+    auto* imp = m_.add_opset_import();
+    imp->set_domain(domain);
+    imp->set_version(version);
     return *this;
   }
   // A float weight of the given shape filled with a ramp (values do not matter to the tests).

@@ -83,8 +83,9 @@ class GraphBuilder {
   // Constant tensors.
   std::string weight(const Shape& shape, int64_t fan_in, const std::string& stem);
   std::string constant(const Shape& shape, std::vector<float> values, const std::string& stem);
+  // int64 by default; int8/uint8/int32 for quantized data (QDQ zero points and weights).
   std::string constant_ints(const Shape& shape, std::vector<int64_t> values,
-                            const std::string& stem);
+                            const std::string& stem, DType dtype = DType::kInt64);
   std::string int_input(const std::string& name, Shape shape);  // int64 runtime input
 
   // Adds a node whose output shapes come from shape inference; returns its outputs.

@@ -27,6 +27,7 @@ enum class OpGroup {
   kReduction,      // ReduceMean, Softmax
   kLinear,         // Gemm, MatMul
   kData,           // data movement: Concat, Split, Slice, Reshape, Transpose, Pad, Resize, Gather
+  kQuantization,   // QuantizeLinear, DequantizeLinear (graph/quant.hpp)
 };
 std::string_view group_name(OpGroup g);
 
