@@ -28,8 +28,9 @@ int Compiler::add_value(Value v) {
   return static_cast<int>(m_.values.size()) - 1;
 }
 
-int Compiler::new_value(const std::string& name, const Shape& shape, const Perm& perm) {
-  int64_t bytes = static_cast<int64_t>(sizeof(float));
+int Compiler::new_value(const std::string& name, const Shape& shape, const Perm& perm,
+                        const Value* quant) {
+  int64_t bytes = quant ? 1 : static_cast<int64_t>(sizeof(float));
   for (int64_t d : shape) {
     if (d <= 0 || __builtin_mul_overflow(bytes, d, &bytes)) {
       fail("tensor '{}' {} is too large to address", name, graph::shape_str(shape));
@@ -40,6 +41,11 @@ int Compiler::new_value(const std::string& name, const Shape& shape, const Perm&
   m_.buffers.push_back(Buffer{bytes});
   Value v{name, shape, perm};
   v.buffer = static_cast<int>(m_.buffers.size()) - 1;
+  if (quant) {
+    v.int8 = true;
+    v.qscale = quant->qscale;
+    v.qzero = quant->qzero;
+  }
   return add_value(std::move(v));
 }
 
@@ -62,6 +68,7 @@ int Compiler::constant_value(const std::string& name, const Shape& shape, const 
 
 int Compiler::value_of(const std::string& t) {
   if (auto it = val_.find(t); it != val_.end()) return it->second;
+  if (auto it = deferred_.find(t); it != deferred_.end()) return dequantize(it->second);
   if (g_.is_constant(t)) {
     const auto& c = g_.constant(t);
     if (c.dtype != graph::DType::kFloat32) {
@@ -110,7 +117,24 @@ int Compiler::ensure(int v, const Perm& p, bool output_io) {
     maps.push_back(ident(static_cast<int>(d), x.shape[d]));
   IndexMap map = build_map(x, x.shape, p, maps, 0.f);
   int out;
-  if (x.constant >= 0) {
+  if (x.int8) {
+    out = new_value(x.name + "@" + perm_str(p), x.shape, p, &x);
+    StepImpl s;
+    s.info.name = x.name;
+    s.info.op = "layout";
+    s.info.impl = fmt::format("nnjoule:index-copy int8 {}->{}", perm_str(x.perm), perm_str(p));
+    s.info.anchor = anchor_;
+    s.reads = {v};
+    s.writes = {out};
+    s.bind = [map, v, out](const BindContext& c) -> std::function<void()> {
+      const auto* src = reinterpret_cast<const int8_t*>(c.ptr(v));
+      auto* dst = reinterpret_cast<int8_t*>(c.ptr(out));
+      const Parallel par = c.par;
+      return [map, src, dst, par] { map.run(src, dst, par); };
+    };
+    add_step(std::move(s));
+    ++counts_["layout conversions"];
+  } else if (x.constant >= 0) {
     std::vector<float> data(static_cast<size_t>(x.numel()));
     map.run(constant_data(v), data.data(), Parallel{});
     out = constant_value(x.name, x.shape, p, std::move(data));
@@ -287,9 +311,7 @@ void Compiler::fold_constants() {
     auto get = [&](const std::string& t) -> const Tensor& {
       auto it = cache.find(t);
       if (it != cache.end()) return it->second;
-      const auto& c = g_.constant(t);
-      if (c.dtype != graph::DType::kFloat32) fail("tensor '{}' is not float32", t);
-      return cache[t] = Tensor(c.shape, c.f32);
+      return cache[t] = constant_tensor(g_.constant(t), t);
     };
     auto outs = reference_node(g_, n, get);
     for (size_t o = 0; o < n.outputs.size(); ++o) {
@@ -306,12 +328,13 @@ void Compiler::lower(size_t i) {
   const std::string& op = n.op_type;
   anchor_ = static_cast<long>(i);
   for (const auto& t : n.outputs) {
-    if (t.empty()) continue;
+    if (t.empty() || op == "QuantizeLinear") continue;
     if (g_.value(t).dtype != graph::DType::kFloat32) {
       node_fail(n, fmt::format("output '{}' is {}: the engine computes on float32 tensors only", t,
                                graph::dtype_name(g_.value(t).dtype)));
     }
   }
+  if (lower_int8(i)) return;
   const ExecOp* entry = find_exec_op(op);
   if (!entry) node_fail(n, "op not supported by the execution engine");
   entry->lower(*this, i);
@@ -396,6 +419,12 @@ void Compiler::run() {
   anchor_ = -1;
   for (const auto& t : g_.outputs) {
     const Shape& s = g_.shape(t);
+    if (m_.values[value_of(t)].int8) {
+      fail(
+          "output '{}' is {}: the engine's outputs are float32 (end the model with "
+          "DequantizeLinear)",
+          t, graph::dtype_name(g_.value(t).dtype));
+    }
     int v = ensure(value_of(t), identity_perm(s.size()), true);
     if (m_.values[v].constant >= 0) {
       // A constant output (everything folded): copy it into a buffer each run.

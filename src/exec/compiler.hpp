@@ -41,7 +41,9 @@ class Compiler {
 
  private:
   int add_value(Value v);
-  int new_value(const std::string& name, const graph::Shape& shape, const Perm& perm);
+  // `quant` (an int8 value's scale and zero point) makes an int8 value.
+  int new_value(const std::string& name, const graph::Shape& shape, const Perm& perm,
+                const Value* quant = nullptr);
   int alias(int src, const graph::Shape& shape, const Perm& perm);
   int constant_value(const std::string& name, const graph::Shape& shape, const Perm& perm,
                      std::vector<float> physical);
@@ -94,6 +96,11 @@ class Compiler {
   bool try_channel_shuffle(size_t i);
   void lower_gather(size_t i);
   void lower_resize(size_t i);
+  // Quantized tensors (ops_quant.cpp).
+  void lower_quantize(size_t i);
+  void lower_dequantize(size_t i);
+  int dequantize(size_t dq_node);  // the float value of a deferred DequantizeLinear
+  bool lower_int8(size_t i);       // DQ -> op -> Q as one int8 operator; false: float path
 
  private:
   graph::Graph g_;
@@ -105,6 +112,16 @@ class Compiler {
   std::vector<bool> done_;
   long anchor_ = -1;
   std::map<std::string, int> counts_;
+  // DequantizeLinear outputs of runtime tensors: converted to float only when a float op reads
+  // them; int8 operators read the quantized value directly.
+  std::map<std::string, size_t> deferred_;
+
+ public:
+  // For the int8 lowering (ops_quant.cpp).
+  struct Int8Out;
+  bool int8_output(const std::string& t, Int8Out& out) const;
+  long int8_source(const std::string& t) const;  // the int8 value a deferred DQ reads, or -1
+  void commit(const Int8Out& out, std::vector<size_t>& nodes);
 };
 
 }  // namespace nnjoule::exec::detail

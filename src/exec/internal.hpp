@@ -63,6 +63,8 @@ struct IndexMap {
   // Drops size-1 axes and merges neighbours whose offsets stay affine (fewer, longer rows).
   void simplify();
   void run(const float* src, float* dst, Parallel par) const;
+  // The same copy of int8 elements (quantized tensors); `fill` is the zero point there.
+  void run(const int8_t* src, int8_t* dst, Parallel par) const;
 };
 
 // Mean over the physical axes flagged in `reduce`; the output is the input with those axes
@@ -180,6 +182,12 @@ struct Value {
   int buffer = -1;    // runtime buffer (shared by aliases), or -1
   int constant = -1;  // index into Impl::constants, or -1
   bool graph_input = false;
+  // int8 values hold a QuantizeLinear's output: real = (q - qzero) * qscale. uint8 tensors are
+  // stored as int8 with the zero point moved by -128 (the same reals), so every int8 kernel is
+  // XNNPACK's signed one.
+  bool int8 = false;
+  float qscale = 1.f;
+  int32_t qzero = 0;
   int64_t numel() const { return graph::numel(shape); }
 };
 

@@ -108,10 +108,12 @@ void IndexMap::simplify() {
 }
 
 namespace {
+template <typename T>
 struct IndexMapRun {
   const IndexMap* m;
-  const float* src;
-  float* dst;
+  const T* src;
+  T* dst;
+  T fill;
   size_t outer_axes;  // axes walked by division; the last two form the tile
 };
 
@@ -131,20 +133,20 @@ int64_t outer_offset(const IndexMap& m, size_t outer_axes, int64_t flat) {
 }
 
 // Rows [start, start + count) of axis r-2 for one outer index, each row one run of axis r-1.
+template <typename T>
 void index_map_tile(void* ctx, size_t outer, size_t start, size_t count) {
-  const auto& c = *static_cast<const IndexMapRun*>(ctx);
+  const auto& c = *static_cast<const IndexMapRun<T>*>(ctx);
   const auto& m = *c.m;
   const auto& rows = m.axes[m.axes.size() - 2];
   const auto& cols = m.axes.back();
   const int64_t base = outer_offset(m, c.outer_axes, static_cast<int64_t>(outer));
   const int64_t n = cols.extent;
-  float* out =
-      c.dst + (static_cast<int64_t>(outer) * rows.extent + static_cast<int64_t>(start)) * n;
+  T* out = c.dst + (static_cast<int64_t>(outer) * rows.extent + static_cast<int64_t>(start)) * n;
   if (base != kFill && n < 16 && rows.affine && cols.affine) {
     // Narrow rows (NCHW -> NHWC with 3 channels): walk the contiguous source axis inside.
-    const float* src = c.src + base + rows.start + static_cast<int64_t>(start) * rows.step;
+    const T* src = c.src + base + rows.start + static_cast<int64_t>(start) * rows.step;
     for (int64_t j = 0; j < n; ++j) {
-      const float* s = src + cols.start + j * cols.step;
+      const T* s = src + cols.start + j * cols.step;
       for (size_t i = 0; i < count; ++i)
         out[static_cast<int64_t>(i) * n + j] = s[static_cast<int64_t>(i) * rows.step];
     }
@@ -153,33 +155,41 @@ void index_map_tile(void* ctx, size_t outer, size_t start, size_t count) {
   for (size_t i = start; i < start + count; ++i, out += n) {
     const int64_t r = rows.offset(static_cast<int64_t>(i));
     if (base == kFill || r == kFill) {
-      std::fill(out, out + n, m.fill);
+      std::fill(out, out + n, c.fill);
       continue;
     }
-    const float* src = c.src + base + r;
+    const T* src = c.src + base + r;
     if (cols.affine && cols.step == 1) {
-      std::memcpy(out, src + cols.start, static_cast<size_t>(n) * sizeof(float));
+      std::memcpy(out, src + cols.start, static_cast<size_t>(n) * sizeof(T));
     } else if (cols.affine) {
       const int64_t step = cols.step;
       src += cols.start;
       for (int64_t j = 0; j < n; ++j) out[j] = src[j * step];
     } else {
-      for (int64_t j = 0; j < n; ++j) out[j] = cols.table[j] == kFill ? m.fill : src[cols.table[j]];
+      for (int64_t j = 0; j < n; ++j) out[j] = cols.table[j] == kFill ? c.fill : src[cols.table[j]];
     }
   }
+}
+template <typename T>
+void run_map(const IndexMap& m, const T* src, T* dst, T fill, Parallel par) {
+  const size_t r = m.axes.size();
+  if (r < 2) fail("index map run before simplify()");
+  IndexMapRun<T> c{&m, src, dst, fill, r - 2};
+  int64_t outer = 1;
+  for (size_t j = 0; j + 2 < r; ++j) outer *= m.axes[j].extent;
+  // About 16K elements per task keeps the dispatch cost small against the copying.
+  const auto tile = static_cast<size_t>(std::max<int64_t>(1, 16384 / m.axes.back().extent));
+  pthreadpool_parallelize_2d_tile_1d(par.pool, index_map_tile<T>, &c, static_cast<size_t>(outer),
+                                     static_cast<size_t>(m.axes[r - 2].extent), tile, par.flags);
 }
 }  // namespace
 
 void IndexMap::run(const float* src, float* dst, Parallel par) const {
-  const size_t r = axes.size();
-  if (r < 2) fail("index map run before simplify()");
-  IndexMapRun c{this, src, dst, r - 2};
-  int64_t outer = 1;
-  for (size_t j = 0; j + 2 < r; ++j) outer *= axes[j].extent;
-  // About 16K elements per task keeps the dispatch cost small against the copying.
-  const auto tile = static_cast<size_t>(std::max<int64_t>(1, 16384 / axes.back().extent));
-  pthreadpool_parallelize_2d_tile_1d(par.pool, index_map_tile, &c, static_cast<size_t>(outer),
-                                     static_cast<size_t>(axes[r - 2].extent), tile, par.flags);
+  run_map(*this, src, dst, fill, par);
+}
+
+void IndexMap::run(const int8_t* src, int8_t* dst, Parallel par) const {
+  run_map(*this, src, dst, static_cast<int8_t>(fill), par);
 }
 
 }  // namespace nnjoule::exec::detail

@@ -10,7 +10,7 @@ namespace nnjoule::exec {
 const std::vector<ExecOp>& exec_ops() {
   static const std::vector<ExecOp> table = [] {
     std::vector<ExecOp> t;
-    for (auto family : {spatial_ops, linear_ops, elementwise_ops, data_ops}) {
+    for (auto family : {spatial_ops, linear_ops, elementwise_ops, data_ops, quant_ops}) {
       for (auto& op : family()) t.push_back(std::move(op));
     }
     std::sort(t.begin(), t.end(), [](const ExecOp& a, const ExecOp& b) { return a.name < b.name; });

@@ -52,6 +52,7 @@ std::vector<ExecOp> spatial_ops();
 std::vector<ExecOp> linear_ops();
 std::vector<ExecOp> elementwise_ops();
 std::vector<ExecOp> data_ops();
+std::vector<ExecOp> quant_ops();
 
 // Every op the engine runs, sorted by name.
 const std::vector<ExecOp>& exec_ops();

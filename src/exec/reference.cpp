@@ -57,11 +57,7 @@ std::vector<Tensor> run_reference(const Graph& g, const std::vector<Tensor>& inp
     if (auto it = values.find(name); it != values.end()) return it->second;
     if (auto it = constants.find(name); it != constants.end()) return it->second;
     if (g.is_constant(name)) {
-      const auto& c = g.constant(name);
-      if (c.dtype != graph::DType::kFloat32 || !c.materialized()) {
-        fail("tensor '{}' is not a materialized float32 constant", name);
-      }
-      return constants[name] = Tensor(c.shape, c.f32);
+      return constants[name] = constant_tensor(g.constant(name), name);
     }
     fail("tensor '{}' has no value", name);
   };

@@ -39,6 +39,18 @@ double relative_error(const Tensor& actual, const Tensor& reference) {
   return max_diff / (max_ref + 1e-12);
 }
 
+Tensor constant_tensor(const graph::TensorData& c, const std::string& name) {
+  using graph::DType;
+  if (!c.materialized()) fail("constant '{}' has no values (a shape-only graph)", name);
+  if (c.dtype == DType::kFloat32) return Tensor(c.shape, c.f32);
+  if (c.dtype != DType::kInt8 && c.dtype != DType::kUInt8 && c.dtype != DType::kInt32) {
+    fail("tensor '{}' is {}, not a float32 or quantized constant", name,
+         graph::dtype_name(c.dtype));
+  }
+  std::vector<float> v(c.i64.begin(), c.i64.end());
+  return Tensor(c.shape, std::move(v));
+}
+
 Tensor random_tensor(const graph::Shape& shape, uint64_t seed) {
   Tensor t(shape);
   Rng rng(seed);

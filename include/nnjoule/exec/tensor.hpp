@@ -24,6 +24,11 @@ struct Tensor {
 // an infinity the other does not, or when the shapes differ.
 double relative_error(const Tensor& actual, const Tensor& reference);
 
+// A graph constant as a float tensor: float32 values, or the integers of an int8/uint8/int32
+// constant (QDQ zero points, quantized weights, int32 biases); throws Error naming `name` for
+// other types or a shape-only constant.
+Tensor constant_tensor(const graph::TensorData& c, const std::string& name);
+
 // Uniform in [-1, 1) from nnjoule's deterministic generator.
 Tensor random_tensor(const graph::Shape& shape, uint64_t seed);
 
