@@ -19,6 +19,7 @@ using namespace nnjoule;
 using namespace nnjoule::graph;
 using nnjoule::testing::attention_graph;
 using nnjoule::testing::cnn_graph;
+using nnjoule::testing::qdq_graph;
 
 namespace {
 

@@ -77,7 +77,12 @@ inline graph::Graph qdq_graph(bool per_channel = true, uint64_t seed = 3) {
   std::map<std::string, AttrValue> axis;
   if (per_channel) axis["axis"] = int64_t{0};
   auto wd = b.node("DequantizeLinear", {wq, ws, wz}, axis)[0];
-  auto c = b.node("Conv", {d, wd})[0];
+  auto c = b.node("Conv", {d, wd},
+                  {{"dilations", std::vector<int64_t>{1, 1}},
+                   {"group", int64_t{1}},
+                   {"kernel_shape", std::vector<int64_t>{1, 1}},
+                   {"pads", std::vector<int64_t>{0, 0, 0, 0}},
+                   {"strides", std::vector<int64_t>{1, 1}}})[0];
   auto s2 = b.constant({}, {0.05f}, "s");
   auto z2 = b.constant_ints({}, {128}, "z", DType::kUInt8);
   auto y = b.node("DequantizeLinear", {b.node("QuantizeLinear", {c, s2, z2})[0], s2, z2})[0];
