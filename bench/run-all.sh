@@ -9,7 +9,8 @@ out=${OUT:-out/bench}
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 mkdir -p "$out"
-for b in onnx_load zoo_build exec_bare_xnnpack sampler_overhead collect_throughput predict_speed; do
+for b in onnx_load zoo_build exec_bare_xnnpack sampler_overhead collect_throughput predict_speed \
+  store_backends; do
   [[ -x "$build/bench/bench_$b" ]] || {
     echo "bench/run-all.sh: $build/bench/bench_$b is missing (build with NNJOULE_BUILD_BENCH=ON)" >&2
     exit 1
@@ -32,6 +33,7 @@ run ort_compare "$py" "$here/ort_compare.py" --build "$build"
 run sampler_overhead "$build/bench/bench_sampler_overhead"
 run collect_throughput "$build/bench/bench_collect_throughput"
 run predict_eval "$py" "$here/predict_eval.py" --build "$build" --out "$out/predict_eval.json"
+run store_backends "$here/store_backends.sh" "$build"
 if ((${#failed[@]})); then
   echo "bench/run-all.sh: failed: ${failed[*]} (see $out/)" >&2
   exit 1

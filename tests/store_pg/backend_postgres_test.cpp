@@ -142,3 +142,55 @@ TEST(Postgres, DbInfoReadsTheServer) {
   const auto bad = nnjoule::testing::run_cli({"db", "info", "postgresql://127.0.0.1:1/x"});
   EXPECT_TRUE(nnjoule::testing::one_error_line(bad, "at host 127.0.0.1 port 1")) << bad.err;
 }
+
+// A device's file pushed to the server reads back the same through every command: the export
+// of every table is identical (db push keeps timestamps, and fills an empty database in the
+// file's order), and train learns the same regressors from either.
+TEST(Postgres, PushedFileReadsTheSameThroughExportAndTrain) {
+  REQUIRE_SERVER(server);
+  nnjoule::testing::TempDir tmp;
+  const std::string file = (tmp / "device.db").string();
+  {
+    Store s(file);
+    const int64_t dev = s.ensure_device(test_device());
+    const int64_t run =
+        s.begin_run(nnjoule::testing::make_run(dev, "kernels", Origin::kMeasured, "rapl"));
+    std::vector<KernelRow> rows;
+    for (int cin = 1; cin <= 60; ++cin) {
+      auto r = nnjoule::testing::kernel_row(run, dev, cin);
+      r.m.latency_ms = 0.05 * cin + 0.001 * (cin % 7);
+      r.m.energy_mj = 3.0 * *r.m.latency_ms;
+      rows.push_back(r);
+    }
+    s.add_kernels(rows);
+    s.end_run(run, "complete");
+  }
+  const std::string url = server->create_database("pushed_reads_same");
+  const auto push = nnjoule::testing::run_cli({"db", "push", file, "--to", url});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  const auto tables_of = [](const std::string& db) {
+    const auto r = nnjoule::testing::run_cli({"db", "export", db, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["tables"];
+  };
+  const auto from_file = tables_of(file);
+  EXPECT_EQ(from_file["kernel_measurements"].size(), 60u);
+  EXPECT_EQ(from_file, tables_of(url));
+  // The same data (its hash) and the same regressors; only the names differ.
+  const auto train = [&](const std::string& db, const std::string& dir) {
+    const std::string out = (tmp / dir / "bundle").string();
+    const auto r =
+        nnjoule::testing::run_cli({"train", "--db", db, "-o", out, "--targets", "latency_ms"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string text = r.out + r.err;
+    for (const std::string& name : {db, out}) {
+      for (size_t at; (at = text.find(name)) != std::string::npos;)
+        text.replace(at, name.size(), "X");
+    }
+    return text;
+  };
+  const std::string a = train(file, "file");
+  EXPECT_THAT(a, HasSubstr("trained conv-bn-relu latency_ms: 60 rows"));
+  EXPECT_THAT(a, HasSubstr("training data: 60 rows from X (hash "));
+  EXPECT_EQ(a, train(url, "server"));
+}
