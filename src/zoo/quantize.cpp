@@ -152,7 +152,9 @@ struct ActParams {
 ActParams activation_params(float lo, float hi) {
   lo = std::min(lo, 0.f);
   hi = std::max(hi, 0.f);
-  if (!(hi > lo)) return {};  // a tensor that is 0 on every input: any scale is exact
+  // A tensor that is (about) 0 on every input: any scale is exact, and a denormal one would
+  // not be a valid QuantizeLinear scale.
+  if (!(hi > lo) || !std::isnormal((hi - lo) / 255.f)) return {};
   ActParams p;
   p.scale = (hi - lo) / 255.f;
   const double z = std::nearbyint(-128.0 - static_cast<double>(lo) / p.scale);
