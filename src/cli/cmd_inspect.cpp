@@ -25,13 +25,13 @@ void inspect(const std::string& model, const std::string& rules_file, bool json)
   fmt::print("rules   {}\n", rules.source());
   for (const auto& note : g.notes) fmt::print("note    {}\n", note);
   fmt::print("\n");
-  TextTable t({"#", "kernel", "config", "output", "FLOPs", "params", "bytes"},
+  TextTable t({"#", "kernel", "dtype", "config", "output", "FLOPs", "params", "bytes"},
               {TextTable::Align::kRight, TextTable::Align::kLeft, TextTable::Align::kLeft,
-               TextTable::Align::kLeft, TextTable::Align::kRight, TextTable::Align::kRight,
-               TextTable::Align::kRight});
+               TextTable::Align::kLeft, TextTable::Align::kLeft, TextTable::Align::kRight,
+               TextTable::Align::kRight, TextTable::Align::kRight});
   for (size_t i = 0; i < ks.size(); ++i) {
     const auto& k = ks[i];
-    t.add_row({std::to_string(i), k.type, k.config.str(),
+    t.add_row({std::to_string(i), k.type, k.dtype, k.config.str(),
                k.output_shapes.empty() ? "-" : graph::shape_str(k.output_shapes[0]),
                format_count(k.flops), format_count(static_cast<double>(k.params)),
                format_count(static_cast<double>(k.bytes))});
@@ -46,6 +46,13 @@ void inspect(const std::string& model, const std::string& rules_file, bool json)
     counts += fmt::format("{}{} x{}", counts.empty() ? "" : ", ", type, n);
   }
   fmt::print("by type: {}\n", counts);
+  // Every dtype named, zeros included: "0 int8" says the model is not quantized.
+  const auto count_of = [&](const char* d) {
+    auto it = totals.count_by_dtype.find(d);
+    return it == totals.count_by_dtype.end() ? 0 : it->second;
+  };
+  fmt::print("by dtype: {} int8, {} fp32 kernels\n", count_of(kernels::kInt8),
+             count_of(kernels::kFp32));
   if (totals.unknown_ops.empty()) {
     fmt::print("unknown ops: none\n");
   } else {

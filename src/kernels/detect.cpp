@@ -629,6 +629,7 @@ KernelTotals summarize(const Graph& g, const std::vector<Kernel>& kernels) {
     t.params += k.params;
     t.bytes += k.bytes;
     t.count_by_type[k.type]++;
+    t.count_by_dtype[k.dtype]++;
     if (k.unknown())
       for (size_t i : k.nodes) t.unknown_ops.emplace_back(g.nodes[i].op_type, g.nodes[i].name);
   }

@@ -12,6 +12,7 @@ nlohmann::json kernel_json(const graph::Graph& g, const Kernel& k, size_t index)
   for (size_t n : k.nodes) nodes.push_back(g.nodes[n].name);
   return {{"index", index},
           {"type", k.type},
+          {"dtype", k.dtype},
           {"name", k.name},
           {"ops", k.ops},
           {"nodes", nodes},
@@ -54,6 +55,7 @@ nlohmann::json to_json(const Inspection& inspection) {
   j["kernels"] = nlohmann::json::array();
   for (size_t i = 0; i < ks.size(); ++i) j["kernels"].push_back(kernel_json(g, ks[i], i));
   j["kernel_counts"] = totals.count_by_type;
+  j["kernel_dtypes"] = totals.count_by_dtype;
   j["totals"] = {{"kernels", ks.size()},
                  {"nodes", g.nodes.size()},
                  {"flops", totals.flops},

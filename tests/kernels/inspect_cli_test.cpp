@@ -7,6 +7,7 @@
 
 #include "nnjoule/graph/builder.hpp"
 #include "nnjoule/graph/onnx.hpp"
+#include "support/qdq_graphs.hpp"
 #include "support/test_support.hpp"
 
 using namespace nnjoule;
@@ -65,8 +66,10 @@ TEST(InspectCli, PrintsKernelTableAndTotals) {
   auto r = run_cli({"inspect", write_block(dir)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("conv-bn-relu6"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("dwconv-bn-relu6  HW=14 CIN=64 KERNEL_SIZE=3 STRIDES=2"), std::string::npos)
+  EXPECT_NE(r.out.find("dwconv-bn-relu6  fp32   HW=14 CIN=64 KERNEL_SIZE=3 STRIDES=2"),
+            std::string::npos)
       << r.out;
+  EXPECT_NE(r.out.find("by dtype: 0 int8, 3 fp32 kernels"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("3 kernels from 8 nodes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(counted)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("unknown ops: none"), std::string::npos) << r.out;
@@ -86,6 +89,8 @@ TEST(InspectCli, JsonIsStable) {
   EXPECT_EQ(k["output_shapes"][0], nlohmann::json({1, 64, 7, 7}));
   EXPECT_EQ(k["nodes"].size(), 3u);
   EXPECT_EQ(j["kernel_counts"]["conv-bn"], 1);
+  EXPECT_EQ(k["dtype"], "fp32");
+  EXPECT_EQ(j["kernel_dtypes"], nlohmann::json({{"fp32", 3}}));
   EXPECT_EQ(j["totals"]["kernels"], 3);
   double flops = 0;
   for (const auto& kk : j["kernels"]) flops += kk["flops"].get<double>();
@@ -143,4 +148,36 @@ TEST(InspectCli, UsageErrorsAreOneLine) {
   r = run_cli({"inspect", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--rules"), std::string::npos) << r.out;
+}
+
+// A QDQ model written to ONNX and read back: its conv-relu is one int8 kernel, the Q on the
+// input and the DQ on the output are kernels of their own.
+TEST(InspectCli, QdqModelShowsInt8Kernels) {
+  TempDir dir;
+  nnjoule::testing::QdqMaker m("qdq");
+  const auto x = m.input({1, 8, 16, 16});
+  const auto c =
+      m.node("Conv", {m.qdq(x, 0.02f, 0), m.weights({16, 8, 3, 3}, 0), m.bias(16, 0.02f)},
+             {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const auto p = m.node(
+      "MaxPool", {m.qdq(m.node("Relu", {c}), 0.05f, -128)},
+      {{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}});
+  const auto g = m.finish({m.qdq(p, 0.05f, -128)});
+  const auto path = (dir / "qdq.onnx").string();
+  graph::save_onnx(g, path);
+
+  auto r = run_cli({"inspect", "--json", path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::vector<std::string> kinds;
+  for (const auto& k : j["kernels"])
+    kinds.push_back(k["type"].get<std::string>() + "/" + k["dtype"].get<std::string>());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"quantize/fp32", "conv-relu/int8", "maxpool/int8",
+                                             "dequantize/fp32"}));
+  EXPECT_EQ(j["kernel_dtypes"], nlohmann::json({{"fp32", 2}, {"int8", 2}}));
+  EXPECT_EQ(j["totals"]["nodes"], g.nodes.size());
+
+  auto t = run_cli({"inspect", path});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("by dtype: 2 int8, 2 fp32 kernels"), std::string::npos) << t.out;
 }

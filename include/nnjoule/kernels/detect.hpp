@@ -23,6 +23,7 @@ struct KernelTotals {
   int64_t params = 0;
   int64_t bytes = 0;
   std::map<std::string, int> count_by_type;
+  std::map<std::string, int> count_by_dtype;                     // "fp32" / "int8" -> kernels
   std::vector<std::pair<std::string, std::string>> unknown_ops;  // (op type, node name)
 };
 KernelTotals summarize(const graph::Graph& g, const std::vector<Kernel>& kernels);
