@@ -222,6 +222,15 @@ CREATE INDEX work_items_claim ON work_items (plan, status, id);
 )sql"));
 }
 
+// Version 5: the data type a kernel ran in (issue 17): "int8" for a QDQ model's quantized
+// kernels. Rows written before it ran in float32.
+void to_v5(const sql::Db& db) {
+  db.exec(ddl(db, R"sql(
+ALTER TABLE kernel_measurements ADD COLUMN dtype TEXT NOT NULL DEFAULT 'fp32';
+ALTER TABLE model_kernels ADD COLUMN dtype TEXT NOT NULL DEFAULT 'fp32';
+)sql"));
+}
+
 }  // namespace
 
 int postgres_schema_version(const sql::Db& db) {
@@ -255,9 +264,9 @@ int postgres_schema_version(const sql::Db& db) {
 }
 
 void migrate(const sql::Db& db, int from) {
-  static const std::vector<std::function<void(const sql::Db&)>> steps = {to_v1, to_v2, to_v3,
-                                                                         to_v4};
-  static_assert(kSchemaVersion == 4, "add the migration step for the new schema version");
+  static const std::vector<std::function<void(const sql::Db&)>> steps = {to_v1, to_v2, to_v3, to_v4,
+                                                                         to_v5};
+  static_assert(kSchemaVersion == 5, "add the migration step for the new schema version");
   if (from < 0 || from > kSchemaVersion)
     fail("{}: no migration from schema version {}", db.path(), from);
   if (from == kSchemaVersion) return;

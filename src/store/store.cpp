@@ -612,6 +612,7 @@ int64_t insert_kernel(const sql::Db& db, sql::Stmt& st, const KernelRow& r) {
   }
   bind_measured(st, 14, r.m);
   st.bind(14 + kMeasuredCount, r.created_at.empty() ? now_utc() : r.created_at);
+  st.bind(15 + kMeasuredCount, r.dtype.empty() ? std::string("fp32") : r.dtype);
   return unique_or(db, fmt::format("kernel measurement '{}' of device {}", r.key, r.device_id),
                    [&] { return returned_id(st); });
 }
@@ -628,8 +629,8 @@ std::unordered_set<std::string> Store::kernel_keys(int64_t device_id) const {
 namespace {
 std::string kernel_insert_sql() {
   return fmt::format(
-      "INSERT INTO kernel_measurements ({}, {}, created_at) VALUES ({}) RETURNING id",
-      kKernelColumns, kMeasuredColumns, placeholders(13 + kMeasuredCount + 1));
+      "INSERT INTO kernel_measurements ({}, {}, created_at, dtype) VALUES ({}) RETURNING id",
+      kKernelColumns, kMeasuredColumns, placeholders(13 + kMeasuredCount + 2));
 }
 }  // namespace
 
@@ -662,9 +663,12 @@ std::vector<KernelRow> Store::kernels(const KernelQuery& q) const {
   if (q.origin) where += " AND origin = ?3";
   if (q.require_config) where += " AND config IS NOT NULL";
   if (q.exclude_flagged) where += " AND flags IS NULL";
-  sql::Stmt st(*impl_->db, fmt::format("SELECT id, {}, {}, created_at FROM kernel_measurements{} "
-                                       "ORDER BY id",
-                                       kKernelColumns, kMeasuredColumns, where));
+  // Datasets before schema 5 (read-only opens are not migrated) ran every kernel in float32.
+  const char* dtype = impl_->version >= 5 ? "dtype" : "'fp32'";
+  sql::Stmt st(*impl_->db,
+               fmt::format("SELECT id, {}, {}, created_at, {} FROM kernel_measurements{} "
+                           "ORDER BY id",
+                           kKernelColumns, kMeasuredColumns, dtype, where));
   if (q.device_id) st.bind(1, *q.device_id);
   if (!q.kernel_type.empty()) st.bind(2, q.kernel_type);
   if (q.origin) st.bind(3, origin_name(*q.origin));
@@ -688,6 +692,7 @@ std::vector<KernelRow> Store::kernels(const KernelQuery& q) const {
     r.threads = st.is_null(13) ? 0 : st.i64(13);
     r.m = read_measured(st, 14);
     r.created_at = st.text(14 + kMeasuredCount);
+    r.dtype = st.text(15 + kMeasuredCount);
     out.push_back(std::move(r));
   }
   return out;
@@ -730,12 +735,13 @@ int64_t detail::insert_model(const sql::Db& db, const Model& m) {
   st.run();
   sql::Stmt k(db,
               "INSERT INTO model_kernels (model_id, idx, kernel_type, name, config, flops, params, "
-              "bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+              "bytes, dtype) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (size_t i = 0; i < m.kernels.size(); ++i) {
     const auto& mk = m.kernels[i];
     k.reset();
     k.bind(1, id).bind(2, static_cast<int64_t>(i)).bind(3, mk.type).bind_text_or_null(4, mk.name);
     k.bind(5, config_text(mk.config)).bind(6, mk.flops).bind(7, mk.params).bind(8, mk.bytes);
+    k.bind(9, mk.dtype.empty() ? std::string("fp32") : mk.dtype);
     k.run();
   }
   return id;
@@ -833,9 +839,9 @@ Model Store::model(int64_t id) const {
   m.params = st.i64(10);
   m.bytes = st.i64(11);
   if (!st.is_null(12)) m.unknown_ops = json::parse(st.text(12)).get<std::vector<std::string>>();
-  sql::Stmt k(db,
-              "SELECT kernel_type, name, config, flops, params, bytes FROM model_kernels WHERE "
-              "model_id = ? ORDER BY idx");
+  sql::Stmt k(db, fmt::format("SELECT kernel_type, name, config, flops, params, bytes, {} FROM "
+                              "model_kernels WHERE model_id = ? ORDER BY idx",
+                              impl_->version >= 5 ? "dtype" : "'fp32'"));
   k.bind(1, id);
   while (k.step()) {
     ModelKernel mk;
@@ -846,6 +852,7 @@ Model Store::model(int64_t id) const {
     mk.flops = k.f64(3);
     mk.params = k.i64(4);
     mk.bytes = k.i64(5);
+    mk.dtype = k.text(6);
     m.kernels.push_back(std::move(mk));
   }
   return m;

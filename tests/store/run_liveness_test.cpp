@@ -223,10 +223,12 @@ TEST(RunLiveness, Version2IsReadAndMigrated) {
     const int64_t run = s.begin_run(kernels_run(dev));
     s.end_run(run, "complete");
   }
-  raw_exec(file,
-           "ALTER TABLE runs DROP COLUMN heartbeat_at; ALTER TABLE runs DROP COLUMN host; "
-           "ALTER TABLE runs DROP COLUMN boot_id; ALTER TABLE runs DROP COLUMN pid; ALTER TABLE "
-           "runs DROP COLUMN pid_start; DROP TABLE work_items; PRAGMA user_version = 2;");
+  raw_exec(
+      file,
+      "ALTER TABLE runs DROP COLUMN heartbeat_at; ALTER TABLE runs DROP COLUMN host; "
+      "ALTER TABLE runs DROP COLUMN boot_id; ALTER TABLE runs DROP COLUMN pid; ALTER TABLE "
+      "runs DROP COLUMN pid_start; DROP TABLE work_items; ALTER TABLE kernel_measurements DROP "
+      "COLUMN dtype; ALTER TABLE model_kernels DROP COLUMN dtype; PRAGMA user_version = 2;");
   {
     Store reader(file, Store::Options{.read_only = true});
     EXPECT_EQ(reader.schema_version(), 2);

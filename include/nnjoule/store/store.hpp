@@ -24,7 +24,7 @@
 namespace nnjoule::store {
 
 // The schema version this nnjoule writes; older files are migrated when opened for writing.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 // Read-only opens read schema versions from this one on (version 3 only added the runs'
 // liveness columns, so a read-only dataset of version 2 stays readable); older files need
 // `nnjoule db migrate`.
@@ -117,9 +117,10 @@ struct KernelRow {
   int64_t id = 0;
   int64_t run_id = 0;
   int64_t device_id = 0;
-  std::string key;          // resume key: unique per device
-  std::string source_id;    // the dataset's own ID ("V6UC43"); empty for collected rows
-  std::string kernel_type;  // catalogue name: "conv-bn-relu"
+  std::string key;             // resume key: unique per device
+  std::string source_id;       // the dataset's own ID ("V6UC43"); empty for collected rows
+  std::string kernel_type;     // catalogue name: "conv-bn-relu"
+  std::string dtype = "fp32";  // "int8" for a kernel run on int8 tensors (kernels::Kernel::dtype)
   std::optional<kernels::KernelConfig> config;  // empty when the source gave none
   nlohmann::ordered_json source_config;         // the config exactly as an imported file wrote it
   std::optional<double> flops;
@@ -139,6 +140,7 @@ struct ModelKernel {
   double flops = 0;
   int64_t params = 0;
   int64_t bytes = 0;
+  std::string dtype = "fp32";  // kernels::Kernel::dtype
 };
 
 // A model, measured or not: described once, measured on any number of devices.
