@@ -120,6 +120,20 @@ const std::vector<KernelType>& catalogue() {
   return c;
 }
 
+std::string kernel_key(std::string_view type, std::string_view dtype) {
+  if (dtype.empty() || dtype == kFp32) return std::string(type);
+  return fmt::format("{}@{}", type, dtype);
+}
+
+std::string_view key_type(std::string_view key) {
+  return key.substr(0, key.find('@'));
+}
+
+std::string key_dtype(std::string_view key) {
+  const size_t at = key.find('@');
+  return at == std::string_view::npos ? std::string(kFp32) : std::string(key.substr(at + 1));
+}
+
 const KernelType* find_kernel_type(std::string_view name) {
   for (const auto& t : catalogue())
     if (t.name == name) return &t;

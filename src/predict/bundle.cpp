@@ -92,11 +92,12 @@ Accuracy accuracy_from(const Field& f) {
 }
 
 // A name manifest.json may list: a plain file inside the bundle directory.
+// '@' for int8 kernels' models ("conv-relu@int8.energy_mj.json"); never a path separator.
 bool valid_file_name(const std::string& n) {
   if (n.empty() || n.size() > 255 || n.front() == '.') return false;
   return std::all_of(n.begin(), n.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '-' || c == '_';
+           c == '-' || c == '_' || c == '@';
   });
 }
 
@@ -186,6 +187,7 @@ json Predictor::manifest() const {
         ranges[r.feature_names[i]] = {r.feature_min[i], r.feature_max[i]};
       }
       t = {{"family", family_name(feature_family(r.type))},
+           {"dtype", kernels::key_dtype(r.type)},
            {"features", r.feature_names},
            {"feature_ranges", ranges},
            {"models", json::object()}};
@@ -417,7 +419,9 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
   for (const auto& [k, r] : root.at("fallback_rates").members()) {
     static const std::set<std::string> families = {"conv", "dwconv", "fc",    "pool", "concat",
                                                    "add",  "matmul", "other", "all"};
-    if (!families.count(k)) r.bad(fmt::format("'{}' is not a feature family or \"all\"", k));
+    // Rates of int8 rows are keyed "<family>@int8".
+    if (!families.count(std::string(kernels::key_type(k))) || !valid_type_name(k))
+      r.bad(fmt::format("'{}' is not a feature family or \"all\" (with @int8 for int8 rows)", k));
     p.rates_[k] = rates_from(r);
   }
   for (const auto& [type, t] : root.at("kernel_types").members()) {
@@ -426,6 +430,11 @@ Predictor Predictor::load(const fs::path& dir, Load mode) {
     if (family.text() != family_name(feature_family(type))) {
       family.bad(fmt::format("'{}' (this nnjoule puts {} in family {})", family.text(), type,
                              family_name(feature_family(type))));
+    }
+    // Bundles before dtypes have no "dtype": their types are fp32, as their keys say.
+    if (t.has("dtype") && t.at("dtype").text() != kernels::key_dtype(type)) {
+      t.at("dtype").bad(fmt::format("'{}' (the key {} is {})", t.at("dtype").text(), type,
+                                    kernels::key_dtype(type)));
     }
     const auto feats = t.at("features").strings();
     const auto expected = feature_names(type, info.feature_set);

@@ -14,7 +14,11 @@
 
 namespace nnjoule::predict::detail {
 
-inline bool valid_type_name(const std::string& t) {
+// A kernel key: a type name, with "@int8" for an int8 kernel (kernels::kernel_key).
+inline bool valid_type_name(const std::string& key) {
+  const size_t at = key.find('@');
+  const std::string t = key.substr(0, at);
+  if (at != std::string::npos && key.substr(at + 1) != "int8") return false;
   if (t.empty() || t.size() > 64) return false;
   return std::all_of(t.begin(), t.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';

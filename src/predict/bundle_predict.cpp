@@ -49,16 +49,19 @@ Predictor::Resolution Predictor::resolve(const std::string& type, Target t) cons
       return res;
     }
   }
-  // A related type: same feature family (so the same features) and the longest shared run of
-  // leading ops (conv-bn-relu6 -> conv-bn-relu); ties go to the type with more rows.
+  // A related type: same feature family (so the same features), same data type, and the longest
+  // shared run of leading ops (conv-bn-relu6 -> conv-bn-relu); ties go to the type with more
+  // rows. An int8 kernel is never predicted by an fp32 regressor or rate, nor the reverse.
   const FeatureFamily fam = feature_family(type);
-  const auto ops = split_ops(type);
+  const std::string dtype = kernels::key_dtype(type);
+  const auto ops = split_ops(std::string(kernels::key_type(type)));
   const RegressorEntry* best = nullptr;
   size_t best_prefix = 0, best_index = 0;
   for (size_t i = 0; i < regressors_.size(); ++i) {
     const RegressorEntry& r = regressors_[i];
-    if (r.target != t || feature_family(r.type) != fam) continue;
-    const auto rops = split_ops(r.type);
+    if (r.target != t || feature_family(r.type) != fam || kernels::key_dtype(r.type) != dtype)
+      continue;
+    const auto rops = split_ops(std::string(kernels::key_type(r.type)));
     size_t k = 0;
     while (k < ops.size() && k < rops.size() && ops[k] == rops[k]) ++k;
     if (k == 0) continue;
@@ -74,7 +77,8 @@ Predictor::Resolution Predictor::resolve(const std::string& type, Target t) cons
     res.description = fmt::format("fallback: regressor of related type {}", best->type);
     return res;
   }
-  const std::string fname(family_name(fam));
+  const std::string fname = kernels::kernel_key(family_name(fam), dtype);
+  const std::string all = kernels::kernel_key("all", dtype);
   auto has_rate = [&](const FallbackRates& r) {
     switch (t) {
       case Target::kEnergy:
@@ -89,14 +93,22 @@ Predictor::Resolution Predictor::resolve(const std::string& type, Target t) cons
   auto it = rates_.find(fname);
   if (it != rates_.end() && has_rate(it->second)) {
     res.family = fname;
-  } else if (auto all = rates_.find("all"); all != rates_.end() && has_rate(all->second)) {
-    res.family = "all";
+  } else if (auto a = rates_.find(all); a != rates_.end() && has_rate(a->second)) {
+    res.family = all;
+  } else if (dtype != kernels::kFp32) {
+    res.description = fmt::format(
+        "none: the bundle has no {} {} data (no {} kernel rows in its training set; collect "
+        "them with nnjoule collect kernels --dtype {})",
+        dtype, target_name(t), dtype, dtype);
+    return res;
   } else {
     res.description = fmt::format("none: the bundle has no {} data", target_name(t));
     return res;
   }
   const FallbackRates& r = rates_.at(res.family);
-  const std::string who = res.family == "all" ? "all kernels" : res.family + " kernels";
+  const std::string fam_name(family_name(fam));
+  const std::string who = (res.family == all ? std::string("all") : fam_name) +
+                          (dtype == kernels::kFp32 ? "" : " " + dtype) + " kernels";
   res.description =
       t == Target::kPower
           ? fmt::format("fallback: median power of {} on this device ({} rows)", who, r.rows)
@@ -315,8 +327,9 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
       }
       continue;
     }
-    inputs.push_back(
-        KernelInput{k.name, k.type, k.config, k.flops, static_cast<double>(k.bytes), context});
+    // The kernel's key picks its regressor: conv-relu@int8 for an int8 conv-relu.
+    inputs.push_back(KernelInput{k.name, kernels::kernel_key(k), k.config, k.flops,
+                                 static_cast<double>(k.bytes), context});
   }
   try {
     mp.kernels = predict_kernels(inputs);

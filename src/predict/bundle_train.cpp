@@ -49,8 +49,10 @@ std::map<std::string, FallbackRates> compute_fallback_rates(const KernelDataset&
     } catch (const Error&) {
       continue;  // a config the predictor cannot size says nothing about rates
     }
-    for (const std::string& key :
-         {std::string(family_name(feature_family(s.type))), std::string("all")}) {
+    // Rates per data type: an int8 kernel without a regressor never takes fp32 rates.
+    const std::string dtype = kernels::key_dtype(s.type);
+    for (const std::string& key : {kernels::kernel_key(family_name(feature_family(s.type)), dtype),
+                                   kernels::kernel_key("all", dtype)}) {
       Acc& a = acc[key];
       ++a.rows;
       const auto e = s.targets.energy_mj, l = s.targets.latency_ms, p = s.targets.power_mw;

@@ -118,7 +118,7 @@ std::vector<KernelRow> parse_kernel_csv(std::string_view text, const std::string
   const int head_line = row.line;
   std::vector<std::string> header;
   for (auto& f : row.fields) header.push_back(std::move(f.text));
-  long type_col = -1, name_col = -1;
+  long type_col = -1, name_col = -1, dtype_col = -1;
   std::set<std::string> seen;
   for (size_t i = 0; i < header.size(); ++i) {
     const std::string& h = header[i];
@@ -127,6 +127,8 @@ std::vector<KernelRow> parse_kernel_csv(std::string_view text, const std::string
     if (h == "type" || h == "kernel") {
       if (type_col >= 0) fail("{}:{}: both 'type' and 'kernel' columns", source, head_line);
       type_col = static_cast<long>(i);
+    } else if (h == "dtype") {
+      dtype_col = static_cast<long>(i);
     } else if (h == "name" || h == "id") {
       if (name_col >= 0) fail("{}:{}: both 'name' and 'id' columns", source, head_line);
       name_col = static_cast<long>(i);
@@ -144,8 +146,17 @@ std::vector<KernelRow> parse_kernel_csv(std::string_view text, const std::string
     if (r.type.empty()) fail("{}:{}: empty kernel type", source, row.line);
     r.name = name_col >= 0 ? cells[static_cast<size_t>(name_col)].text
                            : fmt::format("row{}", rows.size() + 1);
+    if (dtype_col >= 0) {
+      const std::string& d = cells[static_cast<size_t>(dtype_col)].text;
+      if (!d.empty() && d != kernels::kFp32 && d != kernels::kInt8)
+        fail("{}:{}: column dtype = '{}' (expected fp32 or int8)", source, row.line, d);
+      r.type = kernels::kernel_key(r.type, d);
+    }
     for (size_t i = 0; i < cells.size(); ++i) {
-      if (static_cast<long>(i) == type_col || static_cast<long>(i) == name_col) continue;
+      if (static_cast<long>(i) == type_col || static_cast<long>(i) == name_col ||
+          static_cast<long>(i) == dtype_col) {
+        continue;
+      }
       const std::string& cell = cells[i].text;
       if (cell.empty()) continue;
       int64_t v = 0;

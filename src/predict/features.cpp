@@ -110,6 +110,7 @@ NnMeterCounts nn_meter_counts(FeatureFamily f, std::string_view type, const Kern
 }  // namespace
 
 FeatureFamily feature_family(std::string_view t) {
+  t = kernels::key_type(t);  // an int8 kernel has its fp32 twin's features
   if (starts_with(t, "dwconv")) return FeatureFamily::kDwconv;
   if (starts_with(t, "conv")) return FeatureFamily::kConv;  // conv*, convtrans*
   if (t == "fc" || starts_with(t, "fc-")) return FeatureFamily::kFc;
@@ -190,6 +191,7 @@ void require_resolved(FeatureSet set) {
 }  // namespace
 
 KernelSizes kernel_sizes(std::string_view type, const KernelConfig& c) {
+  type = kernels::key_type(type);
   KernelSizes r;
   const FeatureFamily f = feature_family(type);
   switch (f) {
@@ -286,6 +288,7 @@ KernelSizes kernel_sizes(std::string_view type, const KernelConfig& c) {
 }
 
 std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
+  type = kernels::key_type(type);
   require_resolved(set);
   std::vector<std::string> n;
   const FeatureFamily f = feature_family(type);
@@ -335,6 +338,7 @@ std::vector<std::string> feature_names(std::string_view type, FeatureSet set) {
 
 void append_features(std::string_view type, const KernelConfig& c, FeatureSet set,
                      std::vector<float>& out, const KernelContext& context) {
+  type = kernels::key_type(type);
   require_resolved(set);
   const FeatureFamily f = feature_family(type);
   const size_t start = out.size();

@@ -278,7 +278,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
     if (!t.energy_mj && !t.latency_ms && !t.power_mw) continue;
     KernelSample s;
     s.id = r.source_id.empty() ? r.key : r.source_id;
-    s.type = kernels::canonical_kernel_type(r.kernel_type);
+    s.type = kernels::kernel_key(kernels::canonical_kernel_type(r.kernel_type), r.dtype);
     s.config = *r.config;
     s.targets = t;
     s.energy_origin = r.m.provenance;
@@ -325,7 +325,7 @@ KernelDataset read_kernel_dataset(const store::Store& db, const store::Device& d
         if (!l || !(*l > 0) || k.type.rfind("unknown:", 0) == 0) continue;
         KernelSample s;
         s.id = fmt::format("{}#{}", m.name, i);
-        s.type = k.type;
+        s.type = kernels::kernel_key(k.type, k.dtype);
         s.config = k.config;
         s.targets.latency_ms = *l * *scale;
         if (split_energy) {
@@ -388,6 +388,7 @@ std::vector<ModelSample> read_model_samples(const store::Store& db, const store:
     for (const auto& k : m.kernels) {
       kernels::Kernel kk;
       kk.type = k.type;
+      kk.dtype = k.dtype;
       kk.name = k.name;
       kk.config = k.config;
       kk.flops = k.flops;

@@ -42,6 +42,7 @@ constexpr ForestSetting kNnMeterForest[] = {
 };
 
 const ForestSetting* forest_setting(std::string_view type) {
+  type = kernels::key_type(type);  // int8 kernels train with their fp32 twin's settings
   for (const auto& s : kNnMeterForest)
     if (type == s.type) return &s;
   // Related types take their family's setting (conv-bn-relu6 -> conv-bn-relu).
@@ -138,15 +139,18 @@ std::vector<RegressorParams> search_grid(std::string_view type, Mode mode, size_
   return grid;
 }
 
-std::string clamp_class(std::string_view type) {
+std::string clamp_class(std::string_view key) {
+  // Pooling never crosses data types: conv-relu@int8 pools with conv@int8 only.
+  const std::string_view type = kernels::key_type(key);
+  const std::string dtype = kernels::key_dtype(key);
   for (std::string_view base : {"convtrans", "dwconv", "conv", "fc", "add"}) {
     if (!type.starts_with(base)) continue;
     const std::string_view rest = type.substr(base.size());
     for (std::string_view suffix : {"", "-relu", "-relu6", "-bn", "-bn-relu", "-bn-relu6"}) {
-      if (rest == suffix) return std::string(base);
+      if (rest == suffix) return kernels::kernel_key(base, dtype);
     }
   }
-  return std::string(type);
+  return std::string(key);
 }
 
 TypeData type_data(const KernelDataset& ds, const std::string& type, Target target, FeatureSet set,

@@ -62,6 +62,16 @@ struct KernelType {
   std::string description;
 };
 
+// The key a kernel is measured and predicted under: its type, with "@<dtype>" for a data type
+// other than fp32 ("conv-relu@int8"). An fp32 kernel's key is its bare type, so datasets and
+// predictor bundles written before dtypes read as fp32.
+std::string kernel_key(std::string_view type, std::string_view dtype);
+std::string_view key_type(std::string_view key);  // "conv-relu@int8" -> "conv-relu"
+std::string key_dtype(std::string_view key);      // "conv-relu@int8" -> "int8", "conv" -> "fp32"
+inline std::string kernel_key(const Kernel& k) {
+  return kernel_key(k.type, k.dtype);
+}
+
 const std::vector<KernelType>& catalogue();
 const KernelType* find_kernel_type(std::string_view name);  // nullptr when not catalogued
 // Maps other tools' spellings onto ours: "addrelu" -> "add-relu", "bnrelu" -> "bn-relu",

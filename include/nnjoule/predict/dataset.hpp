@@ -32,8 +32,10 @@ struct Targets {
 };
 
 struct KernelSample {
-  std::string id;    // the dataset's id of the sample
-  std::string type;  // canonical kernel type ("conv-bn-relu")
+  std::string id;  // the dataset's id of the sample
+  // Kernel key: the canonical type ("conv-bn-relu"), "@int8" added for an int8 kernel
+  // (kernels::kernel_key); regressors are trained per key.
+  std::string type;
   kernels::KernelConfig config;
   Targets targets;
   Provenance energy_origin;   // where energy / power come from (meter, estimate, dataset)
@@ -84,11 +86,12 @@ struct ModelSample {
 };
 
 // A batch of kernel configs for prediction: CSV with a header; a `type` (or `kernel`) column,
-// an optional `name` (or `id`) column, and nn-Meter config columns (HW, CIN, COUT, KERNEL_SIZE,
+// an optional `name` (or `id`) column, an optional `dtype` column (fp32 or int8; empty: fp32),
+// and nn-Meter config columns (HW, CIN, COUT, KERNEL_SIZE,
 // STRIDES, ...). Empty cells leave the key out. Throws Error naming file, line and column.
 struct KernelRow {
   std::string name;
-  std::string type;
+  std::string type;  // kernel key: "@int8" added for a row of dtype int8
   kernels::KernelConfig config;
 };
 std::vector<KernelRow> read_kernel_csv(const std::filesystem::path& path);
