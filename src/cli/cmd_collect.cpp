@@ -37,6 +37,7 @@ struct KernelOptions {
   int64_t count = 2000;
   int64_t floor = 10;
   int prior_variants = 8;
+  std::string dtype = "fp32";
   bool plan = false;
 };
 
@@ -57,6 +58,7 @@ void run_kernels(const KernelOptions& o) {
   ko.count = o.count;
   ko.floor = o.floor;
   ko.prior_variants = o.prior_variants;
+  ko.dtype = o.dtype;
   ko.seed = o.common.seed;
   ko.command = o.common.command_line("kernels");
   store::Store db(o.common.db);  // a bad dataset fails before any measuring
@@ -140,6 +142,10 @@ void register_collect(CLI::App& app) {
   kc->add_option("--prior-variants", k->prior_variants,
                  "Zoo variants per family behind the config prior (default 8)")
       ->check(CLI::NonNegativeNumber);
+  kc->add_option("--dtype", k->dtype,
+                 "fp32 (default), or int8: each single-kernel model quantized (QDQ) and its "
+                 "int8 kernel measured")
+      ->check(CLI::IsMember({"fp32", "int8"}));
   kc->add_flag("--plan", k->plan,
                "Print the samples per type (and how many are stored); measure "
                "nothing");

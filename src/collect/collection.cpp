@@ -9,9 +9,11 @@
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/exec/engine.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/kernels/detect.hpp"
 #include "nnjoule/zoo/kernel_models.hpp"
+#include "nnjoule/zoo/quantize.hpp"
 #include "nnjoule/zoo/sampling.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
@@ -181,6 +183,63 @@ std::optional<std::string> attempt(F&& f) {
   return std::nullopt;
 }
 
+// The quantizer's calibration runs: the XNNPACK engine, one compile per graph.
+std::vector<zoo::Feed> run_on_engine(const graph::Graph& g, const std::vector<zoo::Feed>& feeds) {
+  exec::CompiledModel m = exec::compile(g);
+  std::vector<zoo::Feed> out;
+  for (const auto& f : feeds) {
+    for (size_t i = 0; i < f.size(); ++i) m.set_input(i, f[i]);
+    m.run();
+    zoo::Feed o;
+    for (size_t k = 0; k < g.outputs.size(); ++k) {
+      const auto v = m.output(k);
+      o.emplace_back(v.begin(), v.end());
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// The single-kernel model of a plan item and the kernel it measures. An int8 item's model is
+// the quantized one: its float input and output go through a quantize and a dequantize kernel
+// around the int8 kernel, which the measurement includes (they touch the input and output
+// once, as in any int8 model with float I/O).
+struct KernelModel {
+  graph::Graph g;
+  std::vector<kernels::Kernel> kernels;
+  size_t measured = 0;  // index into kernels
+};
+KernelModel kernel_model(const KernelPlanItem& item, uint64_t seed) {
+  KernelModel r;
+  r.g = zoo::build_kernel_model(item.type, item.config, seed, true);
+  if (item.dtype == kernels::kFp32) {
+    r.kernels = kernels::detect_kernels(r.g);
+    if (r.kernels.size() != 1 || r.kernels[0].type != item.type) {
+      fail("the single-kernel model is not detected as one {} kernel", item.type);
+    }
+    return r;
+  }
+  if (item.dtype != kernels::kInt8) fail("unknown dtype '{}' (expected fp32 or int8)", item.dtype);
+  zoo::QuantizeOptions qo{.runner = run_on_engine, .eval_inputs = 0, .seed = seed};
+  r.g = zoo::quantize_qdq(r.g, qo);
+  r.kernels = kernels::detect_kernels(r.g);
+  std::vector<size_t> int8;
+  std::string found;
+  for (size_t i = 0; i < r.kernels.size(); ++i) {
+    const auto& k = r.kernels[i];
+    found += fmt::format("{}{}/{}", found.empty() ? "" : ", ", k.type, k.dtype);
+    if (k.dtype == kernels::kInt8) int8.push_back(i);
+  }
+  if (int8.size() != 1) {
+    fail(
+        "the quantized single-kernel model has {} int8 kernels, not one (kernels: {}; the engine "
+        "runs {} in float)",
+        int8.size(), found, item.type);
+  }
+  r.measured = int8[0];
+  return r;
+}
+
 }  // namespace
 
 std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOptions& options) {
@@ -193,11 +252,13 @@ std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOpti
   for (const auto& t : options.kernel_types) types.push_back(kernels::canonical_kernel_type(t));
   const auto samples =
       zoo::sample_collection(prior, types, options.count, options.floor, options.seed);
-  const json settings = runner.key_settings();
+  json settings = runner.key_settings();
+  // fp32 keys stay what they were before dtypes, so existing datasets resume.
+  if (options.dtype != kernels::kFp32) settings["dtype"] = options.dtype;
   std::vector<KernelPlanItem> plan;
   plan.reserve(samples.size());
   for (const auto& s : samples)
-    plan.push_back({s.type, s.config, kernel_key(s.type, s.config, settings)});
+    plan.push_back({s.type, s.config, kernel_key(s.type, s.config, settings), options.dtype});
   return plan;
 }
 
@@ -224,18 +285,17 @@ CollectReport collect_kernel_plan(Store& store, Runner& runner,
     RunResult result;
     double build_s = 0;
     const auto error = attempt([&] {
-      const graph::Graph g = zoo::build_kernel_model(item.type, item.config, seed, true);
-      const auto ks = kernels::detect_kernels(g);
-      if (ks.size() != 1 || ks[0].type != item.type) {
-        fail("the single-kernel model is not detected as one {} kernel", item.type);
-      }
+      const KernelModel km = kernel_model(item, seed);
+      const kernels::Kernel& k = km.kernels[km.measured];
       build_s = since(t0);
-      result = runner.measure(g, ks, false);
-      row.flops = ks[0].flops;
-      row.params = ks[0].params;
-      row.bytes = ks[0].bytes;
-      row.input_shapes = ks[0].input_shapes;
-      row.output_shapes = ks[0].output_shapes;
+      result = runner.measure(km.g, km.kernels, false);
+      row.kernel_type = k.type;
+      row.dtype = k.dtype;
+      row.flops = k.flops;
+      row.params = k.params;
+      row.bytes = k.bytes;
+      row.input_shapes = k.input_shapes;
+      row.output_shapes = k.output_shapes;
     });
     if (error) {
       session.failed(label, *error);
@@ -244,7 +304,6 @@ CollectReport collect_kernel_plan(Store& store, Runner& runner,
     row.run_id = session.run_id();
     row.device_id = session.device_id();
     row.key = item.key;
-    row.kernel_type = item.type;
     row.config = item.config;
     row.threads = runner.threads();
     row.m = result.m;
@@ -318,7 +377,7 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
       model.params = totals.params;
       model.bytes = totals.bytes;
       for (const auto& k : ks)
-        model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes});
+        model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes, k.dtype});
       for (const auto& [op, node] : totals.unknown_ops)
         model.unknown_ops.push_back(op + " " + node);
       build_s = since(t0);

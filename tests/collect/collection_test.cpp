@@ -316,3 +316,41 @@ TEST(Collect, ProgressBarOnATerminal) {
   EXPECT_EQ(format_duration(3725), "1h02m");
   EXPECT_EQ(format_duration(2.34), "2.3s");
 }
+
+// --dtype int8: each single-kernel model is quantized, its int8 kernel measured and stored as
+// int8 under the detected type (batch norm folded into the conv); fp32 rows of the same configs
+// are other rows (other keys), and fp32 keys are what they were before dtypes.
+TEST(Collect, Int8KernelsAreQuantizedModelsStoredWithTheirDtype) {
+  TempDir tmp;
+  Store s(tmp / "d.db");
+  KernelCollectOptions o = small_plan();
+  o.kernel_types = {"conv-bn-relu", "fc", "maxpool"};
+  o.count = 6;
+  std::atomic<bool> stop{false};
+  FakeRunner fp32;
+  const auto plan = plan_kernels(fp32, o);
+  EXPECT_EQ(plan[0].key, kernel_key(plan[0].type, plan[0].config, fp32.key_settings()));
+  EXPECT_EQ(collect_kernels(s, fp32, o, stop).measured, 6);
+
+  o.dtype = "int8";
+  FakeRunner int8;
+  int quantized_graphs = 0;
+  int8.fails_for = [&](const graph::Graph& g) {
+    quantized_graphs += std::any_of(g.nodes.begin(), g.nodes.end(), [](const graph::Node& n) {
+      return n.op_type == "QuantizeLinear";
+    });
+    return false;
+  };
+  const auto report = collect_kernels(s, int8, o, stop);
+  EXPECT_EQ(report.measured, 6) << report.to_text();
+  EXPECT_EQ(quantized_graphs, 6);
+  const auto rows = s.kernels();
+  ASSERT_EQ(rows.size(), 12u);
+  std::set<std::string> int8_types;
+  for (const auto& r : rows) {
+    if (r.dtype == "int8") int8_types.insert(r.kernel_type);
+  }
+  EXPECT_EQ(int8_types, (std::set<std::string>{"conv-relu", "fc", "maxpool"}));
+  EXPECT_EQ(
+      std::count_if(rows.begin(), rows.end(), [](const auto& r) { return r.dtype == "fp32"; }), 6);
+}

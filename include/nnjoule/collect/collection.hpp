@@ -87,6 +87,10 @@ struct KernelCollectOptions {
   int64_t floor = 10;                     // at least this many per type
   uint64_t seed = 0;
   int prior_variants = 8;  // zoo variants per family behind the prior
+  // "int8": each single-kernel model is quantized (zoo::quantize_qdq, calibrated on the
+  // engine) and its int8 kernel is measured; the row is stored under the detected type
+  // (batch norm folds into the conv: conv-bn-relu is measured as conv-relu) with dtype int8.
+  std::string dtype = "fp32";
   std::string command;
 };
 
@@ -95,6 +99,7 @@ struct KernelPlanItem {
   std::string type;
   kernels::KernelConfig config;
   std::string key;
+  std::string dtype = "fp32";  // KernelCollectOptions::dtype
 };
 std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOptions& options);
 
