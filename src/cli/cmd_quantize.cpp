@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "command.hpp"
-#include "engine_runner.hpp"
 #include "nnjoule/common/error.hpp"
+#include "nnjoule/exec/engine.hpp"
 #include "nnjoule/graph/onnx.hpp"
 #include "nnjoule/zoo/export.hpp"
 #include "nnjoule/zoo/quantize.hpp"
@@ -24,7 +24,7 @@ struct QuantizeArgs {
 
 void run_quantize(const QuantizeArgs& a) {
   const graph::Graph g = graph::load_onnx(a.model);
-  zoo::QuantizeOptions o{.runner = run_with_engine,
+  zoo::QuantizeOptions o{.runner = exec::run_feeds,
                          .calibration_inputs = a.calibration,
                          .eval_inputs = a.eval,
                          .seed = a.seed};

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "command.hpp"
-#include "engine_runner.hpp"
 #include "nnjoule/common/table.hpp"
+#include "nnjoule/exec/engine.hpp"
 #include "nnjoule/zoo/export.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
@@ -75,7 +75,7 @@ void run_export(const ExportOptions& o) {
                        .sample_resolution = o.sample_resolution,
                        .dir = o.dir,
                        .dtype = o.dtype};
-  r.quantize.runner = run_with_engine;
+  r.quantize.runner = exec::run_feeds;
   r.quantize.calibration_inputs = o.calibration;
   r.quantize.seed = o.seed;
   const auto models = zoo::export_models(r, [&](const zoo::ExportedModel& m) {

@@ -19,9 +19,12 @@
 #include "nnjoule/common/rng.hpp"
 #include "nnjoule/common/stats.hpp"
 #include "nnjoule/common/text.hpp"
+#include "nnjoule/exec/engine.hpp"
 #include "nnjoule/graph/onnx.hpp"
+#include "nnjoule/graph/quant.hpp"
 #include "nnjoule/meter/meters.hpp"
 #include "nnjoule/zoo/processing.hpp"
+#include "nnjoule/zoo/quantize.hpp"
 #include "nnjoule/zoo/suite_models.hpp"
 
 namespace nnjoule::collect {
@@ -77,6 +80,20 @@ Pipeline::Pipeline(const SuiteEntry& entry, int threads, uint64_t seed,
   if (!entry.unsupported.empty()) im.bad(entry.unsupported);
   im.g = entry.builtin.empty() ? graph::load_onnx(entry.onnx)
                                : zoo::build_suite_model(entry.builtin, seed);
+  const bool quantized =
+      std::any_of(im.g.nodes.begin(), im.g.nodes.end(),
+                  [](const graph::Node& n) { return graph::is_quant_op(n.op_type); });
+  if (entry.precision == "int8" && !entry.builtin.empty()) {
+    // The suite's INT8 models: the float model through the zoo's post-training quantizer
+    // (docs/quantization.md), calibrated on the quantizer's synthetic inputs.
+    zoo::QuantizeOptions q{.runner = exec::run_feeds, .eval_inputs = 0, .seed = seed};
+    im.g = zoo::quantize_qdq(im.g, q);
+  } else if (entry.precision == "int8" && !quantized) {
+    im.bad(
+        fmt::format("precision int8, but '{}' has no QuantizeLinear/DequantizeLinear nodes "
+                    "(quantize it first: nnjoule quantize)",
+                    entry.onnx.string()));
+  }
   if (im.g.inputs.size() != 1) {
     im.bad(fmt::format("the model has {} inputs; the pipeline feeds one", im.g.inputs.size()));
   }

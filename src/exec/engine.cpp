@@ -255,6 +255,25 @@ std::vector<Tensor> run_model(CompiledModel& m, const std::vector<Tensor>& input
   return out;
 }
 
+std::vector<std::vector<std::vector<float>>> run_feeds(
+    const graph::Graph& g, const std::vector<std::vector<std::vector<float>>>& feeds) {
+  CompiledModel m = compile(g);
+  std::vector<std::vector<std::vector<float>>> out;
+  for (const auto& f : feeds) {
+    if (f.size() != m.inputs().size()) {
+      fail("model '{}' has {} inputs, {} given", m.name(), m.inputs().size(), f.size());
+    }
+    for (size_t i = 0; i < f.size(); ++i) m.set_input(i, f[i]);
+    m.run();
+    auto& o = out.emplace_back();
+    for (size_t k = 0; k < m.outputs().size(); ++k) {
+      const auto v = m.output(k);
+      o.emplace_back(v.begin(), v.end());
+    }
+  }
+  return out;
+}
+
 std::vector<int> parse_cpu_list(const std::string& text) {
   std::vector<int> cpus;
   std::set<int> seen;

@@ -21,9 +21,6 @@ constexpr Application kApps[] = {Application::kClassification,    Application::k
 const char* kNotOnRuntime =
     "not supported on this runtime (nnjoule runs the CPU through XNNPACK; no GPU or NNAPI "
     "delegate)";
-const char* kNoInt8 =
-    "INT8 not supported: the execution engine runs float32 graphs only (no quantized operators "
-    "yet)";
 
 SuiteEntry entry(std::string id, std::string builtin, std::string precision) {
   SuiteEntry e;
@@ -33,7 +30,6 @@ SuiteEntry entry(std::string id, std::string builtin, std::string precision) {
   e.application = *parse_application(info.application);
   e.builtin = std::move(builtin);
   e.precision = precision;
-  if (precision == "int8") e.unsupported = kNoInt8;
   if (e.application == Application::kSuperResolution) {
     e.pre.mean = {0, 0, 0};
     e.pre.std = {1, 1, 1};
@@ -255,7 +251,6 @@ Suite parse_suite_json(const std::string& text, const std::filesystem::path& pat
       if (e.precision != "fp32" && e.precision != "int8") {
         r.error(p + ".precision", "expected 'fp32' or 'int8', got '" + e.precision + "'");
       }
-      if (e.precision == "int8") e.unsupported = kNoInt8;
     }
     if (e.application == Application::kSuperResolution) {
       e.pre.mean = {0, 0, 0};

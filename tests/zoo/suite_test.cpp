@@ -26,14 +26,15 @@ TEST(Suite, BuiltinDeepen2023) {
   EXPECT_EQ(s.entries[0].builtin, "ssd-mobilenetv2-300");
   EXPECT_EQ(s.entries[10].application, Application::kQuestionAnswering);
   EXPECT_EQ(s.configs().size(), 48u);
-  // FP32 entries on CPU delegates run; INT8 entries, GPU and NNAPI are listed as unsupported.
+  // FP32 and INT8 entries on CPU delegates run; GPU and NNAPI are listed as unsupported.
   EXPECT_EQ(s.unsupported_reason({"DNN1", "CPU4"}), "");
-  EXPECT_NE(s.unsupported_reason({"DNN2", "CPU1"}).find("INT8 not supported"), std::string::npos);
+  EXPECT_EQ(s.unsupported_reason({"DNN2", "CPU1"}), "");
+  EXPECT_EQ(s.entry("DNN8").precision, "int8");
   EXPECT_NE(s.unsupported_reason({"DNN1", "GPU"}).find("not supported on this runtime"),
             std::string::npos);
   int runnable = 0;
   for (const auto& c : s.configs()) runnable += s.unsupported_reason(c).empty();
-  EXPECT_EQ(runnable, 16);  // 8 FP32 models x CPU1/CPU4
+  EXPECT_EQ(runnable, 24);  // 12 models (8 FP32, 4 INT8) x CPU1/CPU4
   EXPECT_THROW(builtin_suite("other"), Error);
   EXPECT_THROW(s.entry("DNN13"), Error);
 }
@@ -71,7 +72,8 @@ TEST(Suite, ParsesAUserSuiteWithRelativePaths) {
   EXPECT_EQ(s.entries[0].post.top_k, 3);
   EXPECT_EQ(s.entries[1].application, Application::kDetection);
   EXPECT_FLOAT_EQ(s.entries[1].post.iou_threshold, 0.6f);
-  EXPECT_FALSE(s.entries[1].unsupported.empty());
+  EXPECT_EQ(s.entries[1].precision, "int8");
+  EXPECT_TRUE(s.entries[1].unsupported.empty());
   ASSERT_EQ(s.delegates.size(), 3u);
   EXPECT_EQ(s.delegates[1].threads, 2);
   EXPECT_FALSE(s.delegates[2].unsupported.empty());

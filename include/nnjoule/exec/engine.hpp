@@ -79,6 +79,12 @@ CompiledModel compile(const graph::Graph& g, const CompileOptions& options = {})
 // Runs `inputs` (Graph::inputs order) through a compiled model and returns its outputs.
 std::vector<Tensor> run_model(CompiledModel& m, const std::vector<Tensor>& inputs);
 
+// Runs `g` once per feed (one float vector per input, NCHW, Graph::inputs order) on one compiled
+// model with one thread; returns each feed's outputs in Graph::outputs order. What the zoo's
+// quantizer is given to calibrate and to check a model (zoo::ModelRunner).
+std::vector<std::vector<std::vector<float>>> run_feeds(
+    const graph::Graph& g, const std::vector<std::vector<std::vector<float>>>& feeds);
+
 // The most threads a compiled model may have: 4 x the CPUs online (more only queue behind each
 // other, and a pool of hundreds makes every operator wait on the scheduler).
 int max_threads();
