@@ -310,11 +310,13 @@ class Detector {
     add_unit({i, static_cast<size_t>(t), static_cast<size_t>(r2)}, "channelshuffle");
   }
 
-  // The tensors a unit hands to the rest of the graph.
+  // The tensors a unit hands to the rest of the graph. A DequantizeLinear the unit shares with
+  // ops of other units hands them nothing of the unit's own: they read its int8 input.
   std::vector<std::string> unit_outputs(const Unit& u) const {
     std::set<size_t> inside(u.nodes.begin(), u.nodes.end());
     std::vector<std::string> out;
     for (size_t n : u.nodes) {
+      if (n != u.head && node(n).op_type == "DequantizeLinear") continue;
       for (const auto& o : node(n).outputs) {
         if (o.empty()) continue;
         for (long c : users(o)) {

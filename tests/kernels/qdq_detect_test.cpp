@@ -118,6 +118,25 @@ TEST(QdqDetect, ChainOfInt8KernelsDoesNotFuseAcrossQdq) {
   EXPECT_EQ(add.config, (KernelConfig{{"HW", 8}, {"CIN", 4}}));
 }
 
+// A residual block as quantizers write it: one DQ of the block input read by the conv and by
+// the add. The conv still fuses its ReLU and stays int8.
+TEST(QdqDetect, SharedDequantizeDoesNotStopFusion) {
+  QdqMaker m("residual");
+  const auto x = m.input({1, 8, 8, 8});
+  const auto xf = m.qdq(x, 0.02f, 0);
+  const auto c = m.node("Conv", {xf, m.weights({8, 8, 3, 3}, 0), m.bias(8, 0.02f)},
+                        {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const auto r = m.qdq(m.node("Relu", {c}), 0.03f, -128);
+  const auto a = m.node("Add", {r, xf});
+  const auto g = m.finish({m.qdq(m.node("Relu", {a}), 0.04f, -128)});
+  const auto ks = detect_kernels(g);
+  EXPECT_EQ(types(ks), (std::vector<std::string>{"quantize/fp32", "conv-relu/int8", "add-relu/int8",
+                                                 "dequantize/fp32"}));
+  expect_partition(g, ks);
+  ASSERT_EQ(ks[1].outputs.size(), 1u);
+  EXPECT_EQ(g.value(ks[1].outputs[0]).dtype, DType::kInt8);
+}
+
 TEST(QdqDetect, WeightOnlyQuantizationAndFloatOutputAreFp32) {
   QdqMaker m("mixed");
   const auto x = m.input({1, 16});
