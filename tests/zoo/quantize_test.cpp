@@ -338,3 +338,30 @@ TEST(Quantize, CliExportsInt8ZooModelsAndQuantizesFiles) {
   EXPECT_TRUE(nnjoule::testing::one_error_line(
       run_cli({"zoo", "export", "mobilenetv2", "--dtype", "int4", "-o", out}), "int4"));
 }
+
+TEST(Quantize, MatMulWeightsArePerOutputColumn) {
+  graph::GraphBuilder b("mm", 4);
+  const auto x = b.input("input", {1, 64});
+  const auto h = b.relu(b.matmul_weight(x, 32));  // B is [K, N] = [64, 32]
+  const graph::Graph g = b.finish({b.fc(h, 16)});
+  zoo::QuantizeReport r;
+  auto o = options(8);
+  // Few values per input: the ranges need more inputs to cover what the eval inputs reach.
+  o.calibration_inputs = 32;
+  const graph::Graph q = zoo::quantize_qdq(g, o, &r);
+  EXPECT_EQ(r.quantized_ops, 2);
+  EXPECT_EQ(r.quantized_weights, 2);
+  EXPECT_EQ(r.quantized_biases, 1);  // MatMul has none
+  EXPECT_EQ(r.eval_inputs, 8);
+  std::cerr << "matmul-fc: snr " << r.snr_db << " dB, top1 " << r.top1_agreement << "\n";
+  EXPECT_GT(r.snr_db, 25);  // two small layers: a few steps of noise
+  for (const auto& n : q.nodes) {
+    if (n.op_type != "MatMul") continue;
+    const auto p = graph::quant_params(q, dq_of(q, n.inputs[1]));
+    EXPECT_EQ(p.axis, 1);
+    EXPECT_EQ(p.scale.size(), 32u);
+    EXPECT_EQ(graph::quant_params(q, dq_of(q, n.inputs[0])).dtype, graph::DType::kInt8);
+    return;
+  }
+  FAIL() << "no MatMul in the quantized graph";
+}
