@@ -28,22 +28,6 @@ using nnjoule::testing::TempDir;
 
 namespace {
 
-std::vector<zoo::Feed> engine_runner(const graph::Graph& g, const std::vector<zoo::Feed>& feeds) {
-  exec::CompiledModel m = exec::compile(g);
-  std::vector<zoo::Feed> out;
-  for (const auto& f : feeds) {
-    for (size_t i = 0; i < f.size(); ++i) m.set_input(i, f[i]);
-    m.run();
-    zoo::Feed o;
-    for (size_t k = 0; k < g.outputs.size(); ++k) {
-      const auto v = m.output(k);
-      o.emplace_back(v.begin(), v.end());
-    }
-    out.push_back(std::move(o));
-  }
-  return out;
-}
-
 std::vector<zoo::Feed> reference_runner(const graph::Graph& g,
                                         const std::vector<zoo::Feed>& feeds) {
   std::vector<zoo::Feed> out;
@@ -87,7 +71,7 @@ const graph::Node& dq_of(const graph::Graph& g, const std::string& t) {
 }
 
 zoo::QuantizeOptions options(int64_t eval = 0) {
-  return {.runner = engine_runner, .calibration_inputs = 4, .eval_inputs = eval, .seed = 5};
+  return {.runner = exec::run_feeds, .calibration_inputs = 4, .eval_inputs = eval, .seed = 5};
 }
 
 }  // namespace
@@ -252,7 +236,7 @@ TEST(Quantize, BadInputsAreNamed) {
   // A runner that drops an output is caught, not read out of bounds.
   auto broken = options();
   broken.runner = [](const graph::Graph& m, const std::vector<zoo::Feed>& f) {
-    auto out = engine_runner(m, f);
+    auto out = exec::run_feeds(m, f);
     out.back().pop_back();
     return out;
   };
@@ -288,7 +272,7 @@ TEST(Quantize, Int8MobileNetV2AgreesWithFloat) {
   EXPECT_GE(r.top1_agreement, 0.5);
   // The engine's int8 model and the reference executor's agree on the same QDQ graph.
   const auto in = zoo::eval_feeds(g, 1, 3);
-  const auto e = engine_runner(q, in), ref = reference_runner(q, in), f = reference_runner(g, in);
+  const auto e = exec::run_feeds(q, in), ref = reference_runner(q, in), f = reference_runner(g, in);
   const auto a = zoo::output_agreement(ref, e, 1000);
   const auto b = zoo::output_agreement(f, ref, 1000);
   std::cerr << "engine vs reference int8: snr " << a.snr_db << " dB; reference int8 vs float "
