@@ -106,6 +106,23 @@ struct DepthwiseKernel {
   void run(const float* x, float* y, Parallel par) const;
 };
 
+// y[M][N] = requantize(sum_k (x[M][K] - x_zero) * w[N][K] + bias) of int8 NHWC 1x1
+// convolutions and fully connected layers, on x86-64 CPUs with AVX512-VNNI (int8_gemm.cpp):
+// Debian's XNNPACK (2022) has no VNNI kernels. available() is false elsewhere.
+struct Int8GemmKernel {
+  int64_t M = 0, K = 0, N = 0, Kp = 0;
+  std::vector<int8_t> packed;  // [N / 16][Kp / 4][16][4], zero-padded
+  std::vector<int32_t> bias;   // with (128 + x_zero) * sum(w) taken off
+  std::vector<float> scale;    // x_scale * w_scale[n] / y_scale
+  int32_t yzero = 0;
+  int8_t lo = -128, hi = 127;
+  static bool available();
+  // w [N][K]; needs M, K, N set.
+  void pack(const int8_t* w, const int32_t* b, const float* kscale, float xscale, int32_t xzero,
+            float yscale, int32_t yzero, int8_t lo, int8_t hi);
+  void run(const int8_t* x, int8_t* y, Parallel par) const;
+};
+
 enum class UnaryKind { kTanh, kHardSigmoid };
 struct UnaryKernel {
   UnaryKind kind = UnaryKind::kTanh;

@@ -410,13 +410,35 @@ bool Compiler::lower_int8(size_t i) {
     const int in = ensure(xv, in_perm);
     const int y = new_value(out.tensor, g_.shape(out.tensor), out_perm, &out.quant);
     val_[out.tensor] = y;
+    m_.constant_bytes += static_cast<int64_t>(c->kernel.size() + c->bias.size() * 4);
+    const bool pointwise = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->pt == 0 &&
+                           c->pl == 0 && c->pb == 0 && c->pr == 0 && c->groups == 1;
+    if (pointwise && Int8GemmKernel::available()) {
+      auto k = std::make_shared<Int8GemmKernel>();
+      k->M = static_cast<int64_t>(c->batch * c->h * c->w);
+      k->K = static_cast<int64_t>(c->cin);
+      k->N = static_cast<int64_t>(c->cout);
+      k->pack(c->kernel.data(), c->bias.data(), c->kscale.data(), c->xscale, c->xzero, c->yscale,
+              c->yzero, c->lo, c->hi);
+      StepImpl st = step_for(i, kind, "nnjoule:int8-gemm (avx512-vnni)" + out.label, nodes);
+      st.reads = {in};
+      st.writes = {y};
+      st.bind = [k, in, y](const BindContext& b) -> std::function<void()> {
+        const auto* src = reinterpret_cast<const int8_t*>(b.ptr(in));
+        auto* dst = reinterpret_cast<int8_t*>(b.ptr(y));
+        const Parallel par = b.par;
+        return [k, src, dst, par] { k->run(src, dst, par); };
+      };
+      add_step(std::move(st));
+      ++counts_["int8 1x1 convolutions and fc on nnjoule's VNNI GEMM"];
+      return true;
+    }
     StepImpl st = step_for(
         i, kind,
         "xnnpack:convolution2d_nhwc_qc8" + std::string(kind == "fc" ? " (1x1)" : "") + out.label,
         nodes);
     st.reads = {in};
     st.writes = {y};
-    m_.constant_bytes += static_cast<int64_t>(c->kernel.size() + c->bias.size() * 4);
     add_qconv_step(st, c, in, y, name);
     add_step(std::move(st));
     return true;

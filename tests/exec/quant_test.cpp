@@ -133,10 +133,13 @@ TEST(Quant, FullyConnectedAddMulPoolsAndReshapes) {
   const auto g = q.finish({y});
   const auto res = compare(g, 0.0001f);
   for (const char* impl : {"maxpool xnnpack:max_pooling2d_nhwc_s8", "add xnnpack:add_nd_qs8",
-                           "mul xnnpack:multiply_nd_qs8", "global_average_pooling_nwc_qs8",
-                           "fc xnnpack:convolution2d_nhwc_qc8 (1x1)"}) {
+                           "mul xnnpack:multiply_nd_qs8", "global_average_pooling_nwc_qs8"}) {
     EXPECT_TRUE(has_impl(res, impl)) << impl << " not in " << impls(res);
   }
+  // The fc: nnjoule's VNNI GEMM where the CPU has AVX512-VNNI, XNNPACK's otherwise.
+  EXPECT_TRUE(has_impl(res, "fc xnnpack:convolution2d_nhwc_qc8 (1x1)") ||
+              has_impl(res, "fc nnjoule:int8-gemm"))
+      << impls(res);
   // One-unit differences upstream can move a later result by a unit more.
   EXPECT_LE(res.max_units, 3.001);
   // Two threads give the same bits as one.
@@ -146,6 +149,35 @@ TEST(Quant, FullyConnectedAddMulPoolsAndReshapes) {
   auto m2 = exec::compile(g, two);
   const auto in = exec::testing::random_inputs(g, 5);
   EXPECT_TRUE(exec::testing::bit_identical(exec::run_model(m1, in), exec::run_model(m2, in)));
+}
+
+// 1x1 convolutions and fully connected layers of awkward sizes: K not a multiple of 4, N not of
+// 16, rows not of 8 (the tails of the VNNI GEMM's packing and tiles), several threads.
+TEST(Quant, PointwiseAndFullyConnectedShapes) {
+  struct Case {
+    int64_t k, n, hw;
+  };
+  for (const Case c :
+       {Case{3, 10, 5}, Case{17, 33, 7}, Case{64, 64, 9}, Case{5, 16, 1}, Case{130, 7, 3}}) {
+    SCOPED_TRACE(::testing::Message() << "K " << c.k << " N " << c.n << " HW " << c.hw);
+    QdqMaker q("pw");
+    auto x = q.qdq(q.input({1, c.k, c.hw, c.hw}), 0.01f, -7);
+    auto conv = q.node("Conv", {x, q.weights({c.n, c.k, 1, 1}, 0), q.bias(c.n, 0.01f)});
+    auto y = q.qdq(q.node("Relu", {conv}), 0.003f, -128);
+    const auto g = q.finish({y});
+    for (int threads : {1, 2}) {
+      const auto res = compare(g, 0.003f, threads);
+      EXPECT_LE(res.max_units, 1.001) << impls(res);
+    }
+  }
+  for (int64_t rows : {1, 3, 11}) {
+    QdqMaker q("fc");
+    auto x = q.qdq(q.input({rows, 37}), 0.02f, 4);
+    auto mm = q.node("MatMul", {x, q.weights({37, 21}, 1)});
+    const auto res = compare(q.finish({q.qdq(mm, 0.01f, 0)}), 0.01f);
+    EXPECT_LE(res.max_units, 1.001) << impls(res);
+    EXPECT_TRUE(has_impl(res, "fc ")) << impls(res);
+  }
 }
 
 TEST(Quant, PatternsWithoutAnInt8OperatorRunInFloat) {

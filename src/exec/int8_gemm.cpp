@@ -1,0 +1,157 @@
+// nnjoule's int8 GEMM for 1x1 convolutions and fully connected layers on x86-64 CPUs with
+// AVX512-VNNI. Debian's XNNPACK (2022) multiplies int8 with vpmaddwd (two 16-bit products per
+// lane); vpdpbusd does four 8-bit ones. It multiplies unsigned by signed bytes, so the int8
+// activations are shifted to uint8 (x + 128) and 128 * sum(w) comes off the bias.
+#include <pthreadpool.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "internal.hpp"
+#include "nnjoule/common/error.hpp"
+
+#if defined(__x86_64__)
+// GCC 12's AVX-512 headers start conversions from _mm512_undefined_*(), which it then warns
+// about (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+namespace nnjoule::exec::detail {
+
+bool Int8GemmKernel::available() {
+#if defined(__x86_64__)
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vnni");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+void Int8GemmKernel::pack(const int8_t* w, const int32_t* b, const float* kscale, float xscale,
+                          int32_t xzero, float yscale, int32_t yz, int8_t min, int8_t max) {
+  Kp = (K + 3) / 4 * 4;
+  const int64_t blocks = (N + 15) / 16;
+  packed.assign(static_cast<size_t>(blocks * Kp * 16), 0);
+  bias.assign(static_cast<size_t>(blocks * 16), 0);
+  scale.assign(static_cast<size_t>(blocks * 16), 0.f);
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int8_t v = w[n * K + k];
+      sum += v;
+      // [block][k / 4][channel in block][k % 4]: one 64-byte row per 4 k of 16 channels.
+      packed[static_cast<size_t>(((n / 16) * (Kp / 4) + k / 4) * 64 + (n % 16) * 4 + k % 4)] = v;
+    }
+    // sum((x - zx) w) = sum((x + 128) w) - (128 + zx) sum(w)
+    bias[n] = b[n] - (128 + xzero) * static_cast<int32_t>(sum);
+    scale[n] = static_cast<float>(static_cast<double>(xscale) * kscale[n] / yscale);
+  }
+  yzero = yz;
+  lo = min;
+  hi = max;
+}
+
+#if defined(__x86_64__)
+namespace {
+
+struct GemmCall {
+  const Int8GemmKernel* k;
+  const int8_t* x;
+  int8_t* y;
+};
+
+constexpr int64_t kRows = 8;
+
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void tile(const Int8GemmKernel& k,
+                                                                        const int8_t* x,
+                                                                        int8_t* y) {
+  const int64_t blocks = (k.N + 15) / 16;
+  const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+  const __m512i zero = _mm512_set1_epi32(k.yzero);
+  const __m512i lo = _mm512_set1_epi32(k.lo), hi = _mm512_set1_epi32(k.hi);
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i acc[R];
+    const __m512i bias = _mm512_loadu_si512(k.bias.data() + b * 16);
+    for (int r = 0; r < R; ++r) acc[r] = bias;
+    const int8_t* w = k.packed.data() + b * k.Kp * 16;
+    for (int64_t k4 = 0; k4 < k.Kp; k4 += 4, w += 64) {
+      const __m512i wv = _mm512_loadu_si512(w);
+      for (int r = 0; r < R; ++r) {
+        int32_t a;
+        // Up to 3 bytes past a row's K: the next row's, or XNN_EXTRA_BYTES of padding; their
+        // weights are 0.
+        std::memcpy(&a, x + r * k.K + k4, 4);
+        acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_xor_si512(_mm512_set1_epi32(a), flip), wv);
+      }
+    }
+    const __m512 s = _mm512_loadu_ps(k.scale.data() + b * 16);
+    const int64_t n0 = b * 16;
+    const __mmask16 m =
+        k.N - n0 >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (k.N - n0)) - 1);
+    for (int r = 0; r < R; ++r) {
+      // Round to nearest even (the default MXCSR mode), as XNNPACK's fp32 requantization.
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r]), s));
+      q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zero), lo), hi);
+      _mm512_mask_cvtepi32_storeu_epi8(y + r * k.N + n0, m, q);
+    }
+  }
+}
+
+void rows(void* ctx, size_t start, size_t count) {
+  const auto& c = *static_cast<const GemmCall*>(ctx);
+  const auto& k = *c.k;
+  for (size_t r = start; r < start + count; r += kRows) {
+    const auto left = static_cast<int64_t>(std::min<size_t>(kRows, start + count - r));
+    const int8_t* x = c.x + static_cast<int64_t>(r) * k.K;
+    int8_t* y = c.y + static_cast<int64_t>(r) * k.N;
+    switch (left) {
+      case 8:
+        tile<8>(k, x, y);
+        break;
+      case 7:
+        tile<7>(k, x, y);
+        break;
+      case 6:
+        tile<6>(k, x, y);
+        break;
+      case 5:
+        tile<5>(k, x, y);
+        break;
+      case 4:
+        tile<4>(k, x, y);
+        break;
+      case 3:
+        tile<3>(k, x, y);
+        break;
+      case 2:
+        tile<2>(k, x, y);
+        break;
+      default:
+        tile<1>(k, x, y);
+        break;
+    }
+  }
+}
+
+}  // namespace
+#endif
+
+void Int8GemmKernel::run(const int8_t* x, int8_t* y, Parallel par) const {
+#if defined(__x86_64__)
+  GemmCall c{this, x, y};
+  // Tasks of several row tiles: every task streams all the weights once.
+  pthreadpool_parallelize_1d_tile_1d(par.pool, rows, &c, static_cast<size_t>(M),
+                                     static_cast<size_t>(kRows * 4), par.flags);
+#else
+  (void)x, (void)y, (void)par;
+  fail("int8 GEMM: AVX512-VNNI kernels exist on x86-64 only");
+#endif
+}
+
+}  // namespace nnjoule::exec::detail
