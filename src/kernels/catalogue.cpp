@@ -121,6 +121,9 @@ const std::vector<KernelType>& catalogue() {
 }
 
 std::string kernel_key(std::string_view type, std::string_view dtype) {
+  // The conversions at a quantized model's float edges exist only in int8 models and run as
+  // part of int8 execution: they are predicted with int8 data, whatever their own dtype.
+  if (type == "quantize" || type == "dequantize") dtype = kInt8;
   if (dtype.empty() || dtype == kFp32) return std::string(type);
   return fmt::format("{}@{}", type, dtype);
 }

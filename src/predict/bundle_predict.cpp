@@ -361,7 +361,13 @@ ModelPrediction Predictor::predict(const std::vector<kernels::Kernel>& ks,
       k.energy_share = *k.predicted.energy_mj / *mp.total.energy_mj;
     if (mp.total.latency_ms && *mp.total.latency_ms > 0)
       k.latency_share = *k.predicted.latency_ms / *mp.total.latency_ms;
-    if (k.fallback && !mp.fallback_types.count(k.type)) {
+    // Types a target has no prediction for are footnoted with the fallbacks: why not (no int8
+    // data, ...). Values refused as not finite get their own warning below.
+    const bool unpredicted =
+        !k.rejected && std::any_of(k.method.begin(), k.method.end(), [](const auto& m) {
+          return m.first != Target::kPower && m.second.rfind("none: ", 0) == 0;
+        });
+    if ((k.fallback || unpredicted) && !mp.fallback_types.count(k.type)) {
       std::string how;
       for (const auto& [t, m] : k.method) {
         if (m == "regressor") continue;

@@ -33,7 +33,8 @@ json kernel_json(const KernelPrediction& k) {
     outside.push_back({{"feature", o.feature}, {"value", o.value}, {"min", o.min}, {"max", o.max}});
   }
   return {{"name", k.name},
-          {"type", k.type},
+          {"type", k.type},  // the kernel key: "conv-relu@int8"
+          {"dtype", kernels::key_dtype(k.type)},
           {"config", cfg},
           {"energy_mj", opt_json(k.predicted.energy_mj)},
           {"latency_ms", opt_json(k.predicted.latency_ms)},
@@ -47,7 +48,15 @@ json kernel_json(const KernelPrediction& k) {
 
 // The method column: how the kernel was predicted, and whether the trees extrapolated.
 std::string method_cell(const KernelPrediction& k) {
-  std::string s = k.rejected ? "left out!" : k.fallback ? "fallback*" : "regressor";
+  // "none*": energy or latency has nothing to predict it (an int8 kernel and a bundle without
+  // int8 rows); the footnote says why.
+  const bool none = std::any_of(k.method.begin(), k.method.end(), [](const auto& m) {
+    return m.first != Target::kPower && m.second.rfind("none: ", 0) == 0;
+  });
+  std::string s = k.rejected   ? "left out!"
+                  : none       ? "none*"
+                  : k.fallback ? "fallback*"
+                               : "regressor";
   if (k.extrapolated) s += ", extrapolated";
   return s;
 }

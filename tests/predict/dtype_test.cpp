@@ -88,6 +88,9 @@ TEST(DtypePredict, KeysSeparateInt8AndFp32) {
   EXPECT_EQ(kernels::key_type("conv-relu@int8"), "conv-relu");
   EXPECT_EQ(kernels::key_dtype("conv-relu@int8"), "int8");
   EXPECT_EQ(kernels::key_dtype("conv-relu"), "fp32");
+  // The conversions at a quantized model's edges are predicted with int8 data.
+  EXPECT_EQ(kernels::kernel_key("quantize", "fp32"), "quantize@int8");
+  EXPECT_EQ(kernels::kernel_key("dequantize", "fp32"), "dequantize@int8");
   // Same features as the fp32 twin; clamp classes never mix data types.
   EXPECT_EQ(feature_names("fc@int8", FeatureSet::kFull), feature_names("fc", FeatureSet::kFull));
   EXPECT_EQ(clamp_class("conv-bn-relu@int8"), "conv@int8");
@@ -131,8 +134,20 @@ TEST(DtypePredict, Int8KernelWithoutInt8DataIsReportedNotPredictedAsFp32) {
   // No total: a sum without the conv would be a silent 0 for it.
   EXPECT_FALSE(mp.total.energy_mj.has_value());
   ASSERT_FALSE(mp.warnings.empty());
-  EXPECT_NE(mp.warnings.front().find("no energy_mj prediction for 1 kernel(s)"), std::string::npos)
+  // Nor for the quantize at its float input: it is predicted with int8 data only.
+  EXPECT_NE(mp.warnings.front().find("no energy_mj prediction for 2 kernel(s)"), std::string::npos)
       << mp.warnings.front();
+  EXPECT_EQ(kernel_of(mp, "quantize@int8")
+                .method.at(Target::kEnergy)
+                .rfind("none: the bundle has no int8 energy_mj data", 0),
+            0u);
+  // The table says "none*" for it and its footnote says why.
+  const std::string table = mp.render();
+  EXPECT_NE(table.find("none*"), std::string::npos) << table;
+  EXPECT_NE(
+      table.find("* conv-bn-relu@int8: energy_mj: none: the bundle has no int8 energy_mj data"),
+      std::string::npos)
+      << table;
   // The fp32 maxpool beside it is still predicted by its regressor.
   EXPECT_EQ(kernel_of(mp, "maxpool").method.at(Target::kEnergy), "regressor");
 }

@@ -64,7 +64,8 @@ struct KernelType {
 
 // The key a kernel is measured and predicted under: its type, with "@<dtype>" for a data type
 // other than fp32 ("conv-relu@int8"). An fp32 kernel's key is its bare type, so datasets and
-// predictor bundles written before dtypes read as fp32.
+// predictor bundles written before dtypes read as fp32. The quantize / dequantize kernels at a
+// quantized model's float edges (dtype fp32) are keyed int8: they exist only in int8 models.
 std::string kernel_key(std::string_view type, std::string_view dtype);
 std::string_view key_type(std::string_view key);  // "conv-relu@int8" -> "conv-relu"
 std::string key_dtype(std::string_view key);      // "conv-relu@int8" -> "int8", "conv" -> "fp32"
