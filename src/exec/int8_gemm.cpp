@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "internal.hpp"
 #include "nnjoule/common/error.hpp"
@@ -67,10 +68,11 @@ struct GemmCall {
 
 constexpr int64_t kRows = 8;
 
+// R rows of x (row stride lda) times every weight block.
 template <int R>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void tile(const Int8GemmKernel& k,
                                                                         const int8_t* x,
-                                                                        int8_t* y) {
+                                                                        int64_t lda, int8_t* y) {
   const int64_t blocks = (k.N + 15) / 16;
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
   const __m512i zero = _mm512_set1_epi32(k.yzero);
@@ -86,7 +88,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void tile(const In
         int32_t a;
         // Up to 3 bytes past a row's K: the next row's, or XNN_EXTRA_BYTES of padding; their
         // weights are 0.
-        std::memcpy(&a, x + r * k.K + k4, 4);
+        std::memcpy(&a, x + r * lda + k4, 4);
         acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_xor_si512(_mm512_set1_epi32(a), flip), wv);
       }
     }
@@ -103,37 +105,67 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void tile(const In
   }
 }
 
+// Rows [start, start + count) of the patch matrix of a KxK convolution, lda = Kp.
+void gather(const Int8GemmKernel& k, const int8_t* x, size_t start, size_t count, int8_t* out) {
+  const auto& p = k.patches;
+  for (size_t i = 0; i < count; ++i) {
+    const auto m = static_cast<int64_t>(start + i);
+    const int64_t n = m / (p.OH * p.OW), oy = m / p.OW % p.OH, ox = m % p.OW;
+    int8_t* row = out + static_cast<int64_t>(i) * k.Kp;
+    for (int64_t ky = 0; ky < p.KH; ++ky) {
+      const int64_t iy = oy * p.SH - p.PT + ky * p.DH;
+      for (int64_t kx = 0; kx < p.KW; ++kx, row += p.C) {
+        const int64_t ix = ox * p.SW - p.PL + kx * p.DW;
+        if (iy < 0 || iy >= p.H || ix < 0 || ix >= p.W) {
+          std::memset(row, p.fill, static_cast<size_t>(p.C));
+        } else {
+          std::memcpy(row, x + ((n * p.H + iy) * p.W + ix) * p.C, static_cast<size_t>(p.C));
+        }
+      }
+    }
+  }
+}
+
 void rows(void* ctx, size_t start, size_t count) {
   const auto& c = *static_cast<const GemmCall*>(ctx);
   const auto& k = *c.k;
-  for (size_t r = start; r < start + count; r += kRows) {
-    const auto left = static_cast<int64_t>(std::min<size_t>(kRows, start + count - r));
-    const int8_t* x = c.x + static_cast<int64_t>(r) * k.K;
-    int8_t* y = c.y + static_cast<int64_t>(r) * k.N;
+  const int8_t* x = c.x + static_cast<int64_t>(start) * k.K;
+  int64_t lda = k.K;
+  if (k.patches.on) {
+    thread_local std::vector<int8_t> scratch;
+    scratch.resize(count * static_cast<size_t>(k.Kp));
+    gather(k, c.x, start, count, scratch.data());
+    x = scratch.data();
+    lda = k.Kp;
+  }
+  for (size_t r = 0; r < count; r += kRows) {
+    const auto left = static_cast<int64_t>(std::min<size_t>(kRows, count - r));
+    const int8_t* xr = x + static_cast<int64_t>(r) * lda;
+    int8_t* y = c.y + static_cast<int64_t>(start + r) * k.N;
     switch (left) {
       case 8:
-        tile<8>(k, x, y);
+        tile<8>(k, xr, lda, y);
         break;
       case 7:
-        tile<7>(k, x, y);
+        tile<7>(k, xr, lda, y);
         break;
       case 6:
-        tile<6>(k, x, y);
+        tile<6>(k, xr, lda, y);
         break;
       case 5:
-        tile<5>(k, x, y);
+        tile<5>(k, xr, lda, y);
         break;
       case 4:
-        tile<4>(k, x, y);
+        tile<4>(k, xr, lda, y);
         break;
       case 3:
-        tile<3>(k, x, y);
+        tile<3>(k, xr, lda, y);
         break;
       case 2:
-        tile<2>(k, x, y);
+        tile<2>(k, xr, lda, y);
         break;
       default:
-        tile<1>(k, x, y);
+        tile<1>(k, xr, lda, y);
         break;
     }
   }

@@ -116,6 +116,14 @@ struct Int8GemmKernel {
   std::vector<float> scale;    // x_scale * w_scale[n] / y_scale
   int32_t yzero = 0;
   int8_t lo = -128, hi = 127;
+  // A KxK convolution (groups 1) as this GEMM over patches gathered per task (im2col into a
+  // small per-thread buffer): K = KH * KW * C in XNNPACK's [kh][kw][c] order, M = N * OH * OW.
+  struct Patches {
+    bool on = false;
+    int64_t H = 1, W = 1, C = 1, OH = 1, OW = 1, KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1,
+            PT = 0, PL = 0;
+    int8_t fill = 0;  // the input's zero point: padding is real 0
+  } patches;
   static bool available();
   // w [N][K]; needs M, K, N set.
   void pack(const int8_t* w, const int32_t* b, const float* kscale, float xscale, int32_t xzero,

@@ -413,11 +413,21 @@ bool Compiler::lower_int8(size_t i) {
     m_.constant_bytes += static_cast<int64_t>(c->kernel.size() + c->bias.size() * 4);
     const bool pointwise = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->pt == 0 &&
                            c->pl == 0 && c->pb == 0 && c->pr == 0 && c->groups == 1;
-    if (pointwise && Int8GemmKernel::available()) {
+    if (c->groups == 1 && Int8GemmKernel::available()) {
       auto k = std::make_shared<Int8GemmKernel>();
-      k->M = static_cast<int64_t>(c->batch * c->h * c->w);
-      k->K = static_cast<int64_t>(c->cin);
+      const Shape& ys = g_.shape(out.tensor);
+      k->M = pointwise ? static_cast<int64_t>(c->batch * c->h * c->w) : graph::numel(ys) / ys[1];
+      k->K = static_cast<int64_t>(c->cin * c->kh * c->kw);
       k->N = static_cast<int64_t>(c->cout);
+      if (!pointwise) {
+        auto& p = k->patches;
+        p.on = true;
+        p.H = static_cast<int64_t>(c->h), p.W = static_cast<int64_t>(c->w);
+        p.C = static_cast<int64_t>(c->cin), p.OH = ys[2], p.OW = ys[3];
+        p.KH = c->kh, p.KW = c->kw, p.SH = c->sh, p.SW = c->sw, p.DH = c->dh, p.DW = c->dw;
+        p.PT = c->pt, p.PL = c->pl;
+        p.fill = c->xzero;
+      }
       k->pack(c->kernel.data(), c->bias.data(), c->kscale.data(), c->xscale, c->xzero, c->yscale,
               c->yzero, c->lo, c->hi);
       StepImpl st = step_for(i, kind, "nnjoule:int8-gemm (avx512-vnni)" + out.label, nodes);
@@ -430,7 +440,7 @@ bool Compiler::lower_int8(size_t i) {
         return [k, src, dst, par] { k->run(src, dst, par); };
       };
       add_step(std::move(st));
-      ++counts_["int8 1x1 convolutions and fc on nnjoule's VNNI GEMM"];
+      ++counts_["int8 convolutions and fc on nnjoule's VNNI GEMM"];
       return true;
     }
     StepImpl st = step_for(

@@ -92,7 +92,9 @@ TEST(Quant, ConvPerChannelRunsAsOneInt8Operator) {
     auto r = q.node("Relu", {c});
     auto y = q.qdq(r, 0.004f, -128);
     const auto res = compare(q.finish({y}), 0.004f);
-    EXPECT_TRUE(has_impl(res, "convolution2d_nhwc_qc8 +relu")) << impls(res);
+    EXPECT_TRUE(has_impl(res, "convolution2d_nhwc_qc8 +relu") ||
+                (!depthwise && has_impl(res, "nnjoule:int8-gemm (avx512-vnni) +relu")))
+        << impls(res);
     EXPECT_TRUE(has_impl(res, depthwise ? "dwconv" : "conv")) << impls(res);
     EXPECT_LE(res.max_units, 1.001) << "depthwise " << depthwise;
   }
@@ -107,7 +109,7 @@ TEST(Quant, Uint8ActivationsAndPerTensorWeights) {
              {{"pads", std::vector<int64_t>{0, 0, 0, 0}}, {"strides", std::vector<int64_t>{2, 2}}});
   auto y = q.qdq(c, 0.002f, 120, DType::kUInt8);
   const auto res = compare(q.finish({y}), 0.002f);
-  EXPECT_TRUE(has_impl(res, "qc8")) << impls(res);
+  EXPECT_TRUE(has_impl(res, "qc8") || has_impl(res, "int8-gemm")) << impls(res);
   EXPECT_LE(res.max_units, 1.001);
 }
 
@@ -169,6 +171,22 @@ TEST(Quant, PointwiseAndFullyConnectedShapes) {
       const auto res = compare(g, 0.003f, threads);
       EXPECT_LE(res.max_units, 1.001) << impls(res);
     }
+  }
+  // KxK convolutions: patches gathered with the zero point as padding, strides, dilation.
+  struct Window {
+    int64_t c, k, s, p, d, hw;
+  };
+  for (const Window w : {Window{3, 3, 2, 1, 1, 15}, Window{16, 3, 1, 1, 1, 8},
+                         Window{5, 5, 1, 2, 2, 9}, Window{8, 7, 2, 3, 1, 12}}) {
+    SCOPED_TRACE(::testing::Message() << "C " << w.c << " K " << w.k << " S " << w.s);
+    QdqMaker q("window");
+    auto x = q.qdq(q.input({1, w.c, w.hw, w.hw}), 0.01f, 9);
+    auto conv = q.node("Conv", {x, q.weights({24, w.c, w.k, w.k}, 0), q.bias(24, 0.01f)},
+                       {{"pads", std::vector<int64_t>{w.p, w.p, w.p, w.p}},
+                        {"strides", std::vector<int64_t>{w.s, w.s}},
+                        {"dilations", std::vector<int64_t>{w.d, w.d}}});
+    const auto g = q.finish({q.qdq(conv, 0.004f, 3)});
+    for (int threads : {1, 2}) EXPECT_LE(compare(g, 0.004f, threads).max_units, 1.001);
   }
   for (int64_t rows : {1, 3, 11}) {
     QdqMaker q("fc");
