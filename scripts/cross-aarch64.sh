@@ -9,11 +9,12 @@ if [ $# -lt 1 ]; then
   echo "usage: cross-aarch64.sh DIR [TARGET...]" >&2
   exit 2
 fi
-dir=$1
+# Absolute: pkg-config (libpq) puts the sysroot into include paths, which CMake wants absolute.
+dir=$(realpath -m "$1")
 shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(nnjoule)
-sysroot=${NNJOULE_AARCH64_SYSROOT:-$dir/sysroot}
+sysroot=$(realpath -m "${NNJOULE_AARCH64_SYSROOT:-$dir/sysroot}")
 cmake -S "$src" -B "$dir/build" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-aarch64.cmake" \
   -DNNJOULE_AARCH64_SYSROOT="$sysroot" -DCMAKE_BUILD_TYPE=Release -DNNJOULE_WERROR=ON \
   -DNNJOULE_PYTHON=OFF -DNNJOULE_BUILD_BENCH=OFF -DNNJOULE_BUILD_TESTS=ON
