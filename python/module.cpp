@@ -1,6 +1,7 @@
 // nnjoule's Python module, _nnjoule: the library's records cross as the same JSON the CLI prints
 // (docs/cli.md), converted to dicts and lists, so Python and the command line agree by
 // construction. The friendlier layer (context managers, numpy) is nnjoule/__init__.py.
+#include <fmt/format.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -23,6 +24,7 @@
 #include "nnjoule/predict/bundle.hpp"
 #include "nnjoule/store/store.hpp"
 #include "nnjoule/version.hpp"
+#include "nnjoule/zoo/quantize.hpp"
 #include "nnjoule/zoo/zoo.hpp"
 
 namespace py = pybind11;
@@ -242,6 +244,34 @@ py::object zoo_export(const std::string& family, const std::string& path, int64_
   return to_py({{"path", path}, {"name", g.name}, {"resolution", zoo::resolved_resolution(spec)}});
 }
 
+// The zoo's post-training quantizer, as `nnjoule quantize` runs it.
+py::object quantize(const std::string& model, const std::string& output, int64_t calibration,
+                    int64_t eval, uint64_t seed) {
+  const graph::Graph g = graph::load_onnx(model);
+  zoo::QuantizeReport r;
+  const zoo::QuantizeOptions o{.runner = exec::run_feeds,
+                               .calibration_inputs = calibration,
+                               .eval_inputs = eval,
+                               .seed = seed};
+  graph::save_onnx(zoo::quantize_qdq(g, o, &r), output);
+  nlohmann::json j = {{"path", output},
+                      {"quantized_ops", r.quantized_ops},
+                      {"quantized_tensors", r.quantized_tensors},
+                      {"quantized_weights", r.quantized_weights},
+                      {"folded_batchnorms", r.folded_batchnorms},
+                      {"calibration_inputs", r.calibration_inputs},
+                      {"eval_inputs", r.eval_inputs},
+                      {"top1_agreement", nullptr},
+                      {"snr_db", nullptr}};
+  if (r.eval_inputs > 0) {
+    j["top1_agreement"] = r.top1_agreement;
+    j["snr_db"] = r.snr_db;
+    j["agreement_origin"] =
+        fmt::format("measured: int8 vs fp32 on {} synthetic inputs", r.eval_inputs);
+  }
+  return to_py(j);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_nnjoule, m) {
@@ -307,6 +337,8 @@ PYBIND11_MODULE(_nnjoule, m) {
       },
       py::arg("path"));
   m.def("zoo_families", [] { return zoo::family_names(); });
+  m.def("quantize", &quantize, py::arg("model"), py::arg("output"), py::arg("calibration") = 8,
+        py::arg("eval_inputs") = 8, py::arg("seed") = 0);
   m.def("zoo_export", &zoo_export, py::arg("family"), py::arg("path"), py::arg("resolution") = 0,
         py::arg("variant") = -1, py::arg("seed") = 0);
 }

@@ -25,6 +25,7 @@ __all__ = [
     "inspect",
     "measure",
     "meters",
+    "quantize",
     "read_dataset",
     "run",
     "tables",
@@ -248,6 +249,14 @@ def read_dataset(path, table="kernel_measurements", arrays=False):
 def zoo_families():
     """The model zoo's CNN families."""
     return _nnjoule.zoo_families()
+
+
+def quantize(model, output, calibration=8, eval_inputs=8, seed=0):
+    """Quantize a float ONNX model into int8 QDQ form (the zoo's post-training quantizer, as
+    `nnjoule quantize`); returns the counts and the int8/fp32 agreement measured on
+    `eval_inputs` fresh synthetic inputs (None without them)."""
+    return _nnjoule.quantize(str(model), str(output), int(calibration), int(eval_inputs),
+                             int(seed))
 
 
 def zoo_export(family, path, resolution=0, variant=-1, seed=0):

@@ -68,6 +68,19 @@ def zoo_model(tmp_path_factory):
     return path
 
 
+def test_quantize_and_run_int8(zoo_model, tmp_path):
+    out = tmp_path / "mnv2-int8.onnx"
+    q = nnjoule.quantize(zoo_model, out, calibration=4, eval_inputs=4)
+    assert q["path"] == str(out) and q["quantized_weights"] > 0
+    assert q["snr_db"] > 10 and "measured" in q["agreement_origin"]
+    r = nnjoule.run(out, runs=2, warmup=1)
+    assert any(n.startswith("int8 operators: ") for n in r["notes"])
+    kinds = {k["dtype"] for k in nnjoule.inspect(out)["kernels"]}
+    assert "int8" in kinds
+    with pytest.raises(nnjoule.Error, match="already"):
+        nnjoule.quantize(out, tmp_path / "twice.onnx")
+
+
 @pytest.fixture(scope="module")
 def dataset_and_bundle(tmp_path_factory):
     """A small kernel dataset measured with the labelled estimate, and a bundle trained on it,
