@@ -183,23 +183,6 @@ std::optional<std::string> attempt(F&& f) {
   return std::nullopt;
 }
 
-// The quantizer's calibration runs: the XNNPACK engine, one compile per graph.
-std::vector<zoo::Feed> run_on_engine(const graph::Graph& g, const std::vector<zoo::Feed>& feeds) {
-  exec::CompiledModel m = exec::compile(g);
-  std::vector<zoo::Feed> out;
-  for (const auto& f : feeds) {
-    for (size_t i = 0; i < f.size(); ++i) m.set_input(i, f[i]);
-    m.run();
-    zoo::Feed o;
-    for (size_t k = 0; k < g.outputs.size(); ++k) {
-      const auto v = m.output(k);
-      o.emplace_back(v.begin(), v.end());
-    }
-    out.push_back(std::move(o));
-  }
-  return out;
-}
-
 // The single-kernel model of a plan item and the kernel it measures. An int8 item's model is
 // the quantized one: its float input and output go through a quantize and a dequantize kernel
 // around the int8 kernel, which the measurement includes (they touch the input and output
@@ -220,7 +203,7 @@ KernelModel kernel_model(const KernelPlanItem& item, uint64_t seed) {
     return r;
   }
   if (item.dtype != kernels::kInt8) fail("unknown dtype '{}' (expected fp32 or int8)", item.dtype);
-  zoo::QuantizeOptions qo{.runner = run_on_engine, .eval_inputs = 0, .seed = seed};
+  zoo::QuantizeOptions qo{.runner = exec::run_feeds, .eval_inputs = 0, .seed = seed};
   r.g = zoo::quantize_qdq(r.g, qo);
   r.kernels = kernels::detect_kernels(r.g);
   std::vector<size_t> int8;
