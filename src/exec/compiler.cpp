@@ -407,6 +407,7 @@ void Compiler::run() {
     m_.inputs.push_back({t, vi.shape});
   }
   fold_constants();
+  producers_ = g_.producers();
   for (size_t i = 0; i < g_.nodes.size(); ++i)
     if (!done_[i])
       for (const auto& t : g_.nodes[i].inputs)

@@ -115,6 +115,7 @@ class Compiler {
   // DequantizeLinear outputs of runtime tensors: converted to float only when a float op reads
   // them; int8 operators read the quantized value directly.
   std::map<std::string, size_t> deferred_;
+  std::map<std::string, size_t> producers_;  // node writing each tensor, for quantized weights
 
  public:
   // For the int8 lowering (ops_quant.cpp).

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "lowering.hpp"
@@ -64,21 +65,17 @@ int32_t shifted_zero(const graph::QuantParams& q, size_t ch = 0) {
   return q.dtype == graph::DType::kUInt8 ? q.zero[ch] - 128 : q.zero[ch];
 }
 
-const Node* producer(const Graph& g, const std::string& t) {
-  for (const auto& n : g.nodes)
-    for (const auto& o : n.outputs)
-      if (o == t) return &n;
-  return nullptr;
-}
-
 // Symmetric int8 weights read through DequantizeLinear of a constant, per channel along
 // `axis` (a per-tensor scale repeats); nullopt when they are not that.
 struct Int8Weights {
   std::vector<int8_t> w;     // logical (ONNX) layout
   std::vector<float> scale;  // one per index of `axis`
 };
-std::optional<Int8Weights> int8_weights(const Graph& g, const std::string& t, int64_t axis) {
-  const Node* dq = producer(g, t);
+std::optional<Int8Weights> int8_weights(const Graph& g,
+                                        const std::map<std::string, size_t>& producers,
+                                        const std::string& t, int64_t axis) {
+  auto p = producers.find(t);
+  const Node* dq = p == producers.end() ? nullptr : &g.nodes[p->second];
   if (!dq || dq->op_type != "DequantizeLinear" || !g.is_constant(dq->inputs[0])) {
     return std::nullopt;
   }
@@ -331,7 +328,7 @@ bool Compiler::lower_int8(size_t i) {
     if (op == "Conv") {
       const Shape& xs = g_.shape(n.inputs[0]);
       const Shape& ws = g_.shape(n.inputs[1]);
-      auto w = int8_weights(g_, n.inputs[1], 0);
+      auto w = int8_weights(g_, producers_, n.inputs[1], 0);
       if (!w) return false;
       const auto s = n.attr_ints("strides", {1, 1});
       const auto p = n.attr_ints("pads", {0, 0, 0, 0});
@@ -377,7 +374,7 @@ bool Compiler::lower_int8(size_t i) {
       const bool tb = gemm && n.attr_int("transB", 0) != 0;
       const int64_t K = tb ? bs[1] : bs[0], N = tb ? bs[0] : bs[1];
       if (as.back() != K) return false;
-      auto w = int8_weights(g_, n.inputs[1], tb ? 0 : 1);
+      auto w = int8_weights(g_, producers_, n.inputs[1], tb ? 0 : 1);
       if (!w) return false;
       const double alpha = gemm ? n.attr_float("alpha", 1.f) : 1.0;
       if (!(alpha > 0)) return false;
