@@ -231,6 +231,36 @@ ALTER TABLE model_kernels ADD COLUMN dtype TEXT NOT NULL DEFAULT 'fp32';
 )sql"));
 }
 
+// Version 6: a farm plan's items are addressed to a device (or to any device, ''), and an item
+// that cannot be measured ends as 'failed' with its error instead of being claimed forever.
+// SQLite cannot change a CHECK or UNIQUE constraint in place: the table is rebuilt (item ids
+// are internal, so the copy takes new ones in the same order).
+void to_v6(const sql::Db& db) {
+  db.exec(ddl(db, R"sql(
+CREATE TABLE work_items_v6 (
+  id             INTEGER PRIMARY KEY,
+  plan           TEXT NOT NULL,
+  device         TEXT NOT NULL DEFAULT '',
+  key            TEXT NOT NULL,
+  payload        TEXT NOT NULL DEFAULT '{}',
+  status         TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'claimed', 'done', 'failed')),
+  worker         TEXT,
+  lease_until_ms INTEGER,
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  done_at        TEXT,
+  error          TEXT,
+  UNIQUE (plan, device, key)
+);
+INSERT INTO work_items_v6 (plan, key, payload, status, worker, lease_until_ms, attempts, done_at)
+  SELECT plan, key, payload, status, worker, lease_until_ms, attempts, done_at FROM work_items
+  ORDER BY id;
+DROP TABLE work_items;
+ALTER TABLE work_items_v6 RENAME TO work_items;
+CREATE INDEX work_items_claim ON work_items (plan, device, status, id);
+)sql"));
+}
+
 }  // namespace
 
 int postgres_schema_version(const sql::Db& db) {
@@ -264,9 +294,9 @@ int postgres_schema_version(const sql::Db& db) {
 }
 
 void migrate(const sql::Db& db, int from) {
-  static const std::vector<std::function<void(const sql::Db&)>> steps = {to_v1, to_v2, to_v3, to_v4,
-                                                                         to_v5};
-  static_assert(kSchemaVersion == 5, "add the migration step for the new schema version");
+  static const std::vector<std::function<void(const sql::Db&)>> steps = {to_v1, to_v2, to_v3,
+                                                                         to_v4, to_v5, to_v6};
+  static_assert(kSchemaVersion == 6, "add the migration step for the new schema version");
   if (from < 0 || from > kSchemaVersion)
     fail("{}: no migration from schema version {}", db.path(), from);
   if (from == kSchemaVersion) return;

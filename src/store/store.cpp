@@ -793,12 +793,17 @@ int64_t Store::ensure_model(const Model& model) {
   return id;
 }
 
+int64_t detail::insert_model_measurement(const sql::Db& db, const Model& model, ModelRow row) {
+  check_breakdown(db, model, row);
+  row.model_id = insert_model(db, model);
+  return insert_model_row(db, row);
+}
+
 int64_t Store::add_model_measurement(const Model& model, ModelRow row) {
   const sql::Db& db = *impl_->db;
-  check_breakdown(db, model, row);
+  check_breakdown(db, model, row);  // before the transaction: a bad row opens none
   sql::Transaction tx(db);
-  row.model_id = insert_model(db, model);
-  const int64_t id = insert_model_row(db, row);
+  const int64_t id = insert_model_measurement(db, model, std::move(row));
   tx.commit();
   return id;
 }

@@ -22,6 +22,8 @@ void check_storable(const Provenance& p, const std::string& what);
 int64_t insert_kernel_row(const sql::Db& db, const KernelRow& row);
 int64_t insert_model(const sql::Db& db, const Model& m);  // the stored id when the hash is known
 int64_t insert_model_row(const sql::Db& db, const ModelRow& r);
+// insert_model and insert_model_row, after checking the breakdown has one latency per kernel.
+int64_t insert_model_measurement(const sql::Db& db, const Model& model, ModelRow row);
 int64_t insert_application(const sql::Db& db, const AppRow& r);
 int64_t find_or_add_device(const sql::Db& db, const Device& d);
 

@@ -339,6 +339,75 @@ TEST_P(StoreBackend, ExpiredLeaseIsReclaimedAndTheOldHolderIsFenced) {
   EXPECT_EQ(s.work_status("p").done, 1);
 }
 
+TEST_P(StoreBackend, WorkItemsForADeviceGoToItsWorkersAndItemsForAnyToAll) {
+  Store s(target());
+  EXPECT_EQ(s.add_work("p", plan_items(2), "pixel4"), 2);
+  EXPECT_EQ(s.add_work("p", plan_items(2), "rpi5"), 2);  // the same keys for another device
+  EXPECT_EQ(s.add_work("p", plan_items(3)), 3);          // and for any device
+  EXPECT_EQ(s.add_work("p", plan_items(2), "pixel4"), 0);
+  std::vector<std::string> rpi;
+  while (const auto w = s.claim_work("p", "rpi-worker", std::chrono::minutes(5), "rpi5"))
+    rpi.push_back(w->device + "/" + w->key);
+  EXPECT_THAT(rpi, ::testing::ElementsAre("rpi5/item-001", "rpi5/item-002", "/item-001",
+                                          "/item-002", "/item-003"));
+  const auto px = s.claim_work("p", "pixel-worker", std::chrono::minutes(5), "pixel4");
+  ASSERT_TRUE(px);
+  EXPECT_EQ(px->device, "pixel4");
+  // A worker without a label takes only items for any device: none is left.
+  EXPECT_FALSE(s.claim_work("p", "anon", std::chrono::minutes(5)));
+  const PlanStatus pixel = s.work_status("p", "pixel4");  // its items and those for any
+  EXPECT_EQ(pixel.total(), 5);
+  EXPECT_EQ(pixel.pending, 1);
+  EXPECT_EQ(pixel.claimed, 4);
+  const WorkSummary w = s.work_summary("p");
+  ASSERT_EQ(w.devices.size(), 3u);
+  EXPECT_EQ(w.devices[0].device, "");
+  EXPECT_EQ(w.devices[0].status.claimed, 3);
+  EXPECT_EQ(w.devices[1].device, "pixel4");
+  EXPECT_EQ(w.devices[1].status.pending, 1);
+  EXPECT_EQ(w.devices[2].device, "rpi5");
+  EXPECT_EQ(w.devices[2].status.claimed, 2);
+  EXPECT_EQ(w.leases.size(), 6u);
+  EXPECT_THAT(w.to_text(), HasSubstr("(any device)"));
+}
+
+TEST_P(StoreBackend, RenewedLeaseIsKeptAndALostOneIsNotRenewed) {
+  Store s(target());
+  s.add_work("p", plan_items(1));
+  const auto mine = s.claim_work("p", "slow-worker", std::chrono::milliseconds(-1));
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(s.work_status("p").expired, 1);
+  EXPECT_TRUE(s.renew_work(*mine, std::chrono::minutes(5)));
+  EXPECT_EQ(s.work_status("p").expired, 0);
+  EXPECT_FALSE(s.claim_work("p", "other", std::chrono::minutes(5)));  // renewed: still mine
+  ASSERT_TRUE(s.renew_work(*mine, std::chrono::milliseconds(-1)));
+  const auto theirs = s.claim_work("p", "other", std::chrono::minutes(5));
+  ASSERT_TRUE(theirs);
+  EXPECT_FALSE(s.renew_work(*mine, std::chrono::minutes(5)));  // lost: fenced by attempts
+  EXPECT_TRUE(s.renew_work(*theirs, std::chrono::minutes(5)));
+}
+
+TEST_P(StoreBackend, FailedItemKeepsItsErrorAndIsNotClaimedAgain) {
+  Store s(target());
+  s.add_work("p", plan_items(2));
+  const auto a = s.claim_work("p", "w", std::chrono::milliseconds(-1));
+  ASSERT_TRUE(a);
+  s.fail_work(*a, "the single-kernel model does not build: CIN=0");
+  EXPECT_THAT(error_of([&] { s.fail_work(*a, "again"); }), HasSubstr("lost its lease"));
+  const auto b = s.claim_work("p", "w", std::chrono::minutes(5));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->key, "item-002");  // the failed item, though its lease is past, stays failed
+  EXPECT_FALSE(s.claim_work("p", "w", std::chrono::minutes(5)));
+  const PlanStatus st = s.work_status("p");
+  EXPECT_EQ(st.failed, 1);
+  EXPECT_EQ(st.claimed, 1);
+  const WorkSummary w = s.work_summary();
+  ASSERT_EQ(w.failures.size(), 1u);
+  EXPECT_EQ(w.failures[0].key, "item-001");
+  EXPECT_EQ(w.failures[0].error, "the single-kernel model does not build: CIN=0");
+  EXPECT_THAT(w.to_text(), HasSubstr("failed: p / (any device) / item-001 (w): the single"));
+}
+
 namespace {
 // One worker process: claims until the plan is done, one kernel row per item. The victim stops
 // after completing two items, holding its third claim, and says which item on `report`.
@@ -367,8 +436,8 @@ namespace {
       try {
         s.complete_work(*item, {row});
         ++completed;
-      } catch (const Error& e) {
-        if (std::string(e.what()).find("lost its lease") == std::string::npos) throw;
+      } catch (const LeaseLost&) {
+        // presumed dead after a stall longer than its lease: another worker has the item
       }
     }
   } catch (const std::exception& e) {
@@ -540,4 +609,31 @@ TEST_P(StoreBackend, DbPushCopiesAFileAndCanBeRepeated) {
       {"db", "merge", file, target(), "-o", (tmp_ / "merged.db").string()});
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   EXPECT_EQ(Store((tmp_ / "merged.db").string()).kernels().size(), 2u);
+}
+
+TEST_P(StoreBackend, WorkCompletesWithAModelMeasurementInItsTransaction) {
+  Store s(target());
+  const int64_t dev = s.ensure_device(test_device());
+  const int64_t run = s.begin_run(make_run(dev, "models", Origin::kMeasured, "rapl"));
+  s.add_work("m", {{"tiny", nlohmann::json{{"kind", "model"}}}});
+  const auto w = s.claim_work("m", "w", std::chrono::minutes(5));
+  ASSERT_TRUE(w);
+  ModelRow r;
+  r.run_id = run;
+  r.device_id = dev;
+  r.key = "m-1";
+  r.m.latency_ms = 4;
+  r.m.provenance = {Origin::kMeasured, "rapl"};
+  r.kernel_latency_ms = {3.5, 1.0};  // two latencies for one kernel: refused, nothing stored
+  EXPECT_THAT(error_of([&] {
+                s.complete_work(*w, {.kernels = {}, .models = {{tiny_model(), r}}});
+              }),
+              HasSubstr("2 kernel latencies for 1 kernels"));
+  EXPECT_EQ(s.work_status("m").claimed, 1);
+  r.kernel_latency_ms = {3.5};
+  s.complete_work(*w, {.kernels = {}, .models = {{tiny_model(), r}}});
+  EXPECT_EQ(s.work_status("m").done, 1);
+  const auto rows = s.model_measurements();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(*rows[0].m.latency_ms, 4);
 }

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "nnjoule/common/error.hpp"
 #include "nnjoule/common/provenance.hpp"
 #include "nnjoule/graph/graph.hpp"
 #include "nnjoule/kernels/kernel.hpp"
@@ -24,7 +25,7 @@
 namespace nnjoule::store {
 
 // The schema version this nnjoule writes; older files are migrated when opened for writing.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 // Read-only opens read schema versions from this one on (version 3 only added the runs'
 // liveness columns, so a read-only dataset of version 2 stays readable); older files need
 // `nnjoule db migrate`.
@@ -226,11 +227,12 @@ struct Info {
   std::string to_text() const;
 };
 
-// One item of a collection plan in the work queue (schema 4).
+// One item of a collection plan in the work queue (schema 4; devices and failures: schema 6).
 struct WorkItem {
   int64_t id = 0;
   std::string plan;
-  std::string key;  // unique within the plan
+  std::string device;  // the device label it is for; empty: any device
+  std::string key;     // unique within the plan and device
   nlohmann::json payload = nlohmann::json::object();
   std::string worker;    // who holds the lease
   int64_t attempts = 0;  // claims so far, this one included: fences a worker whose lease was lost
@@ -241,6 +243,42 @@ struct PlanStatus {
   int64_t claimed = 0;  // under a lease (expired ones included)
   int64_t expired = 0;  // claimed, lease expired: claimable again
   int64_t done = 0;
+  int64_t failed = 0;  // could not be measured (Store::fail_work); never claimed again
+  int64_t total() const { return pending + claimed + done + failed; }
+};
+
+// A plan's state for `nnjoule farm status`: counts per device label, the leases held now and
+// the items that failed.
+struct WorkSummary {
+  struct Device {
+    std::string plan, device;  // device "" = items for any device
+    PlanStatus status;
+  };
+  struct Lease {
+    std::string plan, device, key, worker;
+    int64_t attempts = 0;
+    double expires_in_s = 0;  // negative: expired, claimable again
+  };
+  struct Failure {
+    std::string plan, device, key, worker, error;
+  };
+  std::vector<Device> devices;
+  std::vector<Lease> leases;
+  std::vector<Failure> failures;
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+// What a worker stores with the completion of its item (Store::complete_work).
+struct WorkResults {
+  std::vector<KernelRow> kernels;
+  std::vector<std::pair<Model, ModelRow>> models;
+};
+
+// Thrown by Store::complete_work and Store::fail_work when the worker no longer holds the item.
+class LeaseLost : public Error {
+ public:
+  using Error::Error;
 };
 
 // What Store::merge_from did. Rows are matched by content keys, never by row ids: devices by
@@ -360,20 +398,35 @@ class Store {
   MergeReport merge_from(const Store& source);
 
   // Work queue of a device farm: a collection plan stored as rows that workers on many hosts
-  // claim under a lease. add_work adds the items whose key the plan does not hold yet (adding a
-  // plan twice adds nothing) and returns how many it added.
+  // claim under a lease. add_work adds the items for `device` (a device label; empty: any
+  // device) whose key the plan does not hold for it yet (adding a plan twice adds nothing) and
+  // returns how many it added.
   int64_t add_work(const std::string& plan,
-                   const std::vector<std::pair<std::string, nlohmann::json>>& items);
-  // Claims the plan's first item that is pending or whose lease has expired, for `lease` (on
-  // the server's clock); nullopt when there is none now. On PostgreSQL the claim skips rows
-  // other workers are claiming (FOR UPDATE SKIP LOCKED), so workers never wait on each other.
+                   const std::vector<std::pair<std::string, nlohmann::json>>& items,
+                   const std::string& device = "");
+  // Claims the plan's first item for `device` or for any device that is pending or whose lease
+  // has expired, for `lease` (on the server's clock); nullopt when there is none now. On
+  // PostgreSQL the claim skips rows other workers are claiming (FOR UPDATE SKIP LOCKED), so
+  // workers never wait on each other.
   std::optional<WorkItem> claim_work(const std::string& plan, const std::string& worker,
-                                     std::chrono::milliseconds lease);
-  // Stores the item's kernel rows and marks it done in one transaction. Refuses, storing
+                                     std::chrono::milliseconds lease,
+                                     const std::string& device = "");
+  // Extends a held lease to `lease` from now; false when it was lost.
+  bool renew_work(const WorkItem& item, std::chrono::milliseconds lease);
+  // Stores the item's rows and marks it done in one transaction. Throws LeaseLost, storing
   // nothing, when the lease was lost: the item was claimed again after the lease expired, or
   // is done already.
-  void complete_work(const WorkItem& item, const std::vector<KernelRow>& rows);
-  PlanStatus work_status(const std::string& plan) const;
+  void complete_work(const WorkItem& item, const WorkResults& results);
+  void complete_work(const WorkItem& item, const std::vector<KernelRow>& rows) {
+    complete_work(item, WorkResults{.kernels = rows, .models = {}});
+  }
+  // Ends an item that cannot be measured (its model does not build or run) as failed, with the
+  // error; LeaseLost as complete_work.
+  void fail_work(const WorkItem& item, const std::string& error);
+  PlanStatus work_status(const std::string& plan,
+                         const std::optional<std::string>& device = {}) const;
+  // Every plan (or one) by device label, leases and failures.
+  WorkSummary work_summary(const std::string& plan = "") const;
 
  private:
   void open_postgres();
