@@ -41,18 +41,8 @@ struct KernelOptions {
   bool plan = false;
 };
 
-// Kernel types and families are checked before the dataset is opened: a typo creates no file.
-void check_kernel_types(const std::vector<std::string>& types) {
-  std::vector<std::string> known;
-  for (const auto& t : zoo::kernel_model_types()) known.push_back(t.name);
-  for (const auto& t : types) {
-    if (std::find(known.begin(), known.end(), kernels::canonical_kernel_type(t)) == known.end())
-      fail("collect kernels: unknown kernel type '{}' (known: {})", t, fmt::join(known, ", "));
-  }
-}
-
 void run_kernels(const KernelOptions& o) {
-  check_kernel_types(o.kernels);
+  collect::check_kernel_types(o.kernels, "collect kernels");  // a typo creates no file
   collect::KernelCollectOptions ko;
   ko.kernel_types = o.kernels;
   ko.count = o.count;

@@ -1,10 +1,14 @@
 #include "nnjoule/collect/collection.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
+
+#include "collection_detail.hpp"
 
 #include "nnjoule/common/error.hpp"
 #include "nnjoule/common/io.hpp"
@@ -19,169 +23,10 @@
 
 namespace nnjoule::collect {
 
-using namespace store;  // the loops write datasets: rows, runs, devices
+using namespace detail;
 using nlohmann::json;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// One collection: the run row is created with the first measurement, so a re-run that finds
-// everything stored leaves no empty run behind.
-class Session {
- public:
-  Session(Store& store, Runner& runner, std::string kind, std::string command, int64_t total,
-          const ProgressFn& progress)
-      : store_(store), runner_(runner), progress_(progress) {
-    report_.kind = std::move(kind);
-    report_.planned = total;
-    command_ = std::move(command);
-    device_id_ = store_.ensure_device(runner_.device());
-    report_.provenance = runner_.provenance().label();
-    // A collection of this kind on this device that was killed left its run "running".
-    for (const Run& r : store_.close_interrupted_runs(device_id_, report_.kind)) {
-      report_.resumed_runs.push_back(r.id);
-      if (!progress_) continue;
-      Progress p;
-      p.total = report_.planned;
-      p.label = resume_line(r, store_.run_rows(r.id));
-      p.status = "resumed";
-      progress_(p);
-    }
-  }
-
-  int64_t device_id() const { return device_id_; }
-
-  int64_t run_id() {
-    if (report_.run_id == 0) {
-      Run run;
-      run.device_id = device_id_;
-      run.kind = report_.kind;
-      run.provenance = runner_.provenance();
-      run.settings = runner_.run_settings();
-      run.command = command_;
-      report_.run_id = store_.begin_run(run);
-      heartbeat_ = std::make_unique<Heartbeat>(store_.path(), report_.run_id);
-    }
-    return report_.run_id;
-  }
-
-  void skipped(const std::string& label) {
-    ++report_.skipped;
-    emit(label, "stored", "", std::nullopt);
-  }
-  void failed(const std::string& label, const std::string& error) {
-    ++report_.failed;
-    report_.failures.push_back(label + ": " + error);
-    emit(label, "failed", error, std::nullopt);
-  }
-  void measured(const std::string& label, const RunResult& r, double item_s) {
-    ++report_.measured;
-    report_.item_wall_s += item_s;
-    report_.measured_s += r.measured_s;
-    for (const auto& [phase, t] : r.phases_s) report_.phases_s[phase] += t;
-    emit(label, "measured", "", r);
-  }
-
-  // The loop every collection shares: a stop request ends it as interrupted, anything thrown
-  // past `each` (the store failing) ends the run as failed.
-  template <typename Items, typename F>
-  CollectReport collect(const Items& items, const std::atomic<bool>& stop, F&& each) {
-    try {
-      for (const auto& item : items) {
-        if (stop.load()) {
-          end(true);
-          return report_;
-        }
-        each(item);
-      }
-    } catch (...) {
-      abort();
-      throw;
-    }
-    end(false);
-    return report_;
-  }
-
-  // Stores one measured item through `add` and reports it with its build and store phases.
-  template <typename F>
-  void store_measured(const std::string& label, RunResult& result, double build_s,
-                      Clock::time_point t0, F&& add) {
-    const auto t_store = Clock::now();
-    add();
-    result.phases_s["build"] = build_s;
-    result.phases_s["store"] = since(t_store);
-    measured(label, result, since(t0));
-  }
-
-  void end(bool interrupted) {
-    heartbeat_.reset();
-    report_.interrupted = interrupted;
-    report_.wall_s = since(start_);
-    if (report_.run_id != 0)
-      store_.end_run(report_.run_id, interrupted ? "interrupted" : "complete");
-  }
-  void abort() {
-    heartbeat_.reset();
-    report_.wall_s = since(start_);
-    if (report_.run_id == 0) return;
-    try {
-      store_.end_run(report_.run_id, "failed");
-    } catch (const Error&) {
-      // The store itself is failing (disk full): the run stays "running", which is true enough.
-    }
-  }
-
- private:
-  void emit(const std::string& label, const char* status, const std::string& error,
-            const std::optional<RunResult>& r) {
-    ++index_;
-    if (!progress_) return;
-    Progress p;
-    p.index = index_;
-    p.total = report_.planned;
-    p.measured = report_.measured;
-    p.skipped = report_.skipped;
-    p.failed = report_.failed;
-    p.label = label;
-    p.status = status;
-    p.error = error;
-    p.result = r;
-    p.elapsed_s = since(start_);
-    p.measuring_s = report_.item_wall_s;
-    progress_(p);
-  }
-
-  Store& store_;
-  Runner& runner_;
-  const ProgressFn& progress_;
-  CollectReport report_;
-  std::string command_;
-  int64_t device_id_ = 0;
-  int64_t index_ = 0;
-  Clock::time_point start_ = Clock::now();
-  std::unique_ptr<Heartbeat> heartbeat_;  // while the run is open
-};
-
-// Build and run failures are the kernel's problem: reported, the collection goes on. Store
-// failures (disk full, ...) end the collection.
-template <typename F>
-std::optional<std::string> attempt(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return std::string(e.what());
-  } catch (const std::bad_alloc&) {
-    return std::string("out of memory");
-  } catch (const std::exception& e) {
-    return fmt::format("internal error: {}", e.what());
-  }
-  return std::nullopt;
-}
 
 // The single-kernel model of a plan item and the kernel it measures. An int8 item's model is
 // the quantized one: its float input and output go through a quantize and a dequantize kernel
@@ -225,7 +70,21 @@ KernelModel kernel_model(const KernelPlanItem& item, uint64_t seed) {
 
 }  // namespace
 
+void check_kernel_types(const std::vector<std::string>& types, const std::string& context) {
+  std::vector<std::string> known;
+  for (const auto& t : zoo::kernel_model_types()) known.push_back(t.name);
+  for (const auto& t : types) {
+    if (std::find(known.begin(), known.end(), kernels::canonical_kernel_type(t)) == known.end())
+      fail("{}: unknown kernel type '{}' (known: {})", context, t, fmt::join(known, ", "));
+  }
+}
+
 std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOptions& options) {
+  return plan_kernels(options, runner.key_settings());
+}
+
+std::vector<KernelPlanItem> plan_kernels(const KernelCollectOptions& options,
+                                         const json& key_settings) {
   if (options.count < 0) fail("--count must not be negative");
   zoo::PriorOptions po;
   po.variants = options.prior_variants;
@@ -235,7 +94,7 @@ std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOpti
   for (const auto& t : options.kernel_types) types.push_back(kernels::canonical_kernel_type(t));
   const auto samples =
       zoo::sample_collection(prior, types, options.count, options.floor, options.seed);
-  json settings = runner.key_settings();
+  json settings = key_settings;
   // fp32 keys stay what they were before dtypes, so existing datasets resume.
   if (options.dtype != kernels::kFp32) settings["dtype"] = options.dtype;
   std::vector<KernelPlanItem> plan;
@@ -251,6 +110,31 @@ CollectReport collect_kernels(Store& store, Runner& runner, const KernelCollectO
                              options.seed, stop, progress);
 }
 
+KernelMeasurement detail::measure_kernel_item(Runner& runner, const KernelPlanItem& item,
+                                              uint64_t seed) {
+  KernelMeasurement out;
+  const auto t0 = Clock::now();
+  KernelRow& row = out.row;
+  out.error = attempt([&] {
+    const KernelModel km = kernel_model(item, seed);
+    const kernels::Kernel& k = km.kernels[km.measured];
+    out.build_s = since(t0);
+    out.result = runner.measure(km.g, km.kernels, false);
+    row.kernel_type = k.type;
+    row.dtype = k.dtype;
+    row.flops = k.flops;
+    row.params = k.params;
+    row.bytes = k.bytes;
+    row.input_shapes = k.input_shapes;
+    row.output_shapes = k.output_shapes;
+  });
+  row.key = item.key;
+  row.config = item.config;
+  row.threads = runner.threads();
+  row.m = out.result.m;
+  return out;
+}
+
 CollectReport collect_kernel_plan(Store& store, Runner& runner,
                                   const std::vector<KernelPlanItem>& plan,
                                   const std::string& command, uint64_t seed,
@@ -264,33 +148,14 @@ CollectReport collect_kernel_plan(Store& store, Runner& runner,
       return;
     }
     const auto t0 = Clock::now();
-    KernelRow row;
-    RunResult result;
-    double build_s = 0;
-    const auto error = attempt([&] {
-      const KernelModel km = kernel_model(item, seed);
-      const kernels::Kernel& k = km.kernels[km.measured];
-      build_s = since(t0);
-      result = runner.measure(km.g, km.kernels, false);
-      row.kernel_type = k.type;
-      row.dtype = k.dtype;
-      row.flops = k.flops;
-      row.params = k.params;
-      row.bytes = k.bytes;
-      row.input_shapes = k.input_shapes;
-      row.output_shapes = k.output_shapes;
-    });
-    if (error) {
-      session.failed(label, *error);
+    KernelMeasurement km = measure_kernel_item(runner, item, seed);
+    if (km.error) {
+      session.failed(label, *km.error);
       return;
     }
-    row.run_id = session.run_id();
-    row.device_id = session.device_id();
-    row.key = item.key;
-    row.config = item.config;
-    row.threads = runner.threads();
-    row.m = result.m;
-    session.store_measured(label, result, build_s, t0, [&] { store.add_kernel(row); });
+    km.row.run_id = session.run_id();
+    km.row.device_id = session.device_id();
+    session.store_measured(label, km.result, km.build_s, t0, [&] { store.add_kernel(km.row); });
   });
 }
 
@@ -320,68 +185,76 @@ CollectReport collect_models(Store& store, Runner& runner, const ModelCollectOpt
     }
   }
   // Pass-major order: every model once, then every model again.
-  std::vector<std::pair<zoo::ModelSpec, int64_t>> items;
+  std::vector<ModelItem> items;
   for (int64_t r = 0; r < options.repeats; ++r)
-    for (const auto& spec : specs) items.emplace_back(spec, r);
+    for (const auto& spec : specs) items.push_back({spec, r});
   Session session(store, runner, "models", options.command, static_cast<int64_t>(items.size()),
                   progress);
   const json settings = runner.key_settings();
   const auto stored = store.model_keys(session.device_id());
-  return session.collect(items, stop, [&](const std::pair<zoo::ModelSpec, int64_t>& item) {
-    const auto& [spec, repeat] = item;
-    const std::string label =
-        zoo::model_name(spec) + (repeat > 0 ? fmt::format(" (repeat {})", repeat + 1) : "");
+  return session.collect(items, stop, [&](const ModelItem& item) {
     const auto t0 = Clock::now();
-    Model model;
-    ModelRow row;
-    RunResult result;
-    double build_s = 0;
-    bool already = false;
-    const auto error = attempt([&] {
-      const graph::Graph g = zoo::build_model(spec);
-      model.hash = content_hash(graph::to_onnx_bytes(g));
-      // The first measurement keeps the key it always had; repeats are keyed apart.
-      json key_settings = settings;
-      if (repeat > 0) key_settings["repeat"] = repeat;
-      row.key = model_key(model.hash, key_settings);
-      if (stored.count(row.key)) {
-        already = true;
-        return;
-      }
-      const auto ks = kernels::detect_kernels(g);
-      const auto totals = kernels::summarize(g, ks);
-      model.hash_kind = "onnx";
-      model.name = zoo::model_name(spec);
-      model.family = spec.family;
-      model.variant = spec.variant;
-      model.resolution = zoo::resolved_resolution(spec);
-      model.seed = spec.seed;
-      model.flops = totals.flops;
-      model.params = totals.params;
-      model.bytes = totals.bytes;
-      for (const auto& k : ks)
-        model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes, k.dtype});
-      for (const auto& [op, node] : totals.unknown_ops)
-        model.unknown_ops.push_back(op + " " + node);
-      build_s = since(t0);
-      result = runner.measure(g, ks, options.breakdown);
-    });
-    if (already) {
-      session.skipped(label);
+    ModelMeasurement mm = measure_model_item(runner, item, settings, stored, options.breakdown);
+    if (mm.stored) {
+      session.skipped(item.label());
       return;
     }
-    if (error) {
-      session.failed(label, *error);
+    if (mm.error) {
+      session.failed(item.label(), *mm.error);
       return;
     }
-    row.run_id = session.run_id();
-    row.device_id = session.device_id();
-    row.threads = runner.threads();
-    row.m = result.m;
-    row.kernel_latency_ms = result.kernel_latency_ms;
-    session.store_measured(label, result, build_s, t0,
-                           [&] { store.add_model_measurement(model, row); });
+    mm.row.run_id = session.run_id();
+    mm.row.device_id = session.device_id();
+    session.store_measured(item.label(), mm.result, mm.build_s, t0,
+                           [&] { store.add_model_measurement(mm.model, mm.row); });
   });
+}
+
+std::string ModelItem::label() const {
+  return zoo::model_name(spec) + (repeat > 0 ? fmt::format(" (repeat {})", repeat + 1) : "");
+}
+
+ModelMeasurement detail::measure_model_item(Runner& runner, const ModelItem& item,
+                                            const json& settings,
+                                            const std::unordered_set<std::string>& stored,
+                                            bool breakdown) {
+  ModelMeasurement out;
+  const auto t0 = Clock::now();
+  Model& model = out.model;
+  ModelRow& row = out.row;
+  const zoo::ModelSpec& spec = item.spec;
+  out.error = attempt([&] {
+    const graph::Graph g = zoo::build_model(spec);
+    model.hash = content_hash(graph::to_onnx_bytes(g));
+    // The first measurement keeps the key it always had; repeats are keyed apart.
+    json key_settings = settings;
+    if (item.repeat > 0) key_settings["repeat"] = item.repeat;
+    row.key = model_key(model.hash, key_settings);
+    if (stored.count(row.key)) {
+      out.stored = true;
+      return;
+    }
+    const auto ks = kernels::detect_kernels(g);
+    const auto totals = kernels::summarize(g, ks);
+    model.hash_kind = "onnx";
+    model.name = zoo::model_name(spec);
+    model.family = spec.family;
+    model.variant = spec.variant;
+    model.resolution = zoo::resolved_resolution(spec);
+    model.seed = spec.seed;
+    model.flops = totals.flops;
+    model.params = totals.params;
+    model.bytes = totals.bytes;
+    for (const auto& k : ks)
+      model.kernels.push_back({k.type, k.name, k.config, k.flops, k.params, k.bytes, k.dtype});
+    for (const auto& [op, node] : totals.unknown_ops) model.unknown_ops.push_back(op + " " + node);
+    out.build_s = since(t0);
+    out.result = runner.measure(g, ks, breakdown);
+  });
+  row.threads = runner.threads();
+  row.m = out.result.m;
+  row.kernel_latency_ms = out.result.kernel_latency_ms;
+  return out;
 }
 
 // ---- reporting ----------------------------------------------------------------------------

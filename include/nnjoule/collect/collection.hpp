@@ -94,6 +94,9 @@ struct KernelCollectOptions {
   std::string command;
 };
 
+// Throws Error naming `context` and the known types when one of `types` cannot be collected.
+void check_kernel_types(const std::vector<std::string>& types, const std::string& context);
+
 // The plan: which kernels a collection measures, in order.
 struct KernelPlanItem {
   std::string type;
@@ -102,6 +105,9 @@ struct KernelPlanItem {
   std::string dtype = "fp32";  // KernelCollectOptions::dtype
 };
 std::vector<KernelPlanItem> plan_kernels(Runner& runner, const KernelCollectOptions& options);
+// The same plan keyed with the settings of a runner (Runner::key_settings) that is not here.
+std::vector<KernelPlanItem> plan_kernels(const KernelCollectOptions& options,
+                                         const nlohmann::json& key_settings);
 
 CollectReport collect_kernels(store::Store& store, Runner& runner,
                               const KernelCollectOptions& options, const std::atomic<bool>& stop,
