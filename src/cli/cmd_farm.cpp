@@ -74,6 +74,10 @@ std::string host_name() {
 
 void run_work(const WorkCli& o) {
   store::Store db(o.common.db);
+  if (db.work_summary(o.plan).devices.empty()) {
+    fail("{}: no plan named '{}' (nnjoule farm plan stores one; farm status lists them)",
+         db.path().string(), o.plan);
+  }
   collect::Rig rig(o.common.rig());
   for (const auto& n : rig.notes()) std::cerr << "note: " << n << "\n";
   collect::WorkOptions wo;

@@ -198,7 +198,8 @@ class Worker {
       }
       km.row.run_id = s.run_id();
       km.row.device_id = s.device_id();
-      complete(s, w, label, km.result, km.build_s, t0, {.kernels = {km.row}, .models = {}});
+      complete(s, w, label, km.result, km.build_s, t0, {.kernels = {km.row}, .models = {}},
+               [&] { return store_.kernel_keys(s.device_id()).count(kitem->key) > 0; });
       return;
     }
     ModelMeasurement mm = measure_model_item(runner_, *mitem, settings_, model_keys_, o_.breakdown);
@@ -213,7 +214,8 @@ class Worker {
     mm.row.run_id = s.run_id();
     mm.row.device_id = s.device_id();
     complete(s, w, mitem->label(), mm.result, mm.build_s, t0,
-             {.kernels = {}, .models = {{mm.model, mm.row}}});
+             {.kernels = {}, .models = {{mm.model, mm.row}}},
+             [&] { return store_.model_keys(s.device_id()).count(mm.row.key) > 0; });
   }
 
   void end(bool interrupted) {
@@ -278,13 +280,22 @@ class Worker {
     }
   }
 
+  // `stored_meanwhile`: whether the row's resume key is stored for this device now.
+  template <typename StoredMeanwhile>
   void complete(Session& s, const WorkItem& w, const std::string& label, RunResult& result,
-                double build_s, Clock::time_point t0, const WorkResults& results) {
+                double build_s, Clock::time_point t0, const WorkResults& results,
+                StoredMeanwhile&& stored_meanwhile) {
     try {
       s.store_measured(label, result, build_s, t0, [&] { store_.complete_work(w, results); });
     } catch (const LeaseLost& e) {
       // Another worker took the item after this one's lease expired: its result counts.
       s.failed(label, e.what());
+    } catch (const Error&) {
+      // Another worker on this device stored the same measurement first (the same kernel in
+      // another item, or `collect` beside the farm): the item is done by that row. Anything
+      // else is the store failing, which ends the collection.
+      if (!stored_meanwhile()) throw;
+      finish_stored(s, w, label);
     }
   }
 

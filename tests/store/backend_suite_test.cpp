@@ -20,6 +20,7 @@ using namespace nnjoule::store;
 using nnjoule::testing::error_of;
 using nnjoule::testing::kernel_row;
 using nnjoule::testing::make_run;
+using nnjoule::testing::run_cli;
 using nnjoule::testing::StoreBackend;
 using nnjoule::testing::test_device;
 using ::testing::HasSubstr;
@@ -636,4 +637,114 @@ TEST_P(StoreBackend, WorkCompletesWithAModelMeasurementInItsTransaction) {
   const auto rows = s.model_measurements();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_DOUBLE_EQ(*rows[0].m.latency_ms, 4);
+}
+
+// ---- nnjoule farm: the work queue from the command line ----------------------------------------
+
+namespace {
+// Starts `nnjoule args...` with stdout and stderr into `log`.
+pid_t spawn_cli(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = freopen(log.c_str(), "w", stdout);
+    if (!f || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(126);
+    nnjoule::testing::exec_cli(args);
+  }
+  return pid;
+}
+
+std::vector<std::string> worker_args(const std::string& db, const std::string& label,
+                                     const std::string& name, std::vector<std::string> extra) {
+  std::vector<std::string> a = {"farm",
+                                "collect",
+                                "--db",
+                                db,
+                                "--plan",
+                                "farm",
+                                "--device-label",
+                                label,
+                                "--worker",
+                                name,
+                                "--meter",
+                                "estimate",
+                                "--profile",
+                                "quick",
+                                "--idle",
+                                "0",
+                                "--no-host-reference"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+int exit_code(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+}  // namespace
+
+// Two device labels share a plan of kernels; a worker is SIGKILLed while it holds an item with
+// a 2 s lease; three workers then finish the plan, one of them waiting to take over the dead
+// worker's item. Every item ends done once per label, and this host (one device for the store)
+// has each kernel stored once: the second label's worker finds it stored by the first.
+TEST_P(StoreBackend, FarmWorkersFinishAPlanAfterOneIsKilledHoldingAnItem) {
+  const std::string db = target();
+  const auto plan =
+      run_cli({"farm", "plan", "kernels", "--db", db, "--plan", "farm", "--kernels", "add,maxpool",
+               "--count", "4", "--floor", "2", "--device-labels", "a,b"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("plan 'farm', device 'a': 4 items added, 0 already there"));
+  const auto again =
+      run_cli({"farm", "plan", "kernels", "--db", db, "--plan", "farm", "--kernels", "add,maxpool",
+               "--count", "4", "--floor", "2", "--device-labels", "a"});
+  EXPECT_THAT(again.out, HasSubstr("device 'a': 0 items added, 4 already there"));
+
+  // The victim is frozen (SIGSTOP) until it is caught holding a lease, then killed.
+  const pid_t victim =
+      spawn_cli(worker_args(db, "a", "victim", {"--lease", "2"}), tmp_ / "victim.log");
+  std::string held;
+  for (int i = 0; i < 3000 && held.empty(); ++i) {
+    usleep(10000);
+    kill(victim, SIGSTOP);
+    const Store s(db, {.read_only = true});
+    for (const auto& l : s.work_summary("farm").leases)
+      if (l.worker == "victim") held = l.key;
+    if (held.empty()) kill(victim, SIGCONT);
+  }
+  kill(victim, SIGKILL);
+  EXPECT_EQ(exit_code(victim), 128 + SIGKILL);
+  ASSERT_FALSE(held.empty()) << "the victim never held an item";
+
+  const std::vector<pid_t> workers = {
+      spawn_cli(worker_args(db, "a", "a-waits", {"--wait", "--poll", "0.2"}), tmp_ / "a1.log"),
+      spawn_cli(worker_args(db, "a", "a-quick", {}), tmp_ / "a2.log"),
+      spawn_cli(worker_args(db, "b", "b-only", {"--json"}), tmp_ / "b.log")};
+  for (const pid_t p : workers) EXPECT_EQ(exit_code(p), 0);
+
+  const Store s(db, {.read_only = true});
+  for (const char* label : {"a", "b"}) {
+    const PlanStatus st = s.work_status("farm", label);
+    EXPECT_EQ(st.done, 4) << label;
+    EXPECT_EQ(st.pending + st.claimed + st.failed, 0) << label;
+  }
+  const auto rows = s.kernels();
+  EXPECT_EQ(rows.size(), 4u);  // each kernel once on this device, though two labels planned it
+  std::set<std::string> keys;
+  for (const auto& r : rows) keys.insert(r.key);
+  EXPECT_EQ(keys.size(), 4u);
+  const auto status = run_cli({"farm", "status", "--db", db, "--plan", "farm"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, ::testing::ContainsRegex(R"(farm +a +4 +0 +0 +0 +4 +0)"));
+  EXPECT_THAT(status.out, ::testing::ContainsRegex(R"(farm +b +4 +0 +0 +0 +4 +0)"));
+  EXPECT_THAT(status.out, ::testing::Not(HasSubstr("leases held")));
+  // The victim's item was measured by a worker of its label after the lease expired.
+  EXPECT_THAT(
+      nnjoule::testing::read_text(tmp_ / "a1.log") + nnjoule::testing::read_text(tmp_ / "a2.log"),
+      HasSubstr(held + ":"));
+  // Bad input: one line naming what is wrong.
+  EXPECT_TRUE(nnjoule::testing::one_error_line(
+      run_cli({"farm", "collect", "--db", db, "--plan", "nope", "--meter", "estimate"}),
+      "no plan named 'nope'"));
+  EXPECT_TRUE(nnjoule::testing::one_error_line(
+      run_cli({"farm", "status", "--db", db, "--plan", "nope"}), "no plan named 'nope'"));
 }
