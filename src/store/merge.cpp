@@ -57,7 +57,8 @@ int64_t copy_run(const sql::Db& db, const Run& r, int64_t device) {
   st.bind(1, device).bind(2, r.kind).bind(3, origin_name(r.provenance.origin));
   st.bind(4, r.provenance.by).bind(5, r.nnjoule_version).bind(6, r.started_at);
   st.bind_text_or_null(7, r.finished_at).bind(8, r.status).bind(9, r.settings.dump());
-  st.bind_text_or_null(10, r.command).bind_text_or_null(11, r.heartbeat_at);
+  // Runs stored before their command lines lost their passwords lose them on the way.
+  st.bind_text_or_null(10, sql::without_passwords(r.command)).bind_text_or_null(11, r.heartbeat_at);
   st.bind_text_or_null(12, r.host).bind_text_or_null(13, r.boot_id);
   if (r.pid > 0) {
     st.bind(14, r.pid).bind(15, r.pid_start);

@@ -53,31 +53,71 @@ bool is_url(std::string_view t) {
   return t.starts_with("postgresql://") || t.starts_with("postgres://");
 }
 
+// `password=VALUE` and `sslpassword=VALUE` in `s` with VALUE as ***: libpq's keywords in a
+// connection string (spaces around '=', VALUE in single quotes) or, `in_url`, a URL's
+// parameters (VALUE up to the next '&').
+std::string mask_password_keys(std::string_view s, bool in_url) {
+  constexpr std::string_view kKey = "password";
+  const auto boundary = [&](size_t at) {
+    if (at == 0) return true;
+    const char c = s[at - 1];
+    return in_url ? c == '?' || c == '&' : c == ' ' || c == '\t' || c == '\'' || c == '"';
+  };
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::string out;
+  size_t i = 0;
+  for (size_t k; (k = s.find(kKey, i)) != std::string_view::npos;) {
+    size_t j = k + kKey.size();
+    const bool starts = boundary(k) || (k >= 3 && s.substr(k - 3, 3) == "ssl" && boundary(k - 3));
+    if (!in_url)
+      while (j < s.size() && blank(s[j])) ++j;
+    if (!starts || j >= s.size() || s[j] != '=') {
+      out.append(s.substr(i, k + kKey.size() - i));
+      i = k + kKey.size();
+      continue;
+    }
+    ++j;
+    if (!in_url)
+      while (j < s.size() && blank(s[j])) ++j;
+    out.append(s.substr(i, j - i));
+    out += "***";
+    if (!in_url && j < s.size() && s[j] == '\'') {  // 'quoted value', \' and \\ escaped
+      for (++j; j < s.size() && s[j] != '\''; ++j)
+        if (s[j] == '\\') ++j;
+      j = std::min(j + 1, s.size());
+    } else {
+      while (j < s.size() && !(in_url ? s[j] == '&' || s[j] == '#' : blank(s[j]))) ++j;
+    }
+    i = j;
+  }
+  out.append(s.substr(i));
+  return out;
+}
+
+// A postgresql:// URL without the password of its user and its password parameters.
+std::string url_without_password(std::string_view url) {
+  std::string s(url);
+  const size_t start = s.find("://") + 3;
+  const size_t at = s.find('@', start);
+  const size_t slash = s.find('/', start);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const size_t colon = s.find(':', start);
+    if (colon != std::string::npos && colon < at) s.erase(colon, at - colon);
+  }
+  return mask_password_keys(s, true);
+}
+
 // The target without its password, for messages and `db info`.
 std::string redacted(const std::string& target) {
-  if (is_url(target)) {
-    std::string s = target;
-    const size_t start = s.find("://") + 3;
-    const size_t at = s.find('@', start);
-    const size_t slash = s.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      const size_t colon = s.find(':', start);
-      if (colon != std::string::npos && colon < at) s.erase(colon, at - colon);
-    }
-    const size_t q = s.find("password=");
-    if (q != std::string::npos) {
-      const size_t end = s.find('&', q);
-      s.replace(q, (end == std::string::npos ? s.size() : end) - q, "password=***");
-    }
-    return s;
-  }
+  if (is_url(target)) return url_without_password(target);
   const Conninfo opts = parse_conninfo(target, nullptr);
-  if (!opts) return target;
+  if (!opts) return mask_password_keys(target, false);
   std::string s;
   for (const PQconninfoOption* o = opts.get(); o->keyword; ++o) {
     if (!o->val || !*o->val) continue;
     const std::string_view key = o->keyword;
-    s += fmt::format("{}{}={}", s.empty() ? "" : " ", key, key == "password" ? "***" : o->val);
+    const bool secret = key == "password" || key == "sslpassword";
+    s += fmt::format("{}{}={}", s.empty() ? "" : " ", key, secret ? "***" : o->val);
   }
   return s;
 }
@@ -307,6 +347,23 @@ bool PgCursor::step() {
 }
 
 }  // namespace
+
+std::string without_passwords(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t url = std::string_view::npos;
+    for (const std::string_view scheme : {"postgresql://", "postgres://"})
+      url = std::min(url, text.find(scheme, i));
+    out += mask_password_keys(text.substr(i, std::min(url, text.size()) - i), false);
+    if (url == std::string_view::npos) break;
+    size_t end = text.find_first_of(" \t\n\r'\"", url);
+    if (end == std::string_view::npos) end = text.size();
+    out += url_without_password(text.substr(url, end - url));
+    i = end;
+  }
+  return out;
+}
 
 bool is_postgres_target(std::string_view target) {
   if (is_url(target)) return true;

@@ -153,7 +153,8 @@ int64_t Store::begin_run(const Run& run) {
                "(?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   st.bind(1, run.device_id).bind(2, run.kind).bind(3, origin_name(run.provenance.origin));
   st.bind(4, run.provenance.by).bind(5, std::string(kVersion)).bind(6, now);
-  st.bind(7, run.settings.dump()).bind_text_or_null(8, run.command);
+  // A password given in a server's URL or connection string never lands in the dataset.
+  st.bind(7, run.settings.dump()).bind_text_or_null(8, sql::without_passwords(run.command));
   st.bind(9, now).bind_text_or_null(10, here.host).bind_text_or_null(11, here.boot_id);
   st.bind(12, static_cast<int64_t>(getpid())).bind(13, start);
   if (!st.step()) fail("{}: storing the run returned no id", path().string());

@@ -152,6 +152,11 @@ class Transaction {
 // postgres:// URL, or a libpq "key=value" connection string (host=..., service=...).
 bool is_postgres_target(std::string_view target);
 
+// `text` (a run's command line) with the passwords of the PostgreSQL targets in it as ***: a
+// URL's user password (left out, as the dataset's name in messages has it) and its password
+// parameters, and `password=` / `sslpassword=` connection-string keywords (postgres.cpp).
+std::string without_passwords(std::string_view text);
+
 // Opens a PostgreSQL connection (postgres.cpp).
 std::unique_ptr<Db> connect_postgres(const std::string& target, bool read_only,
                                      int lock_timeout_ms);
