@@ -30,6 +30,25 @@ bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
   return !ea && !eb && ca == cb;
 }
 
+// Whether the bundle was trained on this database's kernel rows: the dataset its training
+// names, or the same rows elsewhere (a file pushed to a server, a merged copy), read as `nnjoule
+// train` reads them by default (KernelDataset::hash() is over every row, in any order).
+bool trained_on(const predict::Predictor& p, const store::Store& db,
+                const std::vector<store::Device>& devices, const std::filesystem::path& db_path) {
+  const auto& training = p.info().training;
+  if (!training.source.empty() &&
+      (same_file(training.source, db_path) || same_file(training.source, db.path())))
+    return true;
+  if (training.hash.empty()) return false;
+  for (const auto& d : devices) {
+    try {
+      if (predict::read_kernel_dataset(db, d).hash() == training.hash) return true;
+    } catch (const Error&) {  // no kernel rows to read: not these
+    }
+  }
+  return false;
+}
+
 // Why a device has no usable model rows at the bundle's thread count.
 std::string why_no_models(const store::Store& database, const std::vector<store::Device>& devices,
                           const predict::Predictor& p, const std::filesystem::path& db_path) {
@@ -176,7 +195,7 @@ void add_predictions(ReportInput& r, const std::filesystem::path& db_path,
       db_path.filename().string(), p.name(), count(training.rows, "row"),
       training.energy_origin.empty() ? "of unrecorded origin" : training.energy_origin);
   // In plain sight, not in the notes: in-sample points look far better than unseen models.
-  if (!training.source.empty() && same_file(training.source, db_path)) {
+  if (trained_on(p, db, named, db_path)) {
     r.predicted_subject +=
         ". The bundle was trained on this database: kernels timed inside these models may be "
         "among its training rows, so this is not its accuracy on unseen models (nnjoule "
