@@ -72,6 +72,11 @@ Info Store::info() const {
     info.devices.push_back(std::move(dc));
   }
   info.runs = runs();
+  if (info.schema_version >= 6) {  // older files opened read-only have no device labels
+    info.work = work_summary();
+    info.work.leases.clear();
+    info.work.failures.clear();
+  }
   return info;
 }
 
@@ -121,6 +126,7 @@ json Info::to_json() const {
                          {"nnjoule_version", r.nnjoule_version},
                          {"settings", r.settings}});
   }
+  j["work_plans"] = work.to_json()["devices"];
   return j;
 }
 
@@ -173,6 +179,8 @@ std::string Info::to_text() const {
     }
     s += t.render() + notes;
   }
+  if (!work.devices.empty())
+    s += "\nwork plans (nnjoule farm status for leases and failures):\n" + work.to_text();
   return s;
 }
 

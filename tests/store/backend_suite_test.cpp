@@ -737,6 +737,9 @@ TEST_P(StoreBackend, FarmWorkersFinishAPlanAfterOneIsKilledHoldingAnItem) {
   EXPECT_THAT(status.out, ::testing::ContainsRegex(R"(farm +a +4 +0 +0 +0 +4 +0)"));
   EXPECT_THAT(status.out, ::testing::ContainsRegex(R"(farm +b +4 +0 +0 +0 +4 +0)"));
   EXPECT_THAT(status.out, ::testing::Not(HasSubstr("leases held")));
+  const auto info = run_cli({"db", "info", db});
+  EXPECT_THAT(info.out, HasSubstr("work plans (nnjoule farm status"));
+  EXPECT_THAT(info.out, ::testing::ContainsRegex(R"(farm +b +4 +0 +0 +0 +4 +0)"));
   // The victim's item was measured by a worker of its label after the lease expired.
   EXPECT_THAT(
       nnjoule::testing::read_text(tmp_ / "a1.log") + nnjoule::testing::read_text(tmp_ / "a2.log"),

@@ -207,26 +207,6 @@ struct RowQuery {
   bool exclude_flagged = false;
 };
 
-// Row counts for `nnjoule db info`.
-struct Info {
-  std::string path;
-  int schema_version = 0;
-  std::string opened;      // Store::open_mode()
-  std::string created_by;  // nnjoule version that created the file
-  std::map<std::string, int64_t> table_rows;
-  struct DeviceCount {
-    Device device;
-    int64_t kernels = 0, kernels_with_config = 0, kernels_flagged = 0;
-    int64_t models = 0, applications = 0;
-    std::map<std::string, int64_t> kernels_by_type;
-    std::map<std::string, int64_t> rows_by_origin;  // "imported (DeepEn2023)" -> n
-  };
-  std::vector<DeviceCount> devices;
-  std::vector<Run> runs;
-  nlohmann::json to_json() const;
-  std::string to_text() const;
-};
-
 // One item of a collection plan in the work queue (schema 4; devices and failures: schema 6).
 struct WorkItem {
   int64_t id = 0;
@@ -265,6 +245,27 @@ struct WorkSummary {
   std::vector<Device> devices;
   std::vector<Lease> leases;
   std::vector<Failure> failures;
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+// Row counts for `nnjoule db info`.
+struct Info {
+  std::string path;
+  int schema_version = 0;
+  std::string opened;      // Store::open_mode()
+  std::string created_by;  // nnjoule version that created the file
+  std::map<std::string, int64_t> table_rows;
+  struct DeviceCount {
+    Device device;
+    int64_t kernels = 0, kernels_with_config = 0, kernels_flagged = 0;
+    int64_t models = 0, applications = 0;
+    std::map<std::string, int64_t> kernels_by_type;
+    std::map<std::string, int64_t> rows_by_origin;  // "imported (DeepEn2023)" -> n
+  };
+  std::vector<DeviceCount> devices;
+  std::vector<Run> runs;
+  WorkSummary work;  // the farm plans' items per device (no leases or failures listed)
   nlohmann::json to_json() const;
   std::string to_text() const;
 };
