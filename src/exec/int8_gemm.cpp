@@ -105,23 +105,53 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void tile(const In
   }
 }
 
-// Rows [start, start + count) of the patch matrix of a KxK convolution, lda = Kp.
+// memcpy for the short spans of small-channel convolutions (the 3-channel stem: 9 bytes), where
+// a call per span costs more than the copy.
+inline void copy_span(int8_t* dst, const int8_t* src, size_t n) {
+  if (n >= 8 && n <= 16) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    std::memcpy(dst, src, 4);
+    std::memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    std::memcpy(dst, src, n);
+  }
+}
+
+// Rows [start, start + count) of the patch matrix of a KxK convolution, lda = Kp. The output
+// position advances by one per row (no divisions), and a window inside the image copies each of
+// its KH rows at once when the taps of a row are adjacent (dilation 1): KW * C bytes of NHWC.
 void gather(const Int8GemmKernel& k, const int8_t* x, size_t start, size_t count, int8_t* out) {
   const auto& p = k.patches;
+  const auto m0 = static_cast<int64_t>(start);
+  int64_t n = m0 / (p.OH * p.OW), oy = m0 / p.OW % p.OH, ox = m0 % p.OW;
+  const int64_t last_y = (p.KH - 1) * p.DH, last_x = (p.KW - 1) * p.DW;
+  const auto C = static_cast<size_t>(p.C);
   for (size_t i = 0; i < count; ++i) {
-    const auto m = static_cast<int64_t>(start + i);
-    const int64_t n = m / (p.OH * p.OW), oy = m / p.OW % p.OH, ox = m % p.OW;
     int8_t* row = out + static_cast<int64_t>(i) * k.Kp;
-    for (int64_t ky = 0; ky < p.KH; ++ky) {
-      const int64_t iy = oy * p.SH - p.PT + ky * p.DH;
-      for (int64_t kx = 0; kx < p.KW; ++kx, row += p.C) {
-        const int64_t ix = ox * p.SW - p.PL + kx * p.DW;
-        if (iy < 0 || iy >= p.H || ix < 0 || ix >= p.W) {
-          std::memset(row, p.fill, static_cast<size_t>(p.C));
-        } else {
-          std::memcpy(row, x + ((n * p.H + iy) * p.W + ix) * p.C, static_cast<size_t>(p.C));
+    const int64_t iy0 = oy * p.SH - p.PT, ix0 = ox * p.SW - p.PL;
+    const int8_t* image = x + n * p.H * p.W * p.C;
+    if (p.DW == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + last_y < p.H && ix0 + last_x < p.W) {
+      const size_t span = static_cast<size_t>(p.KW) * C;
+      for (int64_t ky = 0; ky < p.KH; ++ky, row += span)
+        copy_span(row, image + ((iy0 + ky * p.DH) * p.W + ix0) * p.C, span);
+    } else {
+      for (int64_t ky = 0; ky < p.KH; ++ky) {
+        const int64_t iy = iy0 + ky * p.DH;
+        for (int64_t kx = 0; kx < p.KW; ++kx, row += C) {
+          const int64_t ix = ix0 + kx * p.DW;
+          if (iy < 0 || iy >= p.H || ix < 0 || ix >= p.W) {
+            std::memset(row, p.fill, C);
+          } else {
+            copy_span(row, image + (iy * p.W + ix) * p.C, C);
+          }
         }
       }
+    }
+    if (++ox == p.OW) {
+      ox = 0;
+      if (++oy == p.OH) oy = 0, ++n;
     }
   }
 }

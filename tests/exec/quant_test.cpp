@@ -172,15 +172,19 @@ TEST(Quant, PointwiseAndFullyConnectedShapes) {
       EXPECT_LE(res.max_units, 1.001) << impls(res);
     }
   }
-  // KxK convolutions: patches gathered with the zero point as padding, strides, dilation.
+  // KxK convolutions: patches gathered with the zero point as padding, strides, dilation;
+  // window rows of 3, 6, 9 and 48 bytes (each copy path), several images in a batch.
   struct Window {
-    int64_t c, k, s, p, d, hw;
+    int64_t c, k, s, p, d, hw, n = 1;
   };
-  for (const Window w : {Window{3, 3, 2, 1, 1, 15}, Window{16, 3, 1, 1, 1, 8},
-                         Window{5, 5, 1, 2, 2, 9}, Window{8, 7, 2, 3, 1, 12}}) {
-    SCOPED_TRACE(::testing::Message() << "C " << w.c << " K " << w.k << " S " << w.s);
+  for (const Window w :
+       {Window{3, 3, 2, 1, 1, 15}, Window{16, 3, 1, 1, 1, 8}, Window{5, 5, 1, 2, 2, 9},
+        Window{8, 7, 2, 3, 1, 12}, Window{1, 3, 1, 0, 1, 7, 2}, Window{2, 3, 1, 1, 1, 10, 3},
+        Window{3, 3, 2, 1, 1, 9, 2}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << "C " << w.c << " K " << w.k << " S " << w.s << " N " << w.n);
     QdqMaker q("window");
-    auto x = q.qdq(q.input({1, w.c, w.hw, w.hw}), 0.01f, 9);
+    auto x = q.qdq(q.input({w.n, w.c, w.hw, w.hw}), 0.01f, 9);
     auto conv = q.node("Conv", {x, q.weights({24, w.c, w.k, w.k}, 0), q.bias(24, 0.01f)},
                        {{"pads", std::vector<int64_t>{w.p, w.p, w.p, w.p}},
                         {"strides", std::vector<int64_t>{w.s, w.s}},
