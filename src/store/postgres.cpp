@@ -1,6 +1,7 @@
 // The PostgreSQL back end (libpq): a device farm's dataset on a server. Statements are sent
 // with their parameters as text (PQexecParams) and the server infers their types from the
-// columns they meet; results come back as text and are parsed by type.
+// columns they meet; a statement run again on the connection is prepared once (PQprepare,
+// PQexecPrepared). Results come back as text and are parsed by type.
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <unordered_map>
 #include <vector>
 
 #include "nnjoule/common/error.hpp"
@@ -230,6 +232,9 @@ class PgDb : public Db {
 
   Backend backend() const override { return Backend::kPostgres; }
   void exec(std::string_view sql) const override {
+    // A schema change may change what a prepared statement returns ("cached plan must not
+    // change result type"): statements are prepared again after one (under new names).
+    if (sql != "BEGIN" && sql != "COMMIT") statements_.clear();
     Result r(PQexec(conn_, std::string(sql).c_str()));
     check(r.get(), "statement failed");
   }
@@ -252,8 +257,10 @@ class PgDb : public Db {
     std::vector<const char*> ptrs;
     ptrs.reserve(values.size());
     for (const auto& v : values) ptrs.push_back(v ? v->c_str() : nullptr);
-    Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(ptrs.size()), nullptr, ptrs.data(),
-                          nullptr, nullptr, 0));
+    const int n = static_cast<int>(ptrs.size());
+    const char* name = prepared(sql, n);
+    Result r(name ? PQexecPrepared(conn_, name, n, ptrs.data(), nullptr, nullptr, 0)
+                  : PQexecParams(conn_, sql.c_str(), n, nullptr, ptrs.data(), nullptr, nullptr, 0));
     check(r.get(), "query failed");
     return r;
   }
@@ -281,9 +288,31 @@ class PgDb : public Db {
     fail("{}: {}: {}{}", path(), what, msg, hint);
   }
 
+  // A statement run a second time on this connection (a batch of inserts runs one statement
+  // per row) is prepared: the server parses and plans it once, not per row. Its name, or nullptr
+  // to send it with its text (the first time). A statement that cannot be prepared fails as its
+  // run would have (parsing and planning are the same).
+  const char* prepared(const std::string& sql, int params) const {
+    constexpr size_t kMaxStatements = 1000;  // statements with values written into their text
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      if (statements_.size() < kMaxStatements) statements_.emplace(sql, std::string());
+      return nullptr;
+    }
+    if (it->second.empty()) {
+      const std::string name = fmt::format("nnjoule_{}", ++prepared_count_);
+      Result r(PQprepare(conn_, name.c_str(), sql.c_str(), params, nullptr));
+      check(r.get(), "query failed");
+      it->second = name;
+    }
+    return it->second.c_str();
+  }
+
   PGconn* conn_ = nullptr;
   mutable std::string sqlstate_;
   mutable int64_t changes_ = 0;
+  mutable std::unordered_map<std::string, std::string> statements_;  // SQL -> prepared name
+  mutable int64_t prepared_count_ = 0;
 };
 
 PgCursor::PgCursor(const PgDb& db, std::string_view sql) : db_(db) {
