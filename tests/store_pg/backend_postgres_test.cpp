@@ -217,7 +217,7 @@ TEST(Postgres, PushedFileReadsTheSameThroughEvaluateScoreAndReport) {
       "models": [{"id": "m", "onnx": "zoo/squeezenet.onnx", "application": "classification"}]})");
   ASSERT_TRUE(ok(nnjoule::testing::run_cli({"apps", "--suite", (tmp / "suite.json").string(),
                                             "--db", file, "--threads", "1", "--idle", "0",
-                                            "--time-cap", "1", "--meter", "estimate"})));
+                                            "--time-cap", "5", "--meter", "estimate"})));
   // On a busy machine (a compiler beside the test) the rows are flagged as disturbed, and train
   // and evaluate leave flagged rows out: they are kept here, the test is about reading them.
   nnjoule::testing::raw_exec(file,
