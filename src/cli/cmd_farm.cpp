@@ -73,6 +73,8 @@ std::string host_name() {
 }
 
 void run_work(const WorkCli& o) {
+  if (!store::is_postgres(o.common.db) && !std::filesystem::exists(o.common.db))
+    fail("{}: no such dataset file (nnjoule farm plan creates it with a plan)", o.common.db);
   store::Store db(o.common.db);
   if (db.work_summary(o.plan).devices.empty()) {
     fail("{}: no plan named '{}' (nnjoule farm plan stores one; farm status lists them)",

@@ -750,4 +750,11 @@ TEST_P(StoreBackend, FarmWorkersFinishAPlanAfterOneIsKilledHoldingAnItem) {
       "no plan named 'nope'"));
   EXPECT_TRUE(nnjoule::testing::one_error_line(
       run_cli({"farm", "status", "--db", db, "--plan", "nope"}), "no plan named 'nope'"));
+  if (!postgres()) {
+    const auto missing = (tmp_ / "missing.db").string();
+    EXPECT_TRUE(nnjoule::testing::one_error_line(
+        run_cli({"farm", "collect", "--db", missing, "--plan", "farm", "--meter", "estimate"}),
+        "missing.db: no such dataset file"));
+    EXPECT_FALSE(std::filesystem::exists(missing));
+  }
 }
