@@ -58,7 +58,7 @@ class Session {
       run.settings = runner_.run_settings();
       run.command = command_;
       report_.run_id = store_.begin_run(run);
-      heartbeat_ = std::make_unique<Heartbeat>(store_.path(), report_.run_id);
+      heartbeat_ = std::make_unique<Heartbeat>(store_.target(), report_.run_id);
     }
     return report_.run_id;
   }

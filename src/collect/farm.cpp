@@ -332,7 +332,7 @@ CollectReport collect_work(Store& store, Runner& runner, const WorkOptions& opti
   }
   const auto t0 = Clock::now();
   Worker worker(store, runner, options, start.pending + start.claimed, progress);
-  LeaseKeeper keeper(store.path(), options.lease);
+  LeaseKeeper keeper(store.target(), options.lease);
   bool interrupted = false;
   try {
     while (true) {

@@ -254,6 +254,7 @@ Store::Store(const fs::path& path) : Store(path, Options{}) {}
 
 Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
+  impl_->target = path;
   impl_->options = options;
   const std::string file = path.string();
   if (sql::is_postgres_target(file)) {
@@ -437,7 +438,8 @@ Store::Store(const fs::path& path, Options options) : impl_(std::make_unique<Imp
 
 void Store::open_postgres() {
   Impl& s = *impl_;
-  s.db = sql::connect_postgres(s.path.string(), s.options.read_only, s.options.busy_timeout_ms);
+  s.db = sql::connect_postgres(s.target.string(), s.options.read_only, s.options.busy_timeout_ms);
+  s.path = s.db->path();  // what messages and outputs name: the URL without its password
   s.mode = s.options.read_only ? sql::Open::kReadOnly : sql::Open::kReadWrite;
   const sql::Db& db = *s.db;
   s.version = postgres_schema_version(db);
@@ -475,6 +477,10 @@ Store& Store::operator=(Store&&) noexcept = default;
 
 const fs::path& Store::path() const {
   return impl_->path;
+}
+
+const fs::path& Store::target() const {
+  return impl_->target;
 }
 int Store::schema_version() const {
   return impl_->version;

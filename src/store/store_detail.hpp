@@ -31,7 +31,8 @@ int64_t find_or_add_device(const sql::Db& db, const Device& d);
 
 namespace nnjoule::store {
 struct Store::Impl {
-  std::filesystem::path path;
+  std::filesystem::path path;    // a server's URL without its password
+  std::filesystem::path target;  // as given: what another connection opens
   Options options;
   std::unique_ptr<sql::Db> db;  // SQLite or PostgreSQL
   sql::Open mode = sql::Open::kReadWrite;

@@ -341,7 +341,11 @@ class Store {
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
 
+  // The dataset file, or a server's URL / connection string without its password: what
+  // messages and outputs may show.
   const std::filesystem::path& path() const;
+  // What the store was opened with (a password included): to open another connection.
+  const std::filesystem::path& target() const;
   int schema_version() const;
   bool read_only() const;
   // "read-write", "read-only" (the WAL reader) or "read-only, immutable".
