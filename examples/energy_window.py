@@ -32,8 +32,12 @@ top = max(range(1000), key=lambda i: r["outputs"][0].reshape(-1)[i])
 print(f"output: {r['outputs'][0].shape}, top class {top}")
 
 m = nnjoule.measure(model, idle_s=0.5, time_cap_s=10)
-print(f"measured: {m['energy_per_inference_mj']:.3f} mJ per inference "
-      f"+/- {m['energy_ci95_mj']:.3f} (95% CI) [{m['provenance']['label']}]")
+# A number the protocol could not establish is None, never 0: a confidence interval needs two
+# windows, and a busy machine may leave one inside the time cap.
+energy, ci = m["energy_per_inference_mj"], m["energy_ci95_mj"]
+print(f"measured: {'unknown' if energy is None else f'{energy:.3f}'} mJ per inference "
+      f"{'(95% CI unknown: one window)' if ci is None else f'+/- {ci:.3f} (95% CI)'} "
+      f"[{m['provenance']['label']}]")
 
 if len(sys.argv) > 1:
     p = nnjoule.Predictor(sys.argv[1])
