@@ -164,6 +164,8 @@ void register_farm(CLI::App& app) {
       "collect",
       "Measure a plan's items on this device: claim one, measure it, store it with its completion");
   w->common.add_to(wc);
+  wc->get_option("--db")->description(
+      "Dataset holding the plan: postgresql://... (a farm's server) or a file");
   wc->add_option("--plan", w->plan, "Plan name")->required();
   wc->add_option("--device-label", w->device,
                  "This device's label in the plan (default: the host name)");
