@@ -519,6 +519,18 @@ Model tiny_model() {
   return m;
 }
 
+// tiny_model's measurement: 4 ms, its one kernel 3.5 ms.
+ModelRow tiny_model_row(int64_t run, int64_t dev) {
+  ModelRow r;
+  r.run_id = run;
+  r.device_id = dev;
+  r.key = "m-1";
+  r.m.latency_ms = 4;
+  r.m.provenance = {Origin::kMeasured, "rapl"};
+  r.kernel_latency_ms = {3.5};
+  return r;
+}
+
 // A device with a run, kernel rows of the given CINs, one model row and one application row.
 void fill(Store& s, const std::vector<int>& cins, double latency, int threads = 1) {
   const int64_t dev = s.ensure_device(test_device());
@@ -530,14 +542,7 @@ void fill(Store& s, const std::vector<int>& cins, double latency, int threads = 
     k.m.latency_ms = latency;
     s.add_kernel(k);
   }
-  ModelRow r;
-  r.run_id = run;
-  r.device_id = dev;
-  r.key = "m-1";
-  r.m.latency_ms = 4;
-  r.m.provenance = {Origin::kMeasured, "rapl"};
-  r.kernel_latency_ms = {3.5};
-  s.add_model_measurement(tiny_model(), r);
+  s.add_model_measurement(tiny_model(), tiny_model_row(run, dev));
   AppRow a;
   a.run_id = run;
   a.device_id = dev;
@@ -619,12 +624,7 @@ TEST_P(StoreBackend, WorkCompletesWithAModelMeasurementInItsTransaction) {
   s.add_work("m", {{"tiny", nlohmann::json{{"kind", "model"}}}});
   const auto w = s.claim_work("m", "w", std::chrono::minutes(5));
   ASSERT_TRUE(w);
-  ModelRow r;
-  r.run_id = run;
-  r.device_id = dev;
-  r.key = "m-1";
-  r.m.latency_ms = 4;
-  r.m.provenance = {Origin::kMeasured, "rapl"};
+  ModelRow r = tiny_model_row(run, dev);
   r.kernel_latency_ms = {3.5, 1.0};  // two latencies for one kernel: refused, nothing stored
   EXPECT_THAT(error_of([&] {
                 s.complete_work(*w, {.kernels = {}, .models = {{tiny_model(), r}}});
